@@ -1,0 +1,36 @@
+import { z } from 'zod';
+import { ConfigError, formatIssues } from './errors.js';
+
+const int = (min: number, max: number) => z.coerce.number().int('must be a whole number').min(min).max(max);
+
+/**
+ * Environment variables: connections, secrets and operational knobs. Defaults are the
+ * local services of a development machine; production sets them explicitly.
+ */
+export const envSchema = z.object({
+  REDIS_URL: z.url().default('redis://127.0.0.1:6379'),
+  DATABASE_URL: z.url().default('postgres://postgres@127.0.0.1:5432/quotagate'),
+  POLICY_FILE: z.string().min(1).default('config/policy.yaml'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Prefix of every Redis key; lets several deployments (or test runs) share one Redis. */
+  QG_KEY_PREFIX: z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'must be 1–64 chars of [A-Za-z0-9_.:-]').default('qg'),
+  /** Outbox partitions (and hash-tag slots). Fixed per deployment; see README "Scaling". */
+  QG_PARTITIONS: int(1, 4096).default(16),
+  /** Upper bound on one Redis command; keeps `when_redis_down` answers fast. */
+  QG_REDIS_COMMAND_TIMEOUT_MS: int(10, 60_000).default(250),
+  QG_IDEMPOTENCY_TTL_SECONDS: int(60, 30 * 86_400).default(86_400),
+  QG_RESERVATION_TTL_SECONDS: int(1, 86_400).default(600),
+  /** How long a counter outlives its period, so late settlements and reconciliation still see it. */
+  QG_COUNTER_GRACE_SECONDS: int(60, 90 * 86_400).default(3 * 86_400),
+});
+
+export type Env = z.output<typeof envSchema>;
+
+/** Parses `source` (default: process.env); throws a ConfigError naming every bad key. */
+export function loadEnv(source: Record<string, string | undefined> = process.env): Env {
+  // Empty strings mean "unset" so `FOO= cmd` falls back to the default.
+  const present = Object.fromEntries(Object.entries(source).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = envSchema.safeParse(present);
+  if (!parsed.success) throw new ConfigError('environment', formatIssues(parsed.error.issues));
+  return parsed.data;
+}

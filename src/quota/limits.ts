@@ -1,0 +1,14 @@
+import { defaultPlanName, type PlanDef, type Policy } from '../config/policy.js';
+import type { SubjectRef } from './types.js';
+
+/** The subject's plan; a plan no longer in the policy falls back to the default plan. */
+export function planOf(policy: Policy, subject: SubjectRef): PlanDef {
+  return policy.plans[subject.plan] ?? policy.plans[defaultPlanName(policy)]!;
+}
+
+/** The subject's limit of one metric: its override when set, else the plan's. null = unlimited. */
+export function limitOf(policy: Policy, subject: SubjectRef, metric: string): number | null {
+  const override = subject.overrides?.[metric];
+  if (override !== undefined) return override;
+  return planOf(policy, subject).limits[metric] ?? 0;
+}

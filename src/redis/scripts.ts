@@ -1,0 +1,59 @@
+import { createHash } from 'node:crypto';
+import type { Cluster, Redis } from 'ioredis';
+import { loadLua } from './lua.js';
+
+export const SCRIPT_NAMES = [
+  'consume',
+  'settle',
+  'release-hold',
+  'release',
+  'reset',
+  'grant',
+  'revoke-grant',
+  'adjust',
+  'hydrate',
+] as const;
+export type ScriptName = (typeof SCRIPT_NAMES)[number];
+
+export type RedisClient = Redis | Cluster;
+type ScriptCommand = (numKeys: number, ...keysAndArgs: (string | number)[]) => Promise<unknown>;
+
+const commandName = (name: ScriptName) => `qg_${name.replace(/-/g, '_')}`;
+
+/**
+ * Registers quotagate's scripts on a client. ioredis sends EVALSHA, and on NOSCRIPT (a
+ * restarted or failed-over Redis lost its script cache) loads the script and retries, per
+ * connection, so Cluster nodes are covered too.
+ */
+export class Scripts {
+  private readonly shas = new Map<ScriptName, string>();
+
+  constructor(readonly redis: RedisClient) {
+    for (const name of SCRIPT_NAMES) {
+      const lua = loadLua(name);
+      this.shas.set(name, createHash('sha1').update(lua).digest('hex'));
+      redis.defineCommand(commandName(name), { lua });
+    }
+  }
+
+  run(name: ScriptName, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
+    const command = (this.redis as unknown as Record<string, ScriptCommand>)[commandName(name)]!;
+    return command.call(this.redis, keys.length, ...keys, ...args);
+  }
+
+  /** Loads every script into each node's cache ahead of the first request (readiness). */
+  async preload(): Promise<void> {
+    const nodes = 'nodes' in this.redis ? this.redis.nodes('master') : [this.redis];
+    await Promise.all(
+      nodes.flatMap((node) => SCRIPT_NAMES.map((name) => node.script('LOAD', loadLua(name)))),
+    );
+  }
+
+  /** True when every script is in the cache of every node. */
+  async loaded(): Promise<boolean> {
+    const nodes = 'nodes' in this.redis ? this.redis.nodes('master') : [this.redis];
+    const shas = [...this.shas.values()];
+    const answers = await Promise.all(nodes.map((node) => node.script('EXISTS', ...shas) as Promise<number[]>));
+    return answers.every((flags) => flags.every((f) => f === 1));
+  }
+}
