@@ -22,6 +22,16 @@ export const envSchema = z.object({
   QG_RESERVATION_TTL_SECONDS: int(1, 86_400).default(600),
   /** How long a counter outlives its period, so late settlements and reconciliation still see it. */
   QG_COUNTER_GRACE_SECONDS: int(60, 90 * 86_400).default(3 * 86_400),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  PORT: int(0, 65_535).default(8080),
+  /** Largest request body the gateway accepts (413 above). */
+  QG_MAX_BODY_BYTES: int(1, 1024 * 1024 * 1024).default(10 * 1024 * 1024),
+  /** Largest upstream response kept with an idempotency record for replays. */
+  QG_IDEMPOTENCY_MAX_RESPONSE_BYTES: int(0, 64 * 1024 * 1024).default(1024 * 1024),
+  /** Where a quota_exceeded answer points the user to buy more. */
+  QG_UPGRADE_URL: z.url().default('https://example.com/billing/upgrade'),
+  /** How long an authenticated API key is trusted without asking Postgres again. */
+  QG_AUTH_CACHE_TTL_MS: int(0, 300_000).default(5_000),
 });
 
 export type Env = z.output<typeof envSchema>;

@@ -84,67 +84,76 @@ export const policySchema = z
     default_plan: z.string().optional(),
     routes: z.array(routeSchema).default([]),
   })
-  .superRefine((policy, ctx) => {
-    const metricNames = Object.keys(policy.metrics);
-    const known = new Set(metricNames);
-    if (metricNames.length === 0) {
-      ctx.addIssue({ code: 'custom', path: ['metrics'], message: 'at least one metric is required' });
+  // Cross-references run even when the structure has errors, so one run reports every
+  // problem; they read the document defensively for that reason.
+  .superRefine((policy, ctx) => checkReferences(policy as unknown as LoosePolicy, ctx.addIssue.bind(ctx)), { when: () => true });
+
+/** Paths the gateway answers itself; no route may take them over. */
+export const RESERVED_PATHS = ['/v1/usage', '/v1/consume', '/v1/check', '/v1/reservations', '/v1/release', '/healthz', '/readyz', '/metrics', '/openapi.json', '/docs', '/admin', '/webhooks'];
+
+type Loose = Record<string, unknown>;
+interface LoosePolicy {
+  metrics?: unknown;
+  plans?: unknown;
+  default_plan?: unknown;
+  routes?: unknown;
+}
+type AddIssue = (issue: { code: 'custom'; path: PropertyKey[]; message: string }) => void;
+
+const record = (value: unknown): Loose => (value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Loose) : {});
+const list = (value: unknown): unknown[] => (Array.isArray(value) ? value : []);
+
+function checkReferences(policy: LoosePolicy, addIssue: AddIssue): void {
+  const issue = (path: PropertyKey[], message: string) => addIssue({ code: 'custom', path, message });
+  const metrics = record(policy.metrics);
+  const plans = record(policy.plans);
+  const metricNames = Object.keys(metrics);
+  if (metricNames.length === 0) issue(['metrics'], 'at least one metric is required');
+  if (Object.keys(plans).length === 0) issue(['plans'], 'at least one plan is required');
+
+  for (const [planName, plan] of Object.entries(plans)) {
+    const limits = record(record(plan).limits);
+    for (const metric of Object.keys(limits)) {
+      if (!(metric in metrics)) issue(['plans', planName, 'limits', metric], `unknown metric "${metric}"`);
     }
-    const planNames = Object.keys(policy.plans);
-    if (planNames.length === 0) {
-      ctx.addIssue({ code: 'custom', path: ['plans'], message: 'at least one plan is required' });
+    for (const metric of metricNames) {
+      if (!(metric in limits)) issue(['plans', planName, 'limits', metric], 'missing: every metric needs a limit (a whole number, or null for unlimited)');
     }
-    for (const [planName, plan] of Object.entries(policy.plans)) {
-      for (const metric of Object.keys(plan.limits)) {
-        if (!known.has(metric)) {
-          ctx.addIssue({ code: 'custom', path: ['plans', planName, 'limits', metric], message: `unknown metric "${metric}"` });
-        }
-      }
-      for (const metric of metricNames) {
-        if (!(metric in plan.limits)) {
-          ctx.addIssue({
-            code: 'custom',
-            path: ['plans', planName, 'limits', metric],
-            message: 'missing: every metric needs a limit (a whole number, or null for unlimited)',
-          });
-        }
-      }
-    }
-    if (policy.default_plan !== undefined && !(policy.default_plan in policy.plans)) {
-      ctx.addIssue({ code: 'custom', path: ['default_plan'], message: `unknown plan "${policy.default_plan}"` });
-    }
-    const routeNames = new Set<string>();
-    const matches = new Set<string>();
-    policy.routes.forEach((route, i) => {
-      if (routeNames.has(route.name)) {
-        ctx.addIssue({ code: 'custom', path: ['routes', i, 'name'], message: `duplicate route name "${route.name}"` });
-      }
-      routeNames.add(route.name);
-      const match = `${route.match.method} ${route.match.path}`;
-      if (matches.has(match)) {
-        ctx.addIssue({ code: 'custom', path: ['routes', i, 'match'], message: `duplicate match "${match}"` });
-      }
-      matches.add(match);
-      const charged = new Set<string>();
-      route.charge.forEach((charge, j) => {
-        if (!known.has(charge.metric)) {
-          ctx.addIssue({ code: 'custom', path: ['routes', i, 'charge', j, 'metric'], message: `unknown metric "${charge.metric}"` });
-        }
-        if (charged.has(charge.metric)) {
-          ctx.addIssue({ code: 'custom', path: ['routes', i, 'charge', j, 'metric'], message: `metric "${charge.metric}" charged twice` });
-        }
-        charged.add(charge.metric);
-      });
-      route.release.forEach((release, j) => {
-        const metric = policy.metrics[release.metric];
-        if (!metric) {
-          ctx.addIssue({ code: 'custom', path: ['routes', i, 'release', j, 'metric'], message: `unknown metric "${release.metric}"` });
-        } else if (metric.kind !== 'gauge') {
-          ctx.addIssue({ code: 'custom', path: ['routes', i, 'release', j, 'metric'], message: `only gauge metrics can be released; "${release.metric}" is a counter` });
-        }
-      });
+  }
+  if (typeof policy.default_plan === 'string' && !(policy.default_plan in plans)) {
+    issue(['default_plan'], `unknown plan "${policy.default_plan}"`);
+  }
+
+  const routeNames = new Set<unknown>();
+  const matches = new Set<string>();
+  list(policy.routes).forEach((raw, i) => {
+    const route = record(raw);
+    if (routeNames.has(route.name)) issue(['routes', i, 'name'], `duplicate route name "${String(route.name)}"`);
+    routeNames.add(route.name);
+    const match = record(route.match);
+    const key = `${String(match.method)} ${String(match.path)}`;
+    if (matches.has(key)) issue(['routes', i, 'match'], `duplicate match "${key}"`);
+    matches.add(key);
+    const path = typeof match.path === 'string' ? match.path : '';
+    const reserved = RESERVED_PATHS.find((r) => path === r || path.startsWith(`${r}/`));
+    if (reserved) issue(['routes', i, 'match', 'path'], `"${reserved}" is served by the gateway itself`);
+    const charged = new Set<unknown>();
+    list(route.charge).forEach((charge, j) => {
+      const metric = record(charge).metric;
+      if (typeof metric !== 'string') return;
+      if (!(metric in metrics)) issue(['routes', i, 'charge', j, 'metric'], `unknown metric "${metric}"`);
+      if (charged.has(metric)) issue(['routes', i, 'charge', j, 'metric'], `metric "${metric}" charged twice`);
+      charged.add(metric);
+    });
+    list(route.release).forEach((release, j) => {
+      const metric = record(release).metric;
+      if (typeof metric !== 'string') return;
+      const def = metrics[metric];
+      if (def === undefined) issue(['routes', i, 'release', j, 'metric'], `unknown metric "${metric}"`);
+      else if (record(def).kind !== 'gauge') issue(['routes', i, 'release', j, 'metric'], `only gauge metrics can be released; "${metric}" is a counter`);
     });
   });
+}
 
 export type PolicyInput = z.input<typeof policySchema>;
 export type Policy = z.output<typeof policySchema>;

@@ -10,5 +10,7 @@ export function planOf(policy: Policy, subject: SubjectRef): PlanDef {
 export function limitOf(policy: Policy, subject: SubjectRef, metric: string): number | null {
   const override = subject.overrides?.[metric];
   if (override !== undefined) return override;
-  return planOf(policy, subject).limits[metric] ?? 0;
+  // `null` means unlimited, so only a metric missing from the plan falls back to 0.
+  const limit = planOf(policy, subject).limits[metric];
+  return limit === undefined ? 0 : limit;
 }

@@ -1,0 +1,81 @@
+import { describe, expect, it } from 'vitest';
+import { loadEnv } from './env.js';
+import { ConfigError } from './errors.js';
+
+function problemsOf(source: Record<string, string | undefined>): readonly string[] {
+  try {
+    loadEnv(source);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      expect(err.source).toBe('environment');
+      return err.problems;
+    }
+    throw err;
+  }
+  throw new Error('expected the environment to be refused');
+}
+
+describe('loadEnv', () => {
+  it('defaults everything to a development machine', () => {
+    const env = loadEnv({});
+    expect(env).toMatchObject({
+      REDIS_URL: 'redis://127.0.0.1:6379',
+      QG_KEY_PREFIX: 'qg',
+      QG_PARTITIONS: 16,
+      QG_IDEMPOTENCY_TTL_SECONDS: 86_400,
+      QG_RESERVATION_TTL_SECONDS: 600,
+    });
+  });
+
+  it('reads numbers from their string form', () => {
+    expect(loadEnv({ QG_PARTITIONS: '64', QG_REDIS_COMMAND_TIMEOUT_MS: '1000' })).toMatchObject({
+      QG_PARTITIONS: 64,
+      QG_REDIS_COMMAND_TIMEOUT_MS: 1000,
+    });
+  });
+
+  it('treats an empty string as unset, so `FOO= cmd` falls back to the default', () => {
+    expect(loadEnv({ QG_PARTITIONS: '', REDIS_URL: '', LOG_LEVEL: '' })).toMatchObject({
+      QG_PARTITIONS: 16,
+      REDIS_URL: 'redis://127.0.0.1:6379',
+      LOG_LEVEL: 'info',
+    });
+  });
+
+  it('ignores variables it does not know (the environment is shared with everything else)', () => {
+    expect(() => loadEnv({ PATH: '/usr/bin', HOME: '/root' })).not.toThrow();
+  });
+
+  it('refuses a REDIS_URL that is not a URL', () => {
+    expect(problemsOf({ REDIS_URL: '127.0.0.1:6379 ' })).toEqual([expect.stringMatching(/^REDIS_URL: /)]);
+  });
+
+  it('refuses a non-numeric QG_PARTITIONS', () => {
+    expect(problemsOf({ QG_PARTITIONS: 'sixteen' })).toEqual([expect.stringMatching(/^QG_PARTITIONS: .*number/)]);
+  });
+
+  it('refuses a fractional count', () => {
+    expect(problemsOf({ QG_PARTITIONS: '1.5' })).toEqual(['QG_PARTITIONS: must be a whole number']);
+  });
+
+  it.each([
+    ['QG_PARTITIONS', '0'],
+    ['QG_PARTITIONS', '4097'],
+    ['QG_REDIS_COMMAND_TIMEOUT_MS', '5'],
+    ['QG_IDEMPOTENCY_TTL_SECONDS', '59'],
+    ['QG_RESERVATION_TTL_SECONDS', '-1'],
+    ['QG_COUNTER_GRACE_SECONDS', String(91 * 86_400)],
+  ])('refuses %s=%s (out of range)', (name, value) => {
+    expect(problemsOf({ [name]: value })).toEqual([expect.stringMatching(new RegExp(`^${name}: Too (small|big)`))]);
+  });
+
+  it('refuses an unknown LOG_LEVEL and a key prefix Redis keys cannot carry', () => {
+    expect(problemsOf({ LOG_LEVEL: 'verbose' })).toEqual([expect.stringMatching(/^LOG_LEVEL: /)]);
+    expect(problemsOf({ QG_KEY_PREFIX: 'has space' })).toEqual([expect.stringMatching(/^QG_KEY_PREFIX: must be 1–64 chars/)]);
+  });
+
+  it('reports every bad variable at once', () => {
+    const found = problemsOf({ REDIS_URL: 'nope', QG_PARTITIONS: 'x', LOG_LEVEL: 'loud' });
+    expect(found.map((p) => p.split(':')[0]).sort()).toEqual(['LOG_LEVEL', 'QG_PARTITIONS', 'REDIS_URL']);
+  });
+});

@@ -1,0 +1,267 @@
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { ConfigError } from './errors.js';
+import { loadPolicyFile, parsePolicy } from './load-policy.js';
+import { defaultPlanName } from './policy.js';
+
+/**
+ * Every kind of invalid policy is refused with a line that starts with the path of the
+ * offending key, so an operator can find it without reading the schema.
+ */
+
+const repoFile = (path: string) => fileURLToPath(new URL(`../../${path}`, import.meta.url));
+const fixture = (name: string) => repoFile(`test/fixtures/policy/${name}`);
+
+type Doc = { [key: string]: unknown };
+
+const route = (overrides: Doc = {}): Doc => ({
+  name: 'chat',
+  match: { method: 'POST', path: '/v1/chat' },
+  upstream: 'http://127.0.0.1:9100',
+  charge: [{ metric: 'gens', amount: 1 }],
+  ...overrides,
+});
+
+/** A small valid policy; each test breaks one thing in it. */
+const base = (): Doc => ({
+  metrics: { gens: { kind: 'counter' }, tokens: { kind: 'counter' }, projects: { kind: 'gauge' } },
+  default_plan: 'free',
+  plans: {
+    free: { limits: { gens: 10, tokens: 1000, projects: 3 }, rate: { rps: 5, burst: 10 } },
+    pro: { limits: { gens: null, tokens: null, projects: 50 } },
+  },
+  routes: [route()],
+});
+
+const isPlainObject = (v: unknown): v is Doc => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** `base()` with `patch` merged in; objects merge, anything else (arrays too) replaces. */
+function policyWith(patch: Doc): Doc {
+  const merge = (target: Doc, source: Doc): Doc => {
+    const out: Doc = { ...target };
+    for (const [key, value] of Object.entries(source)) {
+      const current = out[key];
+      out[key] = isPlainObject(current) && isPlainObject(value) ? merge(current, value) : value;
+    }
+    return out;
+  };
+  return merge(base(), patch);
+}
+
+function problemsOf(load: () => unknown): readonly string[] {
+  try {
+    load();
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems;
+    throw err;
+  }
+  throw new Error('expected the policy to be refused');
+}
+
+const problems = (doc: unknown) => problemsOf(() => parsePolicy(doc, 'test'));
+
+/** Exactly one problem, at `path`, whose message matches `message`. */
+function expectOneProblem(doc: unknown, path: string, message: RegExp) {
+  const found = problems(doc);
+  expect(found).toHaveLength(1);
+  expect(found[0]!.startsWith(`${path}: `), `"${found[0]}" should start with "${path}: "`).toBe(true);
+  expect(found[0]).toMatch(message);
+}
+
+describe('a valid policy', () => {
+  it('is accepted, with defaults filled in', () => {
+    const policy = parsePolicy(base());
+    expect(defaultPlanName(policy)).toBe('free');
+    expect(policy.routes[0]).toMatchObject({ on_upstream_error: 'refund', when_redis_down: 'closed', release: [] });
+  });
+
+  it('ships as config/policy.yaml', () => {
+    const policy = loadPolicyFile(repoFile('config/policy.yaml'));
+    expect(Object.keys(policy.metrics)).toEqual(['ai_generations', 'ai_tokens', 'exports', 'projects']);
+    expect(defaultPlanName(policy)).toBe('free');
+    expect(policy.routes.map((r) => r.name)).toContain('chat');
+  });
+
+  it('may be JSON', () => {
+    const policy = loadPolicyFile(fixture('valid.json'));
+    expect(policy.plans.pro?.limits).toEqual({ gens: null, projects: 50 });
+    expect(policy.routes[0]?.charge).toEqual([{ metric: 'projects', amount: 1 }]);
+  });
+});
+
+describe('unknown keys are errors, not silently ignored', () => {
+  it('at the top level', () => {
+    expectOneProblem(policyWith({ metrix: {} }), '(root)', /Unrecognized key: "metrix"/);
+  });
+
+  it('in a metric', () => {
+    expectOneProblem(policyWith({ metrics: { gens: { kind: 'counter', unit: 'calls' } } }), 'metrics.gens', /Unrecognized key: "unit"/);
+  });
+
+  it('in a plan', () => {
+    expectOneProblem(policyWith({ plans: { free: { limit: {} } } }), 'plans.free', /Unrecognized key: "limit"/);
+  });
+
+  it('in a route', () => {
+    expectOneProblem(policyWith({ routes: [route({ upstream_url: 'http://x' })] }), 'routes.0', /Unrecognized key: "upstream_url"/);
+  });
+
+  it('in a charge', () => {
+    expectOneProblem(
+      policyWith({ routes: [route({ charge: [{ metric: 'gens', amount: 1, cost: 2 }] })] }),
+      'routes.0.charge.0',
+      /Unrecognized key: "cost"/,
+    );
+  });
+});
+
+describe('metrics and plans', () => {
+  it('a metric kind other than counter or gauge', () => {
+    expectOneProblem(policyWith({ metrics: { gens: { kind: 'meter' } } }), 'metrics.gens.kind', /"counter"\|"gauge"/);
+  });
+
+  it('a negative limit', () => {
+    expectOneProblem(policyWith({ plans: { free: { limits: { gens: -1 } } } }), 'plans.free.limits.gens', /must be ≥ 0/);
+  });
+
+  it('a fractional limit', () => {
+    expectOneProblem(policyWith({ plans: { free: { limits: { gens: 2.5 } } } }), 'plans.free.limits.gens', /whole number/);
+  });
+
+  it('a plan without a limit for some metric', () => {
+    const doc = base();
+    doc.plans = { ...(doc.plans as Doc), pro: { limits: { gens: null, projects: 50 } } }; // no tokens
+    expectOneProblem(
+      doc,
+      'plans.pro.limits.tokens',
+      /missing: every metric needs a limit/,
+    );
+  });
+
+  it('a plan limit for a metric that does not exist', () => {
+    expectOneProblem(policyWith({ plans: { free: { limits: { exports: 1 } } } }), 'plans.free.limits.exports', /unknown metric "exports"/);
+  });
+
+  it('a default_plan that is not a plan', () => {
+    expectOneProblem(policyWith({ default_plan: 'enterprise' }), 'default_plan', /unknown plan "enterprise"/);
+  });
+});
+
+describe('routes', () => {
+  it('charging an unknown metric', () => {
+    expectOneProblem(
+      policyWith({ routes: [route({ charge: [{ metric: 'images', amount: 1 }] })] }),
+      'routes.0.charge.0.metric',
+      /unknown metric "images"/,
+    );
+  });
+
+  it('releasing a counter metric (only gauges go down)', () => {
+    expectOneProblem(
+      policyWith({ routes: [route({ charge: [], release: [{ metric: 'gens', amount: 1 }] })] }),
+      'routes.0.release.0.metric',
+      /only gauge metrics can be released/,
+    );
+  });
+
+  it('two routes with one name', () => {
+    const second = route({ match: { method: 'POST', path: '/v1/other' } });
+    expectOneProblem(policyWith({ routes: [route(), second] }), 'routes.1.name', /duplicate route name "chat"/);
+  });
+
+  it('two routes with one method and path', () => {
+    expectOneProblem(policyWith({ routes: [route(), route({ name: 'chat-again' })] }), 'routes.1.match', /duplicate match "POST \/v1\/chat"/);
+  });
+
+  it('an upstream that is not http(s)', () => {
+    expectOneProblem(policyWith({ routes: [route({ upstream: 'ftp://127.0.0.1:9100' })] }), 'routes.0.upstream', /http\(s\) URL/);
+  });
+
+  it('a reservation read from nowhere the request has', () => {
+    const charge = { metric: 'tokens', reserve: { from: 'payload.max_tokens', default: 1024 }, settle: { from: 'response.usage.total_tokens' } };
+    expectOneProblem(
+      policyWith({ routes: [route({ charge: [charge] })] }),
+      'routes.0.charge.0.reserve.from',
+      /body\.<path>, query\.<name> or header\.<name>/,
+    );
+  });
+});
+
+describe('files', () => {
+  it('invalid YAML is reported with its line', () => {
+    const found = problemsOf(() => loadPolicyFile(fixture('invalid-yaml.yaml')));
+    expect(found).toEqual([expect.stringMatching(/^not valid YAML at line 7: /)]);
+  });
+
+  it('invalid JSON is reported as JSON', () => {
+    expect(problemsOf(() => loadPolicyFile(fixture('invalid.json')))).toEqual([expect.stringMatching(/^not valid JSON: /)]);
+  });
+
+  it('an unreadable file names the path and the reason', () => {
+    const path = fixture('does-not-exist.yaml');
+    let error: unknown;
+    try {
+      loadPolicyFile(path);
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).source).toBe('POLICY_FILE');
+    expect((error as ConfigError).problems).toEqual([`cannot read ${path}: ENOENT`]);
+  });
+
+  it('a file’s problems are attributed to the file', () => {
+    const path = fixture('three-problems.yaml');
+    expect(() => loadPolicyFile(path)).toThrow(`invalid configuration in ${path}:`);
+  });
+});
+
+describe('every problem is reported at once', () => {
+  it('three mistakes in a file give three lines', () => {
+    const found = problemsOf(() => loadPolicyFile(fixture('three-problems.yaml')));
+    expect(found).toEqual([
+      expect.stringMatching(/^metrics\.gens\.kind: /),
+      expect.stringMatching(/^plans\.free\.limits\.gens: must be ≥ 0/),
+      expect.stringMatching(/^routes\.0\.upstream: must be an http\(s\) URL/),
+    ]);
+    // One line each in the message too, as the process prints it at start.
+    const message = (() => {
+      try {
+        loadPolicyFile(fixture('three-problems.yaml'));
+      } catch (err) {
+        return (err as Error).message;
+      }
+      return '';
+    })();
+    expect(message.split('\n').filter((line) => line.startsWith('  - '))).toHaveLength(3);
+  });
+
+  it('three cross-reference mistakes give three lines', () => {
+    const doc = policyWith({
+      default_plan: 'enterprise',
+      plans: { free: { limits: { exports: 1 } } },
+      routes: [route(), route({ match: { method: 'GET', path: '/v1/x' } })],
+    });
+    expect(problems(doc)).toEqual([
+      expect.stringMatching(/^plans\.free\.limits\.exports: unknown metric/),
+      expect.stringMatching(/^default_plan: unknown plan/),
+      expect.stringMatching(/^routes\.1\.name: duplicate route name/),
+    ]);
+  });
+
+  it('reports structural and cross-reference mistakes together', () => {
+    const doc = policyWith({
+      metrics: { gens: { kind: 'meter' } },
+      default_plan: 'enterprise',
+      routes: [route({ match: { method: 'POST', path: '/v1/usage' } })],
+    });
+    const found = problems(doc);
+    expect(found).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^metrics\.gens\.kind: /),
+        expect.stringMatching(/^default_plan: unknown plan/),
+        expect.stringMatching(/^routes\.0\.match\.path: "\/v1\/usage" is served by the gateway itself/),
+      ]),
+    );
+  });
+});
