@@ -1,0 +1,125 @@
+import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
+import type { Context } from 'hono';
+import { usageJson } from '../http/decision-answer.js';
+import type { GatewayDeps } from '../http/gateway-deps.js';
+import { ProblemError } from '../http/problem.js';
+import type { HoldOutcome, HoldRef } from '../quota/types.js';
+import { subjectRef } from '../subjects/subject-ref.js';
+import { backend } from './backend.js';
+import { answerDecision } from './decision-routes.js';
+import { pick } from './problem-responses.js';
+import type { ApiSchemas } from './schemas.js';
+
+/**
+ * Reservations for backends that meet the request themselves: reserve what a job may cost
+ * (`POST /v1/reservations`), then settle it to the actual amount or release it. A
+ * reservation nobody ends is released by the expiry job after its TTL.
+ */
+export function registerReservationRoutes(app: OpenAPIHono, deps: GatewayDeps, schemas: ApiSchemas): void {
+  const ended = z.object({ id: z.string(), metrics: z.array(schemas.metricUsage) }).openapi('ReservationEnded');
+  const params = z.object({ id: schemas.reservationId });
+
+  const create = createRoute({
+    method: 'post',
+    path: '/v1/reservations',
+    summary: 'Reserve units of one or more metrics (all or nothing) until settled, released or expired',
+    security: [{ apiKey: [] }],
+    request: { body: { content: { 'application/json': { schema: schemas.reservationBody } }, required: true } },
+    responses: {
+      201: {
+        description: 'Reserved; settle or release it by id',
+        content: {
+          'application/json': {
+            schema: z
+              .object({ id: z.string(), expires_at: z.string(), metrics: z.array(schemas.metricUsage) })
+              .openapi('Reservation'),
+          },
+        },
+      },
+      ...pick(400, 401, 402, 429, 503),
+    },
+  });
+  const settle = createRoute({
+    method: 'post',
+    path: '/v1/reservations/{id}/settle',
+    summary: 'Settle a reservation to the amount actually used (above the reservation records overage)',
+    security: [{ apiKey: [] }],
+    request: { params, body: { content: { 'application/json': { schema: schemas.settleBody } }, required: true } },
+    responses: { 200: { description: 'Settled', content: { 'application/json': { schema: ended } } }, ...pick(400, 401, 404, 503) },
+  });
+  const release = createRoute({
+    method: 'delete',
+    path: '/v1/reservations/{id}',
+    summary: 'Release a reservation: everything reserved is given back',
+    security: [{ apiKey: [] }],
+    request: { params },
+    responses: { 200: { description: 'Released', content: { 'application/json': { schema: ended } } }, ...pick(400, 401, 404, 503) },
+  });
+
+  app.openapi(create, async (c) => {
+    const body = c.req.valid('json');
+    const ttlMs = (body.ttl_seconds ?? deps.settings.holdTtlMs / 1000) * 1000;
+    const decision = await backend(c, deps, () =>
+      deps.engine.consume({
+        subject: subjectRef(c.get('owner').subject),
+        charges: body.charges.map((ch) => ({ ...ch, held: true })),
+        requestId: c.get('requestId'),
+        holdTtlMs: ttlMs,
+        context: { route: 'api:reserve', key: c.get('owner').keyId },
+      }),
+    );
+    const { decision: allowed, headers } = answerDecision(deps, decision);
+    const expiresAt = new Date(deps.clock.now() + ttlMs).toISOString();
+    return c.json({ id: allowed.requestId, expires_at: expiresAt, metrics: allowed.metrics.map(usageJson) }, 201, headers);
+  });
+
+  app.openapi(settle, async (c) => {
+    const { id } = c.req.valid('param');
+    const { actual } = c.req.valid('json');
+    const subject = subjectRef(c.get('owner').subject);
+    const outcome = await backend(c, deps, async () => {
+      const hold = await heldReservation(c, deps, id);
+      return deps.engine.settle(subject, hold, actualsFor(hold, actual));
+    });
+    return c.json({ id, metrics: endedMetrics(outcome, id) }, 200);
+  });
+
+  app.openapi(release, async (c) => {
+    const { id } = c.req.valid('param');
+    const outcome = await backend(c, deps, async () => {
+      const hold = await heldReservation(c, deps, id);
+      return deps.engine.releaseHold(hold.subjectId, hold, 'release');
+    });
+    return c.json({ id, metrics: endedMetrics(outcome, id) }, 200);
+  });
+}
+
+const gone = (id: string) => new ProblemError('not_found', `reservation ${id} does not exist or has already ended`, { field: 'id' });
+
+/** Holds are keyed by subject, so one subject can never reach another's reservation. */
+async function heldReservation(c: Context, deps: GatewayDeps, id: string): Promise<HoldRef> {
+  const hold = await deps.engine.readHold(c.get('owner').subject.id, id);
+  if (!hold) throw gone(id);
+  return hold;
+}
+
+/** `actual` is a number for a one-metric reservation, else metric → amount (unnamed lines keep their reservation). */
+function actualsFor(hold: HoldRef, actual: number | Record<string, number>): Record<string, number> {
+  if (typeof actual === 'number') {
+    if (hold.lines.length !== 1) {
+      throw new ProblemError('invalid_request', `this reservation has ${hold.lines.length} metrics: give actual as {metric: amount}`, { field: 'actual' });
+    }
+    return { [hold.lines[0]!.metric]: actual };
+  }
+  for (const metric of Object.keys(actual)) {
+    if (!hold.lines.some((l) => l.metric === metric)) {
+      throw new ProblemError('invalid_request', `this reservation has no "${metric}"`, { field: `actual.${metric}` });
+    }
+  }
+  return actual;
+}
+
+function endedMetrics(outcome: HoldOutcome, id: string) {
+  if (outcome.outcome !== 'ended') throw gone(id);
+  return outcome.metrics.map(usageJson);
+}

@@ -1,0 +1,70 @@
+import { z } from '@hono/zod-openapi';
+import type { Policy } from '../config/policy.js';
+import { IDEMPOTENCY_KEY_PATTERN } from '../http/idempotency-key.js';
+import { MAX_AMOUNT } from '../quota/engine.js';
+
+/** Schemas of the public API, built from the policy so metric names are checked (and documented). */
+export function apiSchemas(policy: Policy) {
+  const metricNames = Object.keys(policy.metrics) as [string, ...string[]];
+  const gaugeNames = metricNames.filter((m) => policy.metrics[m]!.kind === 'gauge');
+  const metric = z.enum(metricNames).openapi({ description: 'A metric of the policy' });
+  const amount = (min: number) =>
+    z.number().int('must be a whole number').min(min, `must be at least ${min}`).max(MAX_AMOUNT, `must be at most ${MAX_AMOUNT}`);
+  const idempotencyKey = z
+    .string()
+    .regex(IDEMPOTENCY_KEY_PATTERN, 'must be 1–255 visible ASCII characters, without "|"')
+    .openapi({ description: 'Scoped to the subject; a repeat gets the first decision back' });
+
+  const charge = z.strictObject({ metric, amount: amount(0) }).openapi('Charge');
+
+  const metricUsage = z
+    .object({
+      metric: z.string(),
+      kind: z.enum(['counter', 'gauge']),
+      limit: z.number().int().nullable().openapi({ description: 'null: unlimited' }),
+      used: z.number().int(),
+      remaining: z.number().int().nullable().openapi({ description: 'Plan allowance left plus usable grants; null: unlimited' }),
+      grant_balance: z.number().int(),
+      period_start: z.string().nullable().openapi({ description: 'Counters: start of the current period (ISO 8601); gauges: null' }),
+      resets_at: z.string().nullable().openapi({ description: 'Counters: when usage starts again at 0; gauges: null' }),
+    })
+    .openapi('MetricUsage');
+
+  return {
+    metric,
+    charge,
+    metricUsage,
+    usageEntry: metricUsage
+      .extend({
+        percent: z.number().nullable().openapi({ description: 'used / (used + remaining), in %' }),
+        status: z.enum(['ok', 'warning', 'critical', 'exceeded']),
+      })
+      .openapi('UsageEntry'),
+    decisionBody: z
+      .strictObject({ charges: z.array(charge).min(1, 'at least one charge is required').max(32), idempotency_key: idempotencyKey.optional() })
+      .openapi('DecisionRequest'),
+    reservationBody: z
+      .strictObject({
+        charges: z.array(z.strictObject({ metric, amount: amount(0) })).min(1, 'at least one charge is required').max(32),
+        ttl_seconds: z.number().int().min(1).max(86_400).optional().openapi({ description: 'Released after this long unless settled' }),
+      })
+      .openapi('ReservationRequest'),
+    settleBody: z
+      .strictObject({
+        actual: z.union([amount(0), z.record(z.string(), amount(0))]).openapi({
+          description: 'The amount actually used: a number for a one-metric reservation, else metric → amount',
+        }),
+      })
+      .openapi('SettleRequest'),
+    releaseBody: z
+      .strictObject({
+        metric: gaugeNames.length > 0 ? z.enum(gaugeNames as [string, ...string[]]) : z.never(),
+        amount: amount(1),
+        idempotency_key: idempotencyKey.optional(),
+      })
+      .openapi('ReleaseRequest'),
+    reservationId: z.string().regex(/^[0-9a-f-]{36}$/, 'must be a reservation id').openapi({ param: { name: 'id', in: 'path' } }),
+  };
+}
+
+export type ApiSchemas = ReturnType<typeof apiSchemas>;

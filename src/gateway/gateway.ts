@@ -1,0 +1,122 @@
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import { serve, type ServerType } from '@hono/node-server';
+import type { Redis } from 'ioredis';
+import type { Pool } from 'pg';
+import type { Logger } from 'pino';
+import { Authenticator } from '../auth/authenticator.js';
+import { KeyStore } from '../auth/key-store.js';
+import type { Env } from '../config/env.js';
+import type { Policy } from '../config/policy.js';
+import { createPool } from '../db/pool.js';
+import { createApp } from '../http/app.js';
+import type { GatewayDeps, GatewaySettings } from '../http/gateway-deps.js';
+import { PgHydrator } from '../ledger/pg-hydrator.js';
+import { systemClock, type Clock } from '../lib/clock.js';
+import { Metrics } from '../observability/metrics.js';
+import { Settlements } from '../proxy/settlements.js';
+import { UpstreamClient } from '../proxy/upstream-client.js';
+import { QuotaEngine } from '../quota/engine.js';
+import { KeySchema } from '../quota/keys.js';
+import { connectRedis, createRedisClient } from '../redis/client.js';
+
+export interface GatewayOptions {
+  env: Env;
+  policy: Policy;
+  logger: Logger;
+  clock?: Clock;
+}
+
+export interface Gateway {
+  /** Where it listens, e.g. http://127.0.0.1:8080. */
+  readonly url: string;
+  readonly deps: GatewayDeps;
+  /** Stops accepting, lets in-flight requests and their settlements finish, then closes connections. */
+  close(): Promise<void>;
+}
+
+/** How long one readiness probe of a dependency may take. */
+const PROBE_TIMEOUT_MS = 1_000;
+
+const withTimeout = <T>(work: Promise<T>, ms: number): Promise<T> =>
+  Promise.race([work, new Promise<never>((_, reject) => setTimeout(() => reject(new Error('timed out')), ms).unref())]);
+
+const probe = (work: () => Promise<unknown>) => withTimeout(work(), PROBE_TIMEOUT_MS).then(() => true, () => false);
+
+/** Everything the HTTP layer needs, built from the environment and open connections. */
+export function gatewayDeps(env: Env, policy: Policy, redis: Redis, pool: Pool, logger: Logger, clock: Clock = systemClock): GatewayDeps {
+  const metrics = new Metrics();
+  const settings: GatewaySettings = {
+    maxBodyBytes: env.QG_MAX_BODY_BYTES,
+    idempotencyMaxResponseBytes: env.QG_IDEMPOTENCY_MAX_RESPONSE_BYTES,
+    upgradeUrl: env.QG_UPGRADE_URL,
+    holdTtlMs: env.QG_RESERVATION_TTL_SECONDS * 1000,
+  };
+  const engine = new QuotaEngine({
+    redis,
+    keys: new KeySchema(env.QG_KEY_PREFIX, env.QG_PARTITIONS),
+    policy,
+    hydrator: new PgHydrator(pool),
+    clock,
+    options: {
+      idempotencyTtlMs: env.QG_IDEMPOTENCY_TTL_SECONDS * 1000,
+      holdTtlMs: settings.holdTtlMs,
+      counterGraceMs: env.QG_COUNTER_GRACE_SECONDS * 1000,
+    },
+  });
+  return {
+    policy,
+    engine,
+    authenticator: new Authenticator(new KeyStore(pool), { ttlMs: env.QG_AUTH_CACHE_TTL_MS, negativeTtlMs: Math.min(2_000, env.QG_AUTH_CACHE_TTL_MS), maxEntries: 100_000 }),
+    upstream: new UpstreamClient(),
+    settlements: new Settlements(logger, () => metrics.settlementFailures.inc()),
+    metrics,
+    logger,
+    clock,
+    settings,
+    readiness: async () => {
+      const [redisUp, postgresUp] = await Promise.all([probe(() => redis.ping()), probe(() => pool.query('SELECT 1'))]);
+      const scripts = redisUp && (await probe(async () => (await engine.scripts.loaded()) || Promise.reject(new Error('not loaded'))));
+      return { redis: redisUp, scripts, postgres: postgresUp };
+    },
+  };
+}
+
+/** Connects to Redis and Postgres and serves the gateway on HOST:PORT. */
+export async function startGateway(options: GatewayOptions): Promise<Gateway> {
+  const { env, policy, logger } = options;
+  const redis = createRedisClient(env.REDIS_URL, { name: 'quotagate-gateway', commandTimeoutMs: env.QG_REDIS_COMMAND_TIMEOUT_MS, logger });
+  const pool = createPool(env.DATABASE_URL, {
+    applicationName: 'quotagate-gateway',
+    // Hydration and key lookups are on the request path: fail fast rather than queue.
+    connectionTimeoutMs: 2_000,
+    statementTimeoutMs: 5_000,
+    onError: (err) => logger.warn({ err: err.message }, 'postgres idle connection error'),
+  });
+  const deps = gatewayDeps(env, policy, redis, pool, logger, options.clock);
+  if (await connectRedis(redis, logger)) await deps.engine.scripts.preload();
+
+  const app = createApp(deps);
+  const server: ServerType = serve({ fetch: app.fetch, hostname: env.HOST, port: env.PORT });
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  const url = `http://${env.HOST.includes(':') ? `[${env.HOST}]` : env.HOST}:${port}`;
+  logger.info({ url, routes: policy.routes.length }, 'gateway listening');
+
+  let closing: Promise<void> | undefined;
+  return {
+    url,
+    deps,
+    close: () =>
+      (closing ??= (async () => {
+        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        // Idle keep-alive sockets would hold close() open; requests in flight still finish.
+        (server as { closeIdleConnections?: () => void }).closeIdleConnections?.();
+        await closed;
+        await deps.settlements.idle();
+        await deps.upstream.close();
+        redis.disconnect();
+        await pool.end();
+      })()),
+  };
+}

@@ -1,0 +1,68 @@
+import { OpenAPIHono } from '@hono/zod-openapi';
+import { bodyLimit } from 'hono/body-limit';
+import { registerDecisionRoutes } from '../api/decision-routes.js';
+import { registerReleaseRoutes } from '../api/release-routes.js';
+import { registerReservationRoutes } from '../api/reservation-routes.js';
+import { apiSchemas } from '../api/schemas.js';
+import { registerUsageRoutes } from '../api/usage-routes.js';
+import { validationHook } from '../api/validation-hook.js';
+import { proxyRoute } from '../proxy/proxy-route.js';
+import { authenticate } from './authenticate.js';
+import { docsPage } from './docs-page.js';
+import { errorHandler, notFound } from './errors.js';
+import type { GatewayDeps } from './gateway-deps.js';
+import { registerOpsRoutes } from './ops-routes.js';
+import { ProblemError } from './problem.js';
+import { requestContext } from './request-context.js';
+
+/** The public decision API's paths; each needs an API key. */
+const API_PATHS = ['/v1/usage', '/v1/consume', '/v1/check', '/v1/reservations', '/v1/reservations/*', '/v1/release'];
+
+const OPENAPI_INFO = {
+  openapi: '3.1.0',
+  info: {
+    title: 'quotagate',
+    version: '0.1.0',
+    description: 'Rate-limit and usage-quota gateway: atomic decisions in Redis, a durable ledger in Postgres.',
+  },
+};
+
+/**
+ * The gateway's HTTP app: operations, the public decision API, and one proxied route per
+ * policy route. Every error is problem+json.
+ */
+export function createApp(deps: GatewayDeps): OpenAPIHono {
+  const app = new OpenAPIHono({ defaultHook: validationHook });
+  app.use('*', requestContext(deps.logger));
+  app.onError(errorHandler(deps.logger));
+  app.notFound(notFound);
+
+  registerOpsRoutes(app, deps);
+
+  const auth = authenticate(deps.authenticator, deps.metrics);
+  const maxBody = deps.settings.maxBodyBytes;
+  const limit = bodyLimit({
+    maxSize: maxBody,
+    onError: () => {
+      throw new ProblemError('payload_too_large', `the request body exceeds ${maxBody} bytes`, { limit: maxBody });
+    },
+  });
+  for (const path of API_PATHS) app.use(path, auth, limit);
+  const schemas = apiSchemas(deps.policy);
+  registerUsageRoutes(app, deps, schemas);
+  registerDecisionRoutes(app, deps, schemas);
+  registerReservationRoutes(app, deps, schemas);
+  registerReleaseRoutes(app, deps, schemas);
+
+  // Proxied routes read (and limit) their bodies themselves, streaming when they can.
+  for (const route of deps.policy.routes) app.on(route.match.method, route.match.path, auth, proxyRoute(route, deps));
+
+  app.openAPIRegistry.registerComponent('securitySchemes', 'apiKey', {
+    type: 'http',
+    scheme: 'bearer',
+    description: 'An API key (qg_…), as "Authorization: Bearer <key>" or "x-api-key: <key>"',
+  });
+  app.doc31('/openapi.json', OPENAPI_INFO);
+  app.get('/docs', (c) => c.html(docsPage(app.getOpenAPI31Document(OPENAPI_INFO))));
+  return app;
+}

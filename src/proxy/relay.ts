@@ -1,0 +1,73 @@
+import type { Readable } from 'node:stream';
+import type { ResponseTap } from './response-tap.js';
+
+/** How a relayed body ended. */
+export type RelayEnd =
+  | { kind: 'complete' }
+  | { kind: 'upstream_error'; error: unknown }
+  /** The client went away; `drained` when the rest was read anyway to learn the usage. */
+  | { kind: 'client_abort'; drained: boolean }
+  /** Cut off at the request's deadline (its hold would otherwise expire mid-stream). */
+  | { kind: 'deadline' };
+
+export interface RelayOptions {
+  /** On client abort, keep reading the upstream to its end (bounded by the deadline). */
+  drainOnAbort: boolean;
+  deadlineMs: number;
+}
+
+/**
+ * Streams the upstream body to the client chunk by chunk (SSE events arrive as sent),
+ * feeding each chunk to the tap, and calls `onEnd` exactly once.
+ */
+export function relay(body: Readable, tap: ResponseTap, options: RelayOptions, onEnd: (end: RelayEnd) => void): ReadableStream<Uint8Array> {
+  let ended = false;
+  let pastDeadline = false;
+  const timer = setTimeout(() => {
+    pastDeadline = true;
+    body.destroy(new Error('request deadline reached'));
+  }, options.deadlineMs);
+  timer.unref();
+  const finish = (end: RelayEnd) => {
+    if (ended) return;
+    ended = true;
+    clearTimeout(timer);
+    tap.end();
+    onEnd(pastDeadline ? { kind: 'deadline' } : end);
+  };
+  const chunks = body[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        try {
+          const next = await chunks.next();
+          if (next.done) {
+            controller.close();
+            finish({ kind: 'complete' });
+            return;
+          }
+          tap.write(next.value);
+          controller.enqueue(next.value);
+        } catch (error) {
+          controller.error(error);
+          finish({ kind: 'upstream_error', error });
+        }
+      },
+      async cancel() {
+        if (!options.drainOnAbort) {
+          body.destroy();
+          finish({ kind: 'client_abort', drained: false });
+          return;
+        }
+        try {
+          for (let next = await chunks.next(); !next.done; next = await chunks.next()) tap.write(next.value);
+          finish({ kind: 'client_abort', drained: true });
+        } catch (error) {
+          finish({ kind: 'upstream_error', error });
+        }
+      },
+    },
+    { highWaterMark: 0 },
+  );
+}

@@ -1,0 +1,95 @@
+import { readJsonPath } from '../lib/json-path.js';
+import { SseParser } from './sse-parser.js';
+
+export interface TapOptions {
+  /** Reserved metrics and where the response tells their actual amount. */
+  settle: readonly { metric: string; from: string }[];
+  headers: Record<string, string | string[] | undefined>;
+  /** Keep the whole body up to this many bytes for the idempotency record (0 = don't). */
+  recordLimit: number;
+  /** Largest JSON body read for usage. */
+  jsonLimit: number;
+}
+
+const asAmount = (value: unknown): number | undefined => {
+  const n = typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value;
+  return typeof n === 'number' && Number.isSafeInteger(n) && n >= 0 ? n : undefined;
+};
+
+/**
+ * Watches a response body on its way to the client without holding it up: reads the
+ * actual usage of reserved metrics (a header, the JSON body, or the last SSE event that
+ * carries it) and keeps a copy of a small body for idempotent replays.
+ */
+export class ResponseTap {
+  private readonly found: Record<string, number> = {};
+  private readonly bodyPaths: { metric: string; path: string }[] = [];
+  private readonly sse: SseParser | null = null;
+  private json: Uint8Array[] | null = null;
+  private jsonSize = 0;
+  private record: Uint8Array[] | null;
+  private recordSize = 0;
+  readonly streamed: boolean;
+
+  constructor(private readonly options: TapOptions) {
+    const contentType = String(options.headers['content-type'] ?? '');
+    this.streamed = contentType.startsWith('text/event-stream');
+    for (const { metric, from } of options.settle) {
+      if (from.startsWith('header.')) {
+        const amount = asAmount(options.headers[from.slice(7).toLowerCase()]);
+        if (amount !== undefined) this.found[metric] = amount;
+      } else {
+        this.bodyPaths.push({ metric, path: from.slice('response.'.length) });
+      }
+    }
+    if (this.bodyPaths.length > 0) {
+      if (this.streamed) this.sse = new SseParser((data) => this.readUsage(data));
+      else this.json = [];
+    }
+    // A streamed body is delivered as it comes and never stored for replay.
+    this.record = options.recordLimit > 0 && !this.streamed ? [] : null;
+  }
+
+  write(chunk: Uint8Array): void {
+    this.sse?.write(chunk);
+    if (this.json) {
+      this.jsonSize += chunk.byteLength;
+      if (this.jsonSize > this.options.jsonLimit) this.json = null;
+      else this.json.push(chunk);
+    }
+    if (this.record) {
+      this.recordSize += chunk.byteLength;
+      if (this.recordSize > this.options.recordLimit) this.record = null;
+      else this.record.push(chunk);
+    }
+  }
+
+  end(): void {
+    this.sse?.end();
+    if (this.json) this.readUsage(Buffer.concat(this.json).toString('utf8'));
+    this.json = null;
+  }
+
+  /** Actual amounts found so far, by metric. */
+  actuals(): Record<string, number> {
+    return { ...this.found };
+  }
+
+  /** The whole body, if it was recordable and small enough. */
+  recorded(): Buffer | null {
+    return this.record ? Buffer.concat(this.record) : null;
+  }
+
+  private readUsage(text: string): void {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      return; // "[DONE]", keep-alives, or a body that is not JSON
+    }
+    for (const { metric, path } of this.bodyPaths) {
+      const amount = asAmount(readJsonPath(parsed, path));
+      if (amount !== undefined) this.found[metric] = amount;
+    }
+  }
+}

@@ -1,0 +1,52 @@
+import type { Logger } from 'pino';
+import { EngineInputError } from '../quota/engine.js';
+
+const RETRY_DELAYS_MS = [100, 500, 2_000];
+
+/**
+ * Runs the work that ends a request after its response has left (settle, refund, release),
+ * retrying through a short Redis blip, and remembers what is still running so a shutdown
+ * can wait for it. A hold that still cannot be ended is released by the expiry job.
+ */
+export class Settlements {
+  private readonly running = new Set<Promise<void>>();
+
+  constructor(
+    private readonly logger: Logger,
+    private readonly onFailure: (label: string) => void = () => {},
+  ) {}
+
+  run(label: string, work: () => Promise<unknown>): void {
+    const task = this.attempt(label, work).finally(() => this.running.delete(task));
+    this.running.add(task);
+  }
+
+  get pending(): number {
+    return this.running.size;
+  }
+
+  /** Resolves once everything started so far has finished (or `timeoutMs` passed). */
+  async idle(timeoutMs = 10_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.running.size > 0 && Date.now() < deadline) {
+      await Promise.race([Promise.allSettled([...this.running]), new Promise((r) => setTimeout(r, Math.max(0, deadline - Date.now())))]);
+    }
+  }
+
+  private async attempt(label: string, work: () => Promise<unknown>): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await work();
+        return;
+      } catch (err) {
+        const delay = RETRY_DELAYS_MS[attempt];
+        if (err instanceof EngineInputError || delay === undefined) {
+          this.onFailure(label);
+          this.logger.error({ err, label }, 'could not end a request; the expiry job will release its hold');
+          return;
+        }
+        await new Promise((r) => setTimeout(r, delay));
+      }
+    }
+  }
+}

@@ -1,0 +1,31 @@
+import { describe, expect, it } from 'vitest';
+import { SseParser } from './sse-parser.js';
+
+const parse = (chunks: (string | Uint8Array)[]) => {
+  const events: string[] = [];
+  const parser = new SseParser((d) => events.push(d));
+  const encoder = new TextEncoder();
+  for (const c of chunks) parser.write(typeof c === 'string' ? encoder.encode(c) : c);
+  parser.end();
+  return events;
+};
+
+describe('SseParser', () => {
+  it('yields the data of each event, joining multi-line data', () => {
+    expect(parse(['data: {"a":1}\n\ndata: x\ndata: y\n\n'])).toEqual(['{"a":1}', 'x\ny']);
+  });
+
+  it('handles events split across chunks, CRLF and CR line ends', () => {
+    expect(parse(['da', 'ta: one\r', '\n\r\ndata: two\r\r', 'data:three\n\n'])).toEqual(['one', 'two', 'three']);
+  });
+
+  it('handles a multi-byte character split between chunks', () => {
+    const bytes = new TextEncoder().encode('data: héllo\n\n');
+    const cut = bytes.indexOf(0xc3) + 1;
+    expect(parse([bytes.slice(0, cut), bytes.slice(cut)])).toEqual(['héllo']);
+  });
+
+  it('ignores comments and other fields, and keeps a final event without its blank line', () => {
+    expect(parse([': keep-alive\n\nevent: done\nid: 7\ndata: [DONE]'])).toEqual(['[DONE]']);
+  });
+});

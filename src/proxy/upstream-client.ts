@@ -1,0 +1,68 @@
+import type { Readable } from 'node:stream';
+import { Agent, request } from 'undici';
+
+export type UpstreamFailureKind = 'timeout' | 'unreachable' | 'aborted' | 'failed';
+
+/** The upstream did not answer usably; `kind` decides 504, 502 or nothing (client gone). */
+export class UpstreamFailure extends Error {
+  constructor(
+    readonly kind: UpstreamFailureKind,
+    cause: unknown,
+  ) {
+    super(`upstream ${kind}: ${(cause as Error)?.message ?? String(cause)}`, { cause });
+    this.name = 'UpstreamFailure';
+  }
+}
+
+const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT']);
+const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EHOSTUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'UND_ERR_SOCKET', 'EPIPE']);
+
+export function classifyUpstreamError(err: unknown): UpstreamFailure {
+  if (err instanceof UpstreamFailure) return err;
+  const code = (err as { code?: string }).code ?? '';
+  if (TIMEOUT_CODES.has(code)) return new UpstreamFailure('timeout', err);
+  if (code === 'UND_ERR_ABORTED' || (err as Error).name === 'AbortError') return new UpstreamFailure('aborted', err);
+  if (UNREACHABLE_CODES.has(code)) return new UpstreamFailure('unreachable', err);
+  return new UpstreamFailure('failed', err);
+}
+
+export interface UpstreamResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: Readable;
+}
+
+/**
+ * Calls upstreams over a shared keep-alive pool. Bodies pass through as raw bytes in both
+ * directions (no decompression), so what the client gets is what the upstream sent.
+ */
+export class UpstreamClient {
+  private readonly agent = new Agent({ keepAliveTimeout: 30_000, connections: 512, pipelining: 1 });
+
+  async send(options: {
+    url: string;
+    method: string;
+    headers: Record<string, string>;
+    body: Uint8Array | Readable | null;
+    /** Time to the response headers, and the longest silence between body chunks. */
+    timeoutMs: number;
+  }): Promise<UpstreamResponse> {
+    try {
+      const response = await request(options.url, {
+        method: options.method as 'GET',
+        headers: options.headers,
+        body: options.body,
+        dispatcher: this.agent,
+        headersTimeout: options.timeoutMs,
+        bodyTimeout: options.timeoutMs,
+      });
+      return { status: response.statusCode, headers: response.headers, body: response.body };
+    } catch (err) {
+      throw classifyUpstreamError(err);
+    }
+  }
+
+  close(): Promise<void> {
+    return this.agent.close();
+  }
+}
