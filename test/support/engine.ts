@@ -7,7 +7,10 @@ import { ManualClock } from '../../src/lib/clock.js';
 import { QuotaEngine, type EngineOptions } from '../../src/quota/engine.js';
 import { KeySchema } from '../../src/quota/keys.js';
 import type { SubjectRef } from '../../src/quota/types.js';
+import { readOutboxEvents, type OutboxEvent } from './outbox.js';
 import { cleanupPrefix, createTestPool, redisUrl, uniquePrefix } from './services.js';
+
+export { ledgerSums, type OutboxEvent } from './outbox.js';
 
 /** A policy small enough to exhaust in a test. */
 export const testPolicy: PolicyInput = {
@@ -41,18 +44,6 @@ export interface EngineFixture {
   close(): Promise<void>;
 }
 
-export interface OutboxEvent {
-  id: string;
-  kind: string;
-  subject: string;
-  metric: string;
-  period: string;
-  delta: number;
-  value: number;
-  extra: Record<string, unknown>;
-  context: Record<string, unknown>;
-}
-
 let subjects = 0;
 
 export async function createEngineFixture(
@@ -75,37 +66,11 @@ export async function createEngineFixture(
     pool,
     clock,
     subject: (id = `subject-${process.pid}-${++subjects}`, plan = 'test') => ({ id, plan, anchor: null }),
-    async events(subjectId) {
-      const entries = await redis.xrange(keys.outbox(keys.partitionOf(subjectId)), '-', '+');
-      return entries
-        .map(([, fields]) => {
-          const f: Record<string, string> = {};
-          for (let i = 0; i < fields.length; i += 2) f[fields[i]!] = fields[i + 1]!;
-          return {
-            id: f.id!,
-            kind: f.k!,
-            subject: f.s!,
-            metric: f.m!,
-            period: f.p!,
-            delta: Number(f.d),
-            value: Number(f.v),
-            extra: JSON.parse(f.x!) as Record<string, unknown>,
-            context: JSON.parse(f.c!) as Record<string, unknown>,
-          };
-        })
-        .filter((e) => e.subject === subjectId);
-    },
+    events: (subjectId) => readOutboxEvents(redis, keys, subjectId),
     async close() {
       await cleanupPrefix(redis, prefix);
       await Promise.all(clients.map((c) => c.quit()));
       await pool.end();
     },
   };
-}
-
-/** Sum of event deltas per metric: what the ledger will say the counter is. */
-export function ledgerSums(events: OutboxEvent[]): Record<string, number> {
-  const sums: Record<string, number> = {};
-  for (const e of events) sums[e.metric] = (sums[e.metric] ?? 0) + e.delta;
-  return sums;
 }
