@@ -1,0 +1,28 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { envSchema } from '../../src/config/env.js';
+import { routeSchema } from '../../src/config/policy.js';
+
+const readme = readFileSync(fileURLToPath(new URL('../../README.md', import.meta.url)), 'utf8');
+
+/** The README's configuration reference is checked against the schemas, so it cannot drift. */
+describe('README configuration reference', () => {
+  it('documents every environment variable with its default', () => {
+    const defaults = envSchema.parse({});
+    for (const [name, value] of Object.entries(defaults)) {
+      const row = readme.split('\n').find((line) => line.startsWith(`| \`${name}\` |`));
+      expect(row, `README row for ${name}`).toBeDefined();
+      expect(row).toContain(`\`${String(value)}\``);
+    }
+  });
+
+  it('documents no environment variable that does not exist', () => {
+    const documented = [...readme.matchAll(/^\| `([A-Z][A-Z0-9_]+)` \|/gm)].map((m) => m[1]);
+    expect(documented.sort()).toEqual(Object.keys(envSchema.shape).sort());
+  });
+
+  it('shows every route key in the policy example', () => {
+    for (const key of Object.keys(routeSchema.shape)) expect(readme, `route key ${key}`).toMatch(new RegExp(`^\\s+-?\\s*${key}:`, 'm'));
+  });
+});
