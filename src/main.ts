@@ -1,7 +1,7 @@
 /**
  * `npm start`: everything on one machine with working defaults — migrations, the demo
- * upstream the default policy points at, the gateway, and a demo subject with a fresh API
- * key printed beside curl examples.
+ * upstream the default policy points at, the worker, the gateway, and a demo subject with
+ * a fresh API key printed beside curl examples.
  */
 import { loadEnv, type Env } from './config/env.js';
 import { ConfigError } from './config/errors.js';
@@ -13,6 +13,7 @@ import { createPool } from './db/pool.js';
 import { startDemoUpstream, type DemoUpstream } from './demo/upstream.js';
 import { KeyStore } from './auth/key-store.js';
 import { startGateway, type Gateway } from './gateway/gateway.js';
+import { startWorker } from './worker/worker.js';
 import { createLogger } from './observability/logger.js';
 import { SubjectStore } from './subjects/subject-store.js';
 
@@ -29,6 +30,7 @@ async function main(): Promise<void> {
   logger.info({ applied }, 'migrations applied');
 
   const upstream = await startDemoUpstream({ port: DEMO_UPSTREAM_PORT });
+  const worker = await startWorker({ env, logger: logger.child({ name: 'quotagate-worker' }) });
   const gateway = await startGateway({ env, policy, logger });
   const secret = await demoKey(env, defaultPlanName(policy));
   printWelcome(gateway, upstream, secret);
@@ -39,6 +41,7 @@ async function main(): Promise<void> {
     stopping = true;
     logger.info({ signal }, 'shutting down');
     await gateway.close();
+    await worker.close();
     await upstream.close();
     process.exit(0);
   };

@@ -32,6 +32,14 @@ export const envSchema = z.object({
   QG_UPGRADE_URL: z.url().default('https://example.com/billing/upgrade'),
   /** How long an authenticated API key is trusted without asking Postgres again. */
   QG_AUTH_CACHE_TTL_MS: int(0, 300_000).default(5_000),
+  /** Outbox entries the worker writes to Postgres per transaction. */
+  QG_FLUSH_BATCH_SIZE: int(1, 50_000).default(1_000),
+  /** How often each outbox partition is flushed (a BullMQ job per partition). */
+  QG_FLUSH_INTERVAL_MS: int(10, 60_000).default(200),
+  /** After this long unacknowledged, another worker takes over a dead worker's outbox entries. */
+  QG_FLUSH_CLAIM_IDLE_MS: int(100, 3_600_000).default(30_000),
+  /** Jobs (partitions) one worker process runs at once. */
+  QG_WORKER_CONCURRENCY: int(1, 256).default(4),
 });
 
 export type Env = z.output<typeof envSchema>;

@@ -1,0 +1,163 @@
+import type { Pool, PoolClient } from 'pg';
+import { GAUGE_PERIOD } from './pg-hydrator.js';
+import { grantMoves, USAGE_KINDS, type LedgerEvent } from './ledger-event.js';
+
+const iso = (ms: number) => new Date(ms).toISOString();
+const json = (value: unknown) => JSON.stringify(value);
+
+/**
+ * Moves a batch of outbox events into Postgres in ONE transaction: the events themselves
+ * (a redelivered event id is ignored), the per-period counters, grant balances and the
+ * idempotency keys charged. Only events new to the ledger move counters or grants, so a
+ * batch delivered twice (a worker killed between commit and acknowledgement) counts once.
+ * Multi-row statements over unnest() arrays: a few round trips per batch, not per event.
+ */
+export class LedgerWriter {
+  constructor(private readonly pool: Pool) {}
+
+  /** Returns how many of the events were new to the ledger. */
+  async write(events: readonly LedgerEvent[]): Promise<number> {
+    if (events.length === 0) return 0;
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      const fresh = await insertEvents(client, events);
+      await addToCounters(client, fresh);
+      await applyGrantEvents(client, fresh);
+      await recordIdempotencyKeys(client, fresh);
+      await client.query('COMMIT');
+      return fresh.length;
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => {});
+      throw err;
+    } finally {
+      client.release();
+    }
+  }
+}
+
+async function insertEvents(client: PoolClient, events: readonly LedgerEvent[]): Promise<LedgerEvent[]> {
+  const { rows } = await client.query<{ event_id: string }>(
+    `INSERT INTO usage_events (event_id, occurred_at, subject_id, metric, kind, period_start, delta, value_after, extra, context, stream_id)
+     SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::timestamptz[],
+                          $7::bigint[], $8::bigint[], $9::jsonb[], $10::jsonb[], $11::text[])
+     ON CONFLICT DO NOTHING
+     RETURNING event_id`,
+    [
+      events.map((e) => e.id),
+      events.map((e) => iso(e.occurredAt)),
+      events.map((e) => e.subjectId),
+      events.map((e) => e.metric),
+      events.map((e) => e.kind),
+      events.map((e) => (e.periodStart === null ? null : iso(e.periodStart))),
+      events.map((e) => e.delta),
+      events.map((e) => e.valueAfter),
+      events.map((e) => json(e.extra)),
+      events.map((e) => json(e.context)),
+      events.map((e) => e.streamId),
+    ],
+  );
+  const inserted = new Set(rows.map((r) => r.event_id));
+  return events.filter((e) => inserted.has(e.id));
+}
+
+/** Sums deltas per subject, metric and period; rows are locked in key order so concurrent batches cannot deadlock. */
+async function addToCounters(client: PoolClient, events: readonly LedgerEvent[]): Promise<void> {
+  const sums = new Map<string, { subject: string; metric: string; period: string; delta: number; last: number }>();
+  for (const e of events) {
+    if (!USAGE_KINDS.has(e.kind)) continue;
+    const period = e.periodStart === null ? GAUGE_PERIOD : iso(e.periodStart);
+    const key = `${e.subjectId}\u0000${e.metric}\u0000${period}`;
+    const sum = sums.get(key);
+    if (sum) {
+      sum.delta += e.delta;
+      sum.last = Math.max(sum.last, e.occurredAt);
+    } else sums.set(key, { subject: e.subjectId, metric: e.metric, period, delta: e.delta, last: e.occurredAt });
+  }
+  if (sums.size === 0) return;
+  const rows = [...sums.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, s]) => s);
+  await client.query(
+    `INSERT INTO usage_counters AS c (subject_id, metric, period_start, value, last_event_at)
+     SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::bigint[], $5::timestamptz[])
+     ON CONFLICT (subject_id, metric, period_start) DO UPDATE
+       SET value = c.value + excluded.value,
+           last_event_at = greatest(c.last_event_at, excluded.last_event_at),
+           updated_at = now()`,
+    [rows.map((r) => r.subject), rows.map((r) => r.metric), rows.map((r) => r.period), rows.map((r) => r.delta), rows.map((r) => iso(r.last))],
+  );
+}
+
+/**
+ * Keeps `grants` in step with Redis, so a lost grants hash is rebuilt with the right
+ * balances: new grants, units drawn (consume, settle) and given back (settle, refund,
+ * release, expire), revocations.
+ */
+async function applyGrantEvents(client: PoolClient, events: readonly LedgerEvent[]): Promise<void> {
+  const created = events.filter((e) => e.kind === 'grant');
+  if (created.length > 0) {
+    await client.query(
+      `INSERT INTO grants (id, subject_id, metric, amount, remaining, expires_at, reason, created_by, created_at)
+       SELECT g.id, g.subject_id, g.metric, g.amount, g.amount, g.expires_at, g.reason, g.created_by, g.created_at
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::timestamptz[], $6::text[], $7::text[], $8::timestamptz[])
+              AS g(id, subject_id, metric, amount, expires_at, reason, created_by, created_at)
+       ON CONFLICT (id) DO NOTHING`,
+      [
+        created.map((e) => String(e.extra.grant)),
+        created.map((e) => e.subjectId),
+        created.map((e) => e.metric),
+        created.map((e) => Number(e.extra.amount)),
+        created.map((e) => (Number(e.extra.expires_at) > 0 ? iso(Number(e.extra.expires_at)) : null)),
+        created.map((e) => (typeof e.context.reason === 'string' ? e.context.reason : null)),
+        created.map((e) => (typeof e.context.actor === 'string' ? e.context.actor : null)),
+        created.map((e) => iso(e.occurredAt)),
+      ],
+    );
+  }
+
+  const moves = new Map<string, number>();
+  for (const e of events) {
+    for (const [id, n] of grantMoves(e.extra.draws)) moves.set(id, (moves.get(id) ?? 0) - n);
+    for (const [id, n] of grantMoves(e.extra.restored)) moves.set(id, (moves.get(id) ?? 0) + n);
+  }
+  if (moves.size > 0) {
+    const ids = [...moves.keys()].sort();
+    await client.query(
+      `UPDATE grants g SET remaining = greatest(0, least(g.amount, g.remaining + m.delta))
+         FROM unnest($1::text[], $2::bigint[]) AS m(id, delta)
+        WHERE g.id = m.id`,
+      [ids, ids.map((id) => moves.get(id)!)],
+    );
+  }
+
+  const revoked = events.filter((e) => e.kind === 'grant_revoke');
+  if (revoked.length > 0) {
+    await client.query(
+      `UPDATE grants g SET revoked_at = r.at
+         FROM unnest($1::text[], $2::timestamptz[]) AS r(id, at)
+        WHERE g.id = r.id AND g.revoked_at IS NULL`,
+      [revoked.map((e) => String(e.extra.grant)), revoked.map((e) => iso(e.occurredAt))],
+    );
+  }
+}
+
+/**
+ * The first charge under each (subject, Idempotency-Key). Redis forgets keys when it is
+ * wiped; a second request charging the same key is then visible to reconciliation.
+ */
+async function recordIdempotencyKeys(client: PoolClient, events: readonly LedgerEvent[]): Promise<void> {
+  const first = new Map<string, LedgerEvent>();
+  for (const e of events) {
+    const key = e.context.idempotency_key;
+    if (e.kind !== 'consume' || typeof key !== 'string') continue;
+    const id = `${e.subjectId}\u0000${key}`;
+    if (!first.has(id)) first.set(id, e);
+  }
+  if (first.size === 0) return;
+  const rows = [...first.values()];
+  await client.query(
+    `INSERT INTO ledger_idempotency (subject_id, idempotency_key, first_event_id, occurred_at)
+     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[])
+     ON CONFLICT DO NOTHING`,
+    [rows.map((e) => e.subjectId), rows.map((e) => String(e.context.idempotency_key)), rows.map((e) => e.id), rows.map((e) => iso(e.occurredAt))],
+  );
+}

@@ -1,0 +1,130 @@
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { Clock } from '../lib/clock.js';
+import type { KeySchema } from '../quota/keys.js';
+import { decodeLedgerEvent, MalformedEntryError, type LedgerEvent } from './ledger-event.js';
+import type { LedgerWriter } from './ledger-writer.js';
+
+/** The consumer group every flusher reads the outbox streams in. */
+export const FLUSH_GROUP = 'flush';
+
+export interface FlusherOptions {
+  /** Entries read and written per transaction. */
+  batchSize: number;
+  /** An entry pending this long on another consumer is taken over (that worker is presumed dead). */
+  claimIdleMs: number;
+}
+
+export interface FlushObserver {
+  /** A batch committed: its size and each event's age at commit (ms). */
+  committed(partition: number, events: readonly LedgerEvent[], fresh: number, now: number): void;
+}
+
+type StreamEntry = [id: string, fields: string[] | null];
+
+/**
+ * Drains a partition's outbox stream into the ledger. Entries are read through a consumer
+ * group, written to Postgres in one transaction per batch, and acknowledged and deleted
+ * only after the commit: a crash at any point leaves them pending, to be read again by
+ * this consumer or claimed by another, and the writer ignores what was already stored.
+ */
+export class OutboxFlusher {
+  private readonly groups = new Set<number>();
+
+  constructor(
+    private readonly deps: {
+      redis: Redis;
+      keys: KeySchema;
+      writer: LedgerWriter;
+      /** This process's consumer name; unique per live process. */
+      consumer: string;
+      options: FlusherOptions;
+      clock: Clock;
+      logger: Logger;
+      observer?: FlushObserver;
+    },
+  ) {}
+
+  /** Flushes until the partition is empty or `budgetMs` has passed; returns the events written. */
+  async drain(partition: number, budgetMs: number): Promise<number> {
+    await this.ensureGroup(partition);
+    const deadline = this.deps.clock.now() + budgetMs;
+    let written = 0;
+    try {
+      // Own entries first (a write that failed last time), then a dead consumer's, then new ones.
+      for (let n = await this.round(partition, '0'); n > 0; n = await this.round(partition, '0')) written += n;
+      written += await this.claimAbandoned(partition);
+      while (this.deps.clock.now() < deadline) {
+        const n = await this.round(partition, '>');
+        if (n === 0) break;
+        written += n;
+      }
+    } catch (err) {
+      // The stream or its group vanished (Redis restarted empty): recreate it next time.
+      if (/NOGROUP/.test(String((err as Error).message))) this.groups.delete(partition);
+      throw err;
+    }
+    return written;
+  }
+
+  private async ensureGroup(partition: number): Promise<void> {
+    if (this.groups.has(partition)) return;
+    try {
+      await this.deps.redis.xgroup('CREATE', this.deps.keys.outbox(partition), FLUSH_GROUP, '0', 'MKSTREAM');
+    } catch (err) {
+      if (!/BUSYGROUP/.test(String((err as Error).message))) throw err;
+    }
+    this.groups.add(partition);
+  }
+
+  /** One batch read with XREADGROUP from `from` ('0' = own pending, '>' = new). */
+  private async round(partition: number, from: '0' | '>'): Promise<number> {
+    const { redis, consumer, options } = this.deps;
+    const key = this.deps.keys.outbox(partition);
+    const reply = (await redis.xreadgroup('GROUP', FLUSH_GROUP, consumer, 'COUNT', options.batchSize, 'STREAMS', key, from)) as
+      | [string, StreamEntry[]][]
+      | null;
+    const entries = reply?.[0]?.[1] ?? [];
+    return entries.length === 0 ? 0 : this.flush(partition, entries);
+  }
+
+  private async claimAbandoned(partition: number): Promise<number> {
+    const { redis, consumer, options } = this.deps;
+    const key = this.deps.keys.outbox(partition);
+    let written = 0;
+    let cursor = '0-0';
+    do {
+      const [next, entries] = (await redis.xautoclaim(key, FLUSH_GROUP, consumer, options.claimIdleMs, cursor, 'COUNT', options.batchSize)) as [
+        string,
+        StreamEntry[],
+        ...unknown[],
+      ];
+      if (entries.length > 0) {
+        this.deps.logger.warn({ partition, entries: entries.length }, 'claimed outbox entries abandoned by another worker');
+        written += await this.flush(partition, entries);
+      }
+      cursor = next;
+    } while (cursor !== '0-0');
+    return written;
+  }
+
+  private async flush(partition: number, entries: StreamEntry[]): Promise<number> {
+    const events: LedgerEvent[] = [];
+    for (const [id, fields] of entries) {
+      // A pending entry deleted from the stream comes back without fields: only its ack is left.
+      if (!fields) continue;
+      try {
+        events.push(decodeLedgerEvent(id, fields));
+      } catch (err) {
+        if (!(err instanceof MalformedEntryError)) throw err;
+        this.deps.logger.error({ partition, entry: id, fields, err: err.message }, 'dropping an outbox entry that is not a ledger event');
+      }
+    }
+    const fresh = await this.deps.writer.write(events);
+    const key = this.deps.keys.outbox(partition);
+    const ids = entries.map(([id]) => id);
+    await this.deps.redis.multi().xack(key, FLUSH_GROUP, ...ids).xdel(key, ...ids).exec();
+    this.deps.observer?.committed(partition, events, fresh, this.deps.clock.now());
+    return events.length;
+  }
+}
