@@ -30,7 +30,7 @@ async function main(): Promise<void> {
   logger.info({ applied }, 'migrations applied');
 
   const upstream = await startDemoUpstream({ port: DEMO_UPSTREAM_PORT });
-  const worker = await startWorker({ env, logger: logger.child({ name: 'quotagate-worker' }) });
+  const worker = await startWorker({ env, policy, logger: logger.child({ name: 'quotagate-worker' }) });
   const gateway = await startGateway({ env, policy, logger });
   const secret = await demoKey(env, defaultPlanName(policy));
   printWelcome(gateway, upstream, secret);

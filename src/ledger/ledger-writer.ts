@@ -15,9 +15,9 @@ const json = (value: unknown) => JSON.stringify(value);
 export class LedgerWriter {
   constructor(private readonly pool: Pool) {}
 
-  /** Returns how many of the events were new to the ledger. */
-  async write(events: readonly LedgerEvent[]): Promise<number> {
-    if (events.length === 0) return 0;
+  /** Returns the events that were new to the ledger. */
+  async write(events: readonly LedgerEvent[]): Promise<LedgerEvent[]> {
+    if (events.length === 0) return [];
     const client = await this.pool.connect();
     try {
       await client.query('BEGIN');
@@ -26,7 +26,7 @@ export class LedgerWriter {
       await applyGrantEvents(client, fresh);
       await recordIdempotencyKeys(client, fresh);
       await client.query('COMMIT');
-      return fresh.length;
+      return fresh;
     } catch (err) {
       await client.query('ROLLBACK').catch(() => {});
       throw err;

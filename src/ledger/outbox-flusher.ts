@@ -16,8 +16,8 @@ export interface FlusherOptions {
 }
 
 export interface FlushObserver {
-  /** A batch committed: its size and each event's age at commit (ms). */
-  committed(partition: number, events: readonly LedgerEvent[], fresh: number, now: number): void;
+  /** A batch committed: every event in it, those new to the ledger, and the commit time (ms). */
+  committed(partition: number, events: readonly LedgerEvent[], fresh: readonly LedgerEvent[], now: number): void;
 }
 
 type StreamEntry = [id: string, fields: string[] | null];
@@ -41,7 +41,8 @@ export class OutboxFlusher {
       options: FlusherOptions;
       clock: Clock;
       logger: Logger;
-      observer?: FlushObserver;
+      /** Told about every committed batch (metrics, threshold notifications). */
+      observers: readonly FlushObserver[];
     },
   ) {}
 
@@ -124,7 +125,8 @@ export class OutboxFlusher {
     const key = this.deps.keys.outbox(partition);
     const ids = entries.map(([id]) => id);
     await this.deps.redis.multi().xack(key, FLUSH_GROUP, ...ids).xdel(key, ...ids).exec();
-    this.deps.observer?.committed(partition, events, fresh, this.deps.clock.now());
+    const now = this.deps.clock.now();
+    for (const observer of this.deps.observers) observer.committed(partition, events, fresh, now);
     return events.length;
   }
 }

@@ -49,9 +49,9 @@ export class WorkerMetrics implements FlushObserver {
     collectDefaultMetrics({ register: this.registry, prefix: 'quotagate_worker_process_' });
   }
 
-  committed(_partition: number, events: readonly LedgerEvent[], fresh: number, now: number): void {
+  committed(_partition: number, events: readonly LedgerEvent[], fresh: readonly LedgerEvent[], now: number): void {
     this.flushBatch.observe(events.length);
-    this.flushed.inc(fresh);
+    this.flushed.inc(fresh.length);
     for (const e of events) this.ledgerLag.observe(Math.max(0, now - e.occurredAt) / 1000);
   }
 }

@@ -1,25 +1,26 @@
-import { randomBytes } from 'node:crypto';
-import { hostname } from 'node:os';
-import { Queue, Worker, type Job } from 'bullmq';
+import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Env } from '../config/env.js';
+import type { Policy } from '../config/policy.js';
 import { createPool } from '../db/pool.js';
-import { LedgerWriter } from '../ledger/ledger-writer.js';
-import { OutboxFlusher } from '../ledger/outbox-flusher.js';
+import { PgHydrator } from '../ledger/pg-hydrator.js';
+import type { OutboxFlusher } from '../ledger/outbox-flusher.js';
 import { systemClock, type Clock } from '../lib/clock.js';
 import { WorkerMetrics } from '../observability/worker-metrics.js';
+import { QuotaEngine } from '../quota/engine.js';
 import { KeySchema } from '../quota/keys.js';
+import { expireJob } from './expire-job.js';
+import { flushJob } from './flush-job.js';
+import type { JobData, JobKind, WorkerContext } from './job.js';
+import { ledgerPartitionsJob } from './ledger-partitions-job.js';
 
 /** The BullMQ queue every quotagate job runs on; braces keep its keys in one Cluster slot. */
 export const QUEUE_NAME = '{jobs}';
-/** Longest a flush job keeps draining before it lets the next scheduled run take over. */
-const FLUSH_BUDGET_MS = 2_000;
-/** How many monthly ledger partitions are kept created ahead. */
-const LEDGER_MONTHS_AHEAD = 3;
 
 export interface WorkerOptions {
   env: Env;
+  policy: Policy;
   logger: Logger;
   clock?: Clock;
 }
@@ -27,23 +28,23 @@ export interface WorkerOptions {
 export interface WorkerHandle {
   readonly flusher: OutboxFlusher;
   readonly metrics: WorkerMetrics;
+  /** Adds a job to run now (e.g. a manual reconciliation); resolves with its id. */
+  enqueue(job: string, data?: JobData): Promise<string>;
   /** Finishes the jobs in progress (their batches commit and are acknowledged), then closes connections. */
   close(): Promise<void>;
 }
 
-type JobData = { partition: number } | Record<string, never>;
-
 /**
  * The worker: BullMQ job schedulers run one flush job per outbox partition every
- * QG_FLUSH_INTERVAL_MS, so partitions spread over as many worker processes as are running,
- * and a daily job keeps the ledger's monthly partitions created ahead.
+ * QG_FLUSH_INTERVAL_MS (so partitions spread over every worker process that runs) and
+ * the housekeeping jobs; any number of worker processes can run side by side.
  */
 export async function startWorker(options: WorkerOptions): Promise<WorkerHandle> {
-  const { env, logger } = options;
+  const { env, policy, logger } = options;
   const clock = options.clock ?? systemClock;
   const keys = new KeySchema(env.QG_KEY_PREFIX, env.QG_PARTITIONS);
   const prefix = `${env.QG_KEY_PREFIX}:bull`;
-  // BullMQ needs clients that retry forever; the flusher's own client fails fast instead.
+  // BullMQ needs a client that retries forever; the jobs' own client fails fast instead.
   const bullRedis = new Redis(env.REDIS_URL, { maxRetriesPerRequest: null, connectionName: 'quotagate-worker-jobs' });
   const redis = new Redis(env.REDIS_URL, { maxRetriesPerRequest: 1, connectionName: 'quotagate-worker' });
   for (const client of [bullRedis, redis]) client.on('error', () => {}); // reconnects; failures surface in jobs
@@ -51,60 +52,69 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
     applicationName: 'quotagate-worker',
     onError: (err) => logger.warn({ err: err.message }, 'postgres idle connection error'),
   });
-
-  const consumer = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+  const queue = new Queue<JobData>(QUEUE_NAME, { connection: bullRedis, prefix });
   const metrics = new WorkerMetrics((p) => redis.xlen(keys.outbox(p)), env.QG_PARTITIONS);
-  const flusher = new OutboxFlusher({
+  const engine = new QuotaEngine({
     redis,
     keys,
-    writer: new LedgerWriter(pool),
-    consumer,
-    options: { batchSize: env.QG_FLUSH_BATCH_SIZE, claimIdleMs: env.QG_FLUSH_CLAIM_IDLE_MS },
+    policy,
+    hydrator: new PgHydrator(pool),
     clock,
-    logger,
-    observer: metrics,
+    options: {
+      idempotencyTtlMs: env.QG_IDEMPOTENCY_TTL_SECONDS * 1000,
+      holdTtlMs: env.QG_RESERVATION_TTL_SECONDS * 1000,
+      counterGraceMs: env.QG_COUNTER_GRACE_SECONDS * 1000,
+    },
   });
+  const ctx: WorkerContext = { env, policy, redis, keys, pool, engine, queue, metrics, logger, clock };
 
-  const ensureLedgerPartitions = () =>
-    pool.query('SELECT ensure_usage_event_partitions((now() AT TIME ZONE $1)::date, $2)', ['UTC', LEDGER_MONTHS_AHEAD]);
-
-  const queue = new Queue<JobData>(QUEUE_NAME, { connection: bullRedis, prefix });
-  for (let p = 0; p < env.QG_PARTITIONS; p++) {
-    await queue.upsertJobScheduler(
-      `flush:${p}`,
-      { every: env.QG_FLUSH_INTERVAL_MS },
-      { name: 'flush', data: { partition: p }, opts: { removeOnComplete: true, removeOnFail: 100 } },
-    );
+  const flush = flushJob(ctx, [metrics]);
+  const kinds: JobKind[] = [flush, ledgerPartitionsJob(ctx), expireJob(ctx)];
+  const byName = new Map(kinds.map((k) => [k.name, k]));
+  for (const kind of kinds) {
+    for (const s of kind.schedules) {
+      await queue.upsertJobScheduler(s.id, { every: s.everyMs }, { name: s.job, data: s.data ?? {}, opts: { removeOnComplete: true, removeOnFail: 100 } });
+    }
   }
-  await queue.upsertJobScheduler('ledger-partitions', { every: 86_400_000 }, { name: 'ledger-partitions', opts: { removeOnComplete: true, removeOnFail: 10 } });
 
   // One line when a job kind starts failing and one when it recovers, not one per run.
   const failing = new Set<string>();
   const worker = new Worker<JobData>(
     QUEUE_NAME,
-    async (job: Job<JobData>) => {
-      if (job.name === 'flush') return flusher.drain((job.data as { partition: number }).partition, FLUSH_BUDGET_MS);
-      if (job.name === 'ledger-partitions') return (await ensureLedgerPartitions()).rows[0];
-      throw new Error(`unknown job ${job.name}`);
+    async (job) => {
+      const kind = byName.get(job.name);
+      if (!kind) throw new Error(`unknown job "${job.name}"`);
+      return kind.run(job.data);
     },
     { connection: bullRedis, prefix, concurrency: env.QG_WORKER_CONCURRENCY },
   );
   worker.on('failed', (job, err) => {
-    const kind = job?.name ?? 'unknown';
-    metrics.jobFailures.inc({ job: kind });
-    if (!failing.has(kind)) logger.warn({ job: kind, err: err.message }, 'worker job failed; it will run again');
-    failing.add(kind);
+    const name = job?.name ?? 'unknown';
+    metrics.jobFailures.inc({ job: name });
+    if (!failing.has(name)) logger.warn({ job: name, err: err.message }, 'worker job failed; it will run again');
+    failing.add(name);
   });
   worker.on('completed', (job) => {
     if (failing.delete(job.name)) logger.info({ job: job.name }, 'worker job recovered');
   });
   worker.on('error', (err) => logger.warn({ err: err.message }, 'worker error'));
-  logger.info({ consumer, partitions: env.QG_PARTITIONS }, 'worker started');
+  logger.info({ partitions: env.QG_PARTITIONS, jobs: [...byName.keys()] }, 'worker started');
 
   let closing: Promise<void> | undefined;
   return {
-    flusher,
+    flusher: flush.flusher,
     metrics,
+    async enqueue(name, data = {}) {
+      const kind = byName.get(name);
+      if (!kind) throw new Error(`unknown job "${name}"`);
+      const job = await queue.add(name, data, {
+        attempts: kind.attempts ?? 1,
+        backoff: { type: 'exponential', delay: 1_000 },
+        removeOnComplete: 1_000,
+        removeOnFail: 1_000,
+      });
+      return job.id!;
+    },
     close: () =>
       (closing ??= (async () => {
         await worker.close();

@@ -25,6 +25,7 @@ beforeAll(async () => {
       QG_PARTITIONS: String(f.keys.partitions),
       QG_FLUSH_INTERVAL_MS: '50',
     }),
+    policy: f.engine.policy,
     logger: createLogger('silent'),
   });
 });

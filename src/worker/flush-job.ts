@@ -1,0 +1,31 @@
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { FlushObserver } from '../ledger/outbox-flusher.js';
+import { LedgerWriter } from '../ledger/ledger-writer.js';
+import { OutboxFlusher } from '../ledger/outbox-flusher.js';
+import type { JobKind, WorkerContext } from './job.js';
+
+/** Longest a flush job keeps draining before it lets the next scheduled run take over. */
+const FLUSH_BUDGET_MS = 2_000;
+
+/** One flush job per outbox partition, every QG_FLUSH_INTERVAL_MS. */
+export function flushJob(ctx: WorkerContext, observers: FlushObserver[]): JobKind & { flusher: OutboxFlusher } {
+  const { env } = ctx;
+  const flusher = new OutboxFlusher({
+    redis: ctx.redis,
+    keys: ctx.keys,
+    writer: new LedgerWriter(ctx.pool),
+    // Unique per process, so a dead worker's pending entries are told apart and claimed.
+    consumer: `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`,
+    options: { batchSize: env.QG_FLUSH_BATCH_SIZE, claimIdleMs: env.QG_FLUSH_CLAIM_IDLE_MS },
+    clock: ctx.clock,
+    logger: ctx.logger,
+    observers,
+  });
+  return {
+    name: 'flush',
+    flusher,
+    run: (data) => flusher.drain(Number(data.partition), FLUSH_BUDGET_MS),
+    schedules: Array.from({ length: env.QG_PARTITIONS }, (_, p) => ({ id: `flush:${p}`, job: 'flush', everyMs: env.QG_FLUSH_INTERVAL_MS, data: { partition: p } })),
+  };
+}
