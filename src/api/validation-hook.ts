@@ -10,6 +10,11 @@ import { ProblemError } from '../http/problem.js';
 export const validationHook: Hook<unknown, Env, string, unknown> = (result) => {
   if (result.success) return;
   const issues = result.error.issues;
-  const errors = issues.map((issue) => ({ field: issue.path.map(String).join('.') || result.target, message: issue.message }));
+  // An unrecognized key (strict schemas) is named itself, not its parent object.
+  const errors = issues.flatMap((issue) => {
+    const path = issue.path.map(String);
+    const fields = issue.code === 'unrecognized_keys' ? issue.keys.map((key) => [...path, key].join('.')) : [path.join('.') || result.target];
+    return fields.map((field) => ({ field, message: issue.message }));
+  });
   throw new ProblemError('invalid_request', formatIssues(issues).join('; '), { field: errors[0]?.field, errors });
 };

@@ -95,6 +95,12 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   });
   const deps = gatewayDeps(env, policy, redis, pool, logger, options.clock);
   if (await connectRedis(redis, logger)) await deps.engine.scripts.preload();
+  // A Redis that restarts (or that was down at start) comes back with an empty script cache:
+  // load the scripts on every (re)connect, or readiness ("scripts loaded") stays false.
+  // Requests do not wait for this: EVALSHA falls back to EVAL on NOSCRIPT.
+  redis.on('ready', () => {
+    deps.engine.scripts.preload().catch((err: Error) => logger.warn({ err: err.message }, 'could not load the Redis scripts; retrying on the next reconnect'));
+  });
 
   const app = createApp(deps);
   const server: ServerType = serve({ fetch: app.fetch, hostname: env.HOST, port: env.PORT });

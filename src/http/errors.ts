@@ -29,7 +29,9 @@ export function errorHandler(logger: Logger): ErrorHandler {
           : err.status === 415
             ? 'the request body must be JSON (content-type: application/json)'
             : err.message;
-      return problemResponse(problemBody(CODE_BY_STATUS[err.status]!, detail));
+      // A body that is not JSON names the body, as the proxied routes do.
+      const extra = err.status === 400 && /JSON/i.test(err.message) ? { field: 'body' } : {};
+      return problemResponse(problemBody(CODE_BY_STATUS[err.status]!, detail, extra));
     }
     const requestId = c.get('requestId');
     (c.get('log') ?? logger).error({ err }, 'unhandled error');
