@@ -40,6 +40,10 @@ export const envSchema = z.object({
   QG_FLUSH_CLAIM_IDLE_MS: int(100, 3_600_000).default(30_000),
   /** Jobs (partitions) one worker process runs at once. */
   QG_WORKER_CONCURRENCY: int(1, 256).default(4),
+  /** How often Redis is reconciled against the ledger. */
+  QG_RECONCILE_INTERVAL_SECONDS: int(10, 86_400).default(600),
+  /** Subjects with ledger activity within this window are reconciled. */
+  QG_RECONCILE_ACTIVE_WINDOW_SECONDS: int(60, 90 * 86_400).default(86_400),
 });
 
 export type Env = z.output<typeof envSchema>;

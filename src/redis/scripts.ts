@@ -12,6 +12,8 @@ export const SCRIPT_NAMES = [
   'revoke-grant',
   'adjust',
   'hydrate',
+  'snapshot',
+  'repair',
 ] as const;
 export type ScriptName = (typeof SCRIPT_NAMES)[number];
 

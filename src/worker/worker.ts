@@ -6,6 +6,7 @@ import type { Policy } from '../config/policy.js';
 import { createPool } from '../db/pool.js';
 import { PgHydrator } from '../ledger/pg-hydrator.js';
 import type { OutboxFlusher } from '../ledger/outbox-flusher.js';
+import type { Reconciler } from '../ledger/reconciler.js';
 import { systemClock, type Clock } from '../lib/clock.js';
 import { WorkerMetrics } from '../observability/worker-metrics.js';
 import { QuotaEngine } from '../quota/engine.js';
@@ -14,6 +15,7 @@ import { expireJob } from './expire-job.js';
 import { flushJob } from './flush-job.js';
 import type { JobData, JobKind, WorkerContext } from './job.js';
 import { ledgerPartitionsJob } from './ledger-partitions-job.js';
+import { reconcileJob } from './reconcile-job.js';
 
 /** The BullMQ queue every quotagate job runs on; braces keep its keys in one Cluster slot. */
 export const QUEUE_NAME = '{jobs}';
@@ -27,6 +29,7 @@ export interface WorkerOptions {
 
 export interface WorkerHandle {
   readonly flusher: OutboxFlusher;
+  readonly reconciler: Reconciler;
   readonly metrics: WorkerMetrics;
   /** Adds a job to run now (e.g. a manual reconciliation); resolves with its id. */
   enqueue(job: string, data?: JobData): Promise<string>;
@@ -69,7 +72,8 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
   const ctx: WorkerContext = { env, policy, redis, keys, pool, engine, queue, metrics, logger, clock };
 
   const flush = flushJob(ctx, [metrics]);
-  const kinds: JobKind[] = [flush, ledgerPartitionsJob(ctx), expireJob(ctx)];
+  const reconcile = reconcileJob(ctx);
+  const kinds: JobKind[] = [flush, ledgerPartitionsJob(ctx), expireJob(ctx), reconcile];
   const byName = new Map(kinds.map((k) => [k.name, k]));
   for (const kind of kinds) {
     for (const s of kind.schedules) {
@@ -103,6 +107,7 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
   let closing: Promise<void> | undefined;
   return {
     flusher: flush.flusher,
+    reconciler: reconcile.reconciler,
     metrics,
     async enqueue(name, data = {}) {
       const kind = byName.get(name);

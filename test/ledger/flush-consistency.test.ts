@@ -27,6 +27,8 @@ beforeAll(async () => {
     }),
     policy: f.engine.policy,
     logger: createLogger('silent'),
+    // The fixture's clock: holds are due by its time, not the machine's.
+    clock: f.clock,
   });
 });
 afterAll(async () => {

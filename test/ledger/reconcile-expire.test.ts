@@ -1,0 +1,111 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadEnv } from '../../src/config/env.js';
+import { periodAt } from '../../src/lib/period.js';
+import { createLogger } from '../../src/observability/logger.js';
+import type { SubjectRef } from '../../src/quota/types.js';
+import { startWorker, type WorkerHandle } from '../../src/worker/worker.js';
+import { createEngineFixture, type EngineFixture } from '../support/engine.js';
+import { databaseUrl, redisUrl } from '../support/services.js';
+
+let f: EngineFixture;
+let worker: WorkerHandle;
+let n = 0;
+
+beforeAll(async () => {
+  f = await createEngineFixture({ connections: 2 });
+  worker = await startWorker({
+    env: loadEnv({
+      REDIS_URL: redisUrl(),
+      DATABASE_URL: databaseUrl(),
+      QG_KEY_PREFIX: f.keys.prefix,
+      QG_PARTITIONS: String(f.keys.partitions),
+      QG_FLUSH_INTERVAL_MS: '50',
+    }),
+    policy: f.engine.policy,
+    logger: createLogger('silent'),
+    clock: f.clock,
+  });
+});
+afterAll(async () => {
+  await worker?.close();
+  await f?.close();
+});
+
+const subject = (): SubjectRef => f.subject(`reconcile-${process.pid}-${++n}-${Date.now().toString(36)}`);
+const counterKey = (s: SubjectRef, metric: string) => f.keys.counter(s.id, metric, periodAt(f.clock.now()).start);
+
+async function consume(s: SubjectRef, metric: string, times: number): Promise<void> {
+  await Promise.all(Array.from({ length: times }, (_, i) => f.engines[i % 2]!.consume({ subject: s, charges: [{ metric, amount: 1 }] })));
+}
+
+async function drained(): Promise<void> {
+  for (let waited = 0; waited < 20_000; waited += 50) {
+    const lengths = await Promise.all(Array.from({ length: f.keys.partitions }, (_, p) => f.redis.xlen(f.keys.outbox(p))));
+    if (lengths.every((len) => len === 0)) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error('the outbox did not drain within 20 s');
+}
+
+describe('reconciliation', () => {
+  it('reports a planted drift, repairs Redis when it is behind, and only reports it when ahead', async () => {
+    const s = subject();
+    await consume(s, 'gens', 10);
+    await consume(s, 'exports', 3);
+    await drained();
+    // Plant: gens lost 4 units in Redis (behind the ledger), exports gained 2 (ahead).
+    await f.redis.decrby(counterKey(s, 'gens'), 4);
+    await f.redis.incrby(counterKey(s, 'exports'), 2);
+
+    const report = await worker.reconciler.run('manual');
+    const mine = report.drifts.filter((d) => d.subjectId === s.id);
+    expect(mine).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ metric: 'gens', redisValue: 6, ledgerValue: 10, action: 'repaired' }),
+        expect.objectContaining({ metric: 'exports', redisValue: 5, ledgerValue: 3, action: 'reported' }),
+      ]),
+    );
+    expect(mine).toHaveLength(2);
+    expect(Number(await f.redis.get(counterKey(s, 'gens')))).toBe(10);
+    expect(Number(await f.redis.get(counterKey(s, 'exports')))).toBe(5);
+
+    const { rows } = await f.pool.query(
+      `SELECT r.status, r.trigger, d.metric, d.redis_value, d.ledger_value, d.action
+         FROM reconciliation_runs r JOIN reconciliation_drifts d ON d.run_id = r.id
+        WHERE r.id = $1 AND d.subject_id = $2 ORDER BY d.metric`,
+      [report.runId, s.id],
+    );
+    expect(rows).toEqual([
+      { status: 'finished', trigger: 'manual', metric: 'exports', redis_value: '5', ledger_value: '3', action: 'reported' },
+      { status: 'finished', trigger: 'manual', metric: 'gens', redis_value: '6', ledger_value: '10', action: 'repaired' },
+    ]);
+  });
+
+  it('finds no drift while decisions keep running during the comparison', async () => {
+    const s = subject();
+    await consume(s, 'gens', 5);
+    await drained();
+    // 300 decisions race the run; each lands either before or after its snapshot.
+    const [report] = await Promise.all([worker.reconciler.run('manual'), consume(s, 'gens', 90), consume(s, 'tokens', 200)]);
+    expect(report.drifts.filter((d) => d.subjectId === s.id)).toEqual([]);
+    expect(report.compared).toBeGreaterThan(0);
+  });
+});
+
+describe('reservation expiry', () => {
+  it('releases a reservation past its deadline, with an expire event', async () => {
+    const s = subject();
+    const decision = await f.engine.consume({ subject: s, charges: [{ metric: 'tokens', amount: 300, held: true }], holdTtlMs: 60_000 });
+    expect(decision.outcome).toBe('allowed');
+    expect(Number(await f.redis.get(counterKey(s, 'tokens')))).toBe(300);
+
+    f.clock.advance(61_000);
+    await worker.enqueue('expire');
+    for (let waited = 0; waited < 20_000 && Number(await f.redis.get(counterKey(s, 'tokens'))) !== 0; waited += 50) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(Number(await f.redis.get(counterKey(s, 'tokens')))).toBe(0);
+    const events = await f.events(s.id);
+    expect(events.map((e) => [e.kind, e.delta])).toEqual(expect.arrayContaining([['expire', -300]]));
+  });
+});
