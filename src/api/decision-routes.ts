@@ -68,7 +68,7 @@ export function registerDecisionRoutes(app: OpenAPIHono, deps: GatewayDeps, sche
         requestId: c.get('requestId'),
         rateClass: API_RATE_CLASS,
         idempotency: key ? { key, fingerprint: fingerprint(charges) } : undefined,
-        context: { route: 'api:consume', key: c.get('owner').keyId, ...(key ? { idempotency_key: key } : {}) },
+        context: { route: 'api:consume', key: c.get('owner').keyId },
       }),
     );
     const answer = answerDecision(deps, decision);

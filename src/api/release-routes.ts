@@ -42,7 +42,7 @@ export function registerReleaseRoutes(app: OpenAPIHono, deps: GatewayDeps, schem
     const result = await backend(c, deps, () =>
       deps.engine.release(subjectRef(c.get('owner').subject), body.metric, body.amount, {
         idempotency: key ? { key, fingerprint } : undefined,
-        context: { route: 'api:release', key: c.get('owner').keyId, ...(key ? { idempotency_key: key } : {}) },
+        context: { route: 'api:release', key: c.get('owner').keyId },
       }),
     );
     if (!('level' in result)) throw idempotencyProblem(result.outcome);

@@ -13,7 +13,11 @@ const json = (value: unknown) => JSON.stringify(value);
  * Multi-row statements over unnest() arrays: a few round trips per batch, not per event.
  */
 export class LedgerWriter {
-  constructor(private readonly pool: Pool) {}
+  constructor(
+    private readonly pool: Pool,
+    /** How long an Idempotency-Key stays taken (QG_IDEMPOTENCY_TTL_SECONDS). */
+    private readonly idempotencyWindowMs: number,
+  ) {}
 
   /** Returns the events that were new to the ledger. */
   async write(events: readonly LedgerEvent[]): Promise<LedgerEvent[]> {
@@ -24,7 +28,7 @@ export class LedgerWriter {
       const fresh = await insertEvents(client, events);
       await addToCounters(client, fresh);
       await applyGrantEvents(client, fresh);
-      await recordIdempotencyKeys(client, fresh);
+      await recordIdempotencyKeys(client, fresh, this.idempotencyWindowMs);
       await client.query('COMMIT');
       return fresh;
     } catch (err) {
@@ -140,24 +144,53 @@ async function applyGrantEvents(client: PoolClient, events: readonly LedgerEvent
   }
 }
 
+/** The request an event belongs to: event ids are `<request id>:<n>`. */
+const requestOf = (eventId: string) => eventId.slice(0, eventId.lastIndexOf(':'));
+
 /**
- * The first charge under each (subject, Idempotency-Key). Redis forgets keys when it is
- * wiped; a second request charging the same key is then visible to reconciliation.
+ * The first charge under each (subject, Idempotency-Key), and any other request charging
+ * the same key within the idempotency window: Redis remembers keys only while it keeps
+ * its data, so after a wipe a retry can be charged again; the ledger notices, and
+ * reconciliation refunds it. A key older than the window starts afresh, as in Redis.
  */
-async function recordIdempotencyKeys(client: PoolClient, events: readonly LedgerEvent[]): Promise<void> {
-  const first = new Map<string, LedgerEvent>();
+async function recordIdempotencyKeys(client: PoolClient, events: readonly LedgerEvent[], windowMs: number): Promise<void> {
+  const requests = new Map<string, { subject: string; key: string; request: string; event: LedgerEvent }>();
   for (const e of events) {
     const key = e.context.idempotency_key;
     if (e.kind !== 'consume' || typeof key !== 'string') continue;
-    const id = `${e.subjectId}\u0000${key}`;
-    if (!first.has(id)) first.set(id, e);
+    const request = requestOf(e.id);
+    if (!requests.has(request)) requests.set(request, { subject: e.subjectId, key, request, event: e });
   }
-  if (first.size === 0) return;
-  const rows = [...first.values()];
-  await client.query(
-    `INSERT INTO ledger_idempotency (subject_id, idempotency_key, first_event_id, occurred_at)
+  if (requests.size === 0) return;
+  // One row per key (ON CONFLICT DO UPDATE may touch a row once per statement): the batch's earliest request.
+  const firsts = new Map<string, { subject: string; key: string; request: string; event: LedgerEvent }>();
+  for (const r of requests.values()) {
+    const id = `${r.subject}\u0000${r.key}`;
+    const known = firsts.get(id);
+    if (!known || r.event.occurredAt < known.event.occurredAt) firsts.set(id, r);
+  }
+  const rows = [...firsts.values()];
+  // The no-op update locks and returns the row that won, so concurrent batches agree on the first request.
+  const { rows: winners } = await client.query<{ subject_id: string; idempotency_key: string; first_event_id: string; occurred_at: Date }>(
+    `INSERT INTO ledger_idempotency AS l (subject_id, idempotency_key, first_event_id, occurred_at)
      SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[])
+     ON CONFLICT (subject_id, idempotency_key) DO UPDATE
+       SET first_event_id = CASE WHEN l.occurred_at < excluded.occurred_at - make_interval(secs => $5) THEN excluded.first_event_id ELSE l.first_event_id END,
+           occurred_at = CASE WHEN l.occurred_at < excluded.occurred_at - make_interval(secs => $5) THEN excluded.occurred_at ELSE l.occurred_at END
+     RETURNING subject_id, idempotency_key, first_event_id, occurred_at`,
+    [rows.map((r) => r.subject), rows.map((r) => r.key), rows.map((r) => r.event.id), rows.map((r) => iso(r.event.occurredAt)), windowMs / 1000],
+  );
+  const firstOf = new Map(winners.map((w) => [`${w.subject_id}\u0000${w.idempotency_key}`, { request: requestOf(w.first_event_id), at: w.occurred_at.getTime() }]));
+  const duplicates = [...requests.values()].flatMap((r) => {
+    const first = firstOf.get(`${r.subject}\u0000${r.key}`);
+    const within = first !== undefined && first.request !== r.request && r.event.occurredAt - first.at <= windowMs;
+    return within ? [{ ...r, first: first.request }] : [];
+  });
+  if (duplicates.length === 0) return;
+  await client.query(
+    `INSERT INTO ledger_duplicates (request_id, subject_id, idempotency_key, first_request_id)
+     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[])
      ON CONFLICT DO NOTHING`,
-    [rows.map((e) => e.subjectId), rows.map((e) => String(e.context.idempotency_key)), rows.map((e) => e.id), rows.map((e) => iso(e.occurredAt))],
+    [duplicates.map((d) => d.request), duplicates.map((d) => d.subject), duplicates.map((d) => d.key), duplicates.map((d) => d.first)],
   );
 }

@@ -83,7 +83,7 @@ export function proxyRoute(route: RouteDef, deps: GatewayDeps): Handler {
         idempotency,
         holdTtlMs: holds ? holdTtlMs : undefined,
         mode: route.mode,
-        context: { route: route.name, key: owner.keyId, ...(idempotencyKey ? { idempotency_key: idempotencyKey } : {}) },
+        context: { route: route.name, key: owner.keyId },
       });
     } catch (err) {
       if (err instanceof EngineInputError) throw err;

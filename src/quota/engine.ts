@@ -182,7 +182,8 @@ export class QuotaEngine {
       idem?.fingerprint ?? '',
       this.options.idempotencyTtlMs,
       holdTtlMs,
-      JSON.stringify(input.context ?? {}),
+      // Events carry the key, so the ledger can spot a key charged twice after Redis lost it.
+      JSON.stringify(idem ? { ...input.context, idempotency_key: idem.key } : (input.context ?? {})),
       this.options.denialTallyTtlMs,
       idem?.key ?? '',
       lines.length,
@@ -345,7 +346,8 @@ export class QuotaEngine {
     if (line.kind !== 'gauge') throw new EngineInputError(`"${metric}" is a counter; only gauges are released`);
     const { idempotency, context } = options;
     const keys = [this.outboxOf(subject.id), line.usageKey, this.keys.idempotency(subject.id, idempotency?.key ?? '-')];
-    const args = [this.clock.now(), subject.id, newId(), metric, amount, JSON.stringify(context ?? {}), idempotency?.fingerprint ?? '', this.options.idempotencyTtlMs];
+    const eventContext = idempotency ? { ...context, idempotency_key: idempotency.key } : (context ?? {});
+    const args = [this.clock.now(), subject.id, newId(), metric, amount, JSON.stringify(eventContext), idempotency?.fingerprint ?? '', this.options.idempotencyTtlMs];
     const reply = await this.withHydration(subject.id, [line], async () => decodeValues('release', await this.scripts.run('release', keys, args)));
     switch (reply.code) {
       case ReplyCode.Ok:

@@ -14,7 +14,7 @@ export function flushJob(ctx: WorkerContext, observers: FlushObserver[]): JobKin
   const flusher = new OutboxFlusher({
     redis: ctx.redis,
     keys: ctx.keys,
-    writer: new LedgerWriter(ctx.pool),
+    writer: new LedgerWriter(ctx.pool, env.QG_IDEMPOTENCY_TTL_SECONDS * 1000),
     // Unique per process, so a dead worker's pending entries are told apart and claimed.
     consumer: `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`,
     options: { batchSize: env.QG_FLUSH_BATCH_SIZE, claimIdleMs: env.QG_FLUSH_CLAIM_IDLE_MS },

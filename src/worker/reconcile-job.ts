@@ -1,11 +1,17 @@
-import { Reconciler } from '../ledger/reconciler.js';
+import { DuplicateRefunds, type DuplicateOutcome } from '../ledger/duplicate-refunds.js';
+import { Reconciler, type ReconcileReport } from '../ledger/reconciler.js';
 import type { JobKind, WorkerContext } from './job.js';
 
 /** How long a run waits for a partition's outbox to be flushed past its snapshot. */
 const WATERMARK_TIMEOUT_MS = 30_000;
 
-/** Reconciliation of Redis against the ledger: on a schedule, and on demand (`trigger: 'manual'`). */
-export function reconcileJob(ctx: WorkerContext): JobKind & { reconciler: Reconciler } {
+export type ReconcileRun = ReconcileReport & { duplicates: DuplicateOutcome[] };
+
+/**
+ * Reconciliation, on a schedule and on demand (`trigger: 'manual'`): Redis against the
+ * ledger, then refunds of requests the ledger found charged twice under one Idempotency-Key.
+ */
+export function reconcileJob(ctx: WorkerContext): JobKind & { reconcile(trigger: 'schedule' | 'manual'): Promise<ReconcileRun> } {
   const reconciler = new Reconciler({
     redis: ctx.redis,
     scripts: ctx.engine.scripts,
@@ -14,12 +20,17 @@ export function reconcileJob(ctx: WorkerContext): JobKind & { reconciler: Reconc
     logger: ctx.logger,
     options: { activeWindowMs: ctx.env.QG_RECONCILE_ACTIVE_WINDOW_SECONDS * 1000, watermarkTimeoutMs: WATERMARK_TIMEOUT_MS },
   });
+  const duplicates = new DuplicateRefunds({ pool: ctx.pool, engine: ctx.engine, clock: ctx.clock, logger: ctx.logger });
+  const reconcile = async (trigger: 'schedule' | 'manual'): Promise<ReconcileRun> => ({
+    ...(await reconciler.run(trigger)),
+    duplicates: await duplicates.resolve(),
+  });
   return {
     name: 'reconcile',
-    reconciler,
+    reconcile,
     run: async (data) => {
-      const report = await reconciler.run(data.trigger === 'manual' ? 'manual' : 'schedule');
-      return { runId: report.runId, compared: report.compared, skipped: report.skipped, drifts: report.drifts.length };
+      const run = await reconcile(data.trigger === 'manual' ? 'manual' : 'schedule');
+      return { runId: run.runId, compared: run.compared, skipped: run.skipped, drifts: run.drifts.length, duplicates: run.duplicates.length };
     },
     schedules: [{ id: 'reconcile', job: 'reconcile', everyMs: ctx.env.QG_RECONCILE_INTERVAL_SECONDS * 1000 }],
   };

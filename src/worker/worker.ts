@@ -6,19 +6,20 @@ import type { Policy } from '../config/policy.js';
 import { createPool } from '../db/pool.js';
 import { PgHydrator } from '../ledger/pg-hydrator.js';
 import type { OutboxFlusher } from '../ledger/outbox-flusher.js';
-import type { Reconciler } from '../ledger/reconciler.js';
 import { systemClock, type Clock } from '../lib/clock.js';
 import { WorkerMetrics } from '../observability/worker-metrics.js';
 import { QuotaEngine } from '../quota/engine.js';
 import { KeySchema } from '../quota/keys.js';
 import { expireJob } from './expire-job.js';
 import { flushJob } from './flush-job.js';
-import type { JobData, JobKind, WorkerContext } from './job.js';
+import type { JobData, JobKind, Schedule, WorkerContext } from './job.js';
 import { ledgerPartitionsJob } from './ledger-partitions-job.js';
-import { reconcileJob } from './reconcile-job.js';
+import { reconcileJob, type ReconcileRun } from './reconcile-job.js';
 
 /** The BullMQ queue every quotagate job runs on; braces keep its keys in one Cluster slot. */
 export const QUEUE_NAME = '{jobs}';
+/** How often the worker checks that its job schedulers still exist in Redis. */
+const SCHEDULE_CHECK_MS = 5_000;
 
 export interface WorkerOptions {
   env: Env;
@@ -29,7 +30,8 @@ export interface WorkerOptions {
 
 export interface WorkerHandle {
   readonly flusher: OutboxFlusher;
-  readonly reconciler: Reconciler;
+  /** Runs a reconciliation now, as the scheduled job does. */
+  reconcile(trigger: 'schedule' | 'manual'): Promise<ReconcileRun>;
   readonly metrics: WorkerMetrics;
   /** Adds a job to run now (e.g. a manual reconciliation); resolves with its id. */
   enqueue(job: string, data?: JobData): Promise<string>;
@@ -75,11 +77,25 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
   const reconcile = reconcileJob(ctx);
   const kinds: JobKind[] = [flush, ledgerPartitionsJob(ctx), expireJob(ctx), reconcile];
   const byName = new Map(kinds.map((k) => [k.name, k]));
-  for (const kind of kinds) {
-    for (const s of kind.schedules) {
-      await queue.upsertJobScheduler(s.id, { every: s.everyMs }, { name: s.job, data: s.data ?? {}, opts: { removeOnComplete: true, removeOnFail: 100 } });
-    }
-  }
+  const schedules = kinds.flatMap((k) => k.schedules);
+  const upsertSchedule = (s: Schedule) =>
+    queue.upsertJobScheduler(s.id, { every: s.everyMs }, { name: s.job, data: s.data ?? {}, opts: { removeOnComplete: true, removeOnFail: 100 } });
+  for (const s of schedules) await upsertSchedule(s);
+
+  // The schedulers live in Redis: a Redis that lost its data (restart without persistence,
+  // failover, FLUSHALL) lost them too, and no flush would ever run again while the outbox
+  // grows. Put back whichever is missing.
+  const restoreSchedules = async () => {
+    const found = await Promise.all(schedules.map((s) => queue.getJobScheduler(s.id)));
+    const missing = schedules.filter((_, i) => !found[i]);
+    for (const s of missing) await upsertSchedule(s);
+    if (missing.length > 0) logger.warn({ schedules: missing.map((s) => s.id) }, 'job schedulers were missing (Redis lost its data?); recreated them');
+  };
+  let scheduleCheck: Promise<void> = Promise.resolve();
+  const scheduleTimer = setInterval(() => {
+    scheduleCheck = scheduleCheck.then(restoreSchedules).catch((err: Error) => logger.warn({ err: err.message }, 'could not check the job schedulers'));
+  }, SCHEDULE_CHECK_MS);
+  scheduleTimer.unref();
 
   // One line when a job kind starts failing and one when it recovers, not one per run.
   const failing = new Set<string>();
@@ -107,7 +123,7 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
   let closing: Promise<void> | undefined;
   return {
     flusher: flush.flusher,
-    reconciler: reconcile.reconciler,
+    reconcile: reconcile.reconcile,
     metrics,
     async enqueue(name, data = {}) {
       const kind = byName.get(name);
@@ -122,6 +138,8 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
     },
     close: () =>
       (closing ??= (async () => {
+        clearInterval(scheduleTimer);
+        await scheduleCheck;
         await worker.close();
         await queue.close();
         redis.disconnect();

@@ -57,7 +57,7 @@ describe('reconciliation', () => {
     await f.redis.decrby(counterKey(s, 'gens'), 4);
     await f.redis.incrby(counterKey(s, 'exports'), 2);
 
-    const report = await worker.reconciler.run('manual');
+    const report = await worker.reconcile('manual');
     const mine = report.drifts.filter((d) => d.subjectId === s.id);
     expect(mine).toEqual(
       expect.arrayContaining([
@@ -86,9 +86,47 @@ describe('reconciliation', () => {
     await consume(s, 'gens', 5);
     await drained();
     // 300 decisions race the run; each lands either before or after its snapshot.
-    const [report] = await Promise.all([worker.reconciler.run('manual'), consume(s, 'gens', 90), consume(s, 'tokens', 200)]);
+    const [report] = await Promise.all([worker.reconcile('manual'), consume(s, 'gens', 90), consume(s, 'tokens', 200)]);
     expect(report.drifts.filter((d) => d.subjectId === s.id)).toEqual([]);
     expect(report.compared).toBeGreaterThan(0);
+  });
+});
+
+describe('duplicate charges under one Idempotency-Key', () => {
+  const charge = (s: SubjectRef, key: string) =>
+    f.engine.consume({ subject: s, charges: [{ metric: 'gens', amount: 1 }], idempotency: { key, fingerprint: 'same-request' } });
+  /** What a Redis wipe does to one key's record: the next retry is charged again. */
+  const forget = (s: SubjectRef, key: string) => f.redis.del(f.keys.idempotency(s.id, key));
+
+  it('are detected by the ledger and refunded by reconciliation', async () => {
+    const s = subject();
+    expect((await charge(s, 'order-1')).outcome).toBe('allowed');
+    expect((await charge(s, 'order-1')).outcome).toBe('replayed');
+    await forget(s, 'order-1');
+    const second = await charge(s, 'order-1');
+    expect(second.outcome).toBe('allowed');
+    expect(Number(await f.redis.get(counterKey(s, 'gens')))).toBe(2);
+    await drained();
+
+    const run = await worker.reconcile('manual');
+    const mine = run.duplicates.filter((d) => d.subjectId === s.id);
+    expect(mine).toEqual([{ requestId: second.outcome === 'allowed' ? second.requestId : '', subjectId: s.id, refunded: { gens: 1 } }]);
+    expect(Number(await f.redis.get(counterKey(s, 'gens')))).toBe(1);
+    const adjust = (await f.events(s.id)).filter((e) => e.kind === 'adjust');
+    expect(adjust).toEqual([expect.objectContaining({ metric: 'gens', delta: -1, context: expect.objectContaining({ actor: 'reconciliation' }) })]);
+    // Resolved once: a later run leaves it alone.
+    expect((await worker.reconcile('manual')).duplicates.filter((d) => d.subjectId === s.id)).toEqual([]);
+  });
+
+  it('ignore a key reused after the idempotency window, as Redis does', async () => {
+    const s = subject();
+    await charge(s, 'order-2');
+    await forget(s, 'order-2');
+    f.clock.advance(25 * 3_600_000);
+    await charge(s, 'order-2');
+    await drained();
+    const { rows } = await f.pool.query('SELECT 1 FROM ledger_duplicates WHERE subject_id = $1', [s.id]);
+    expect(rows).toEqual([]);
   });
 });
 
