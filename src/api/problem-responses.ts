@@ -21,8 +21,11 @@ export const problems = {
   404: entry('not_found'),
   409: entry('idempotency_in_flight'),
   422: entry('idempotency_mismatch'),
+  413: entry('payload_too_large'),
   429: entry('rate_limited, with Retry-After'),
+  502: entry('upstream_error: the upstream could not be reached'),
   503: entry('backend_unavailable, with Retry-After'),
+  504: entry('upstream_timeout'),
 } as const;
 
 export const pick = <K extends keyof typeof problems>(...codes: K[]) =>

@@ -1,4 +1,4 @@
-import { OpenAPIHono } from '@hono/zod-openapi';
+import { OpenAPIHono, z } from '@hono/zod-openapi';
 import { bodyLimit } from 'hono/body-limit';
 import { registerDecisionRoutes } from '../api/decision-routes.js';
 import { registerReleaseRoutes } from '../api/release-routes.js';
@@ -7,6 +7,7 @@ import { apiSchemas } from '../api/schemas.js';
 import { registerUsageRoutes } from '../api/usage-routes.js';
 import { validationHook } from '../api/validation-hook.js';
 import { proxyRoute } from '../proxy/proxy-route.js';
+import { registerRouteDocs } from '../proxy/route-docs.js';
 import { authenticate } from './authenticate.js';
 import { docsPage } from './docs-page.js';
 import { errorHandler, notFound } from './errors.js';
@@ -56,11 +57,24 @@ export function createApp(deps: GatewayDeps): OpenAPIHono {
 
   // Proxied routes read (and limit) their bodies themselves, streaming when they can.
   for (const route of deps.policy.routes) app.on(route.match.method, route.match.path, auth, proxyRoute(route, deps));
+  registerRouteDocs(app.openAPIRegistry, deps.policy.routes);
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'apiKey', {
     type: 'http',
     scheme: 'bearer',
     description: 'An API key (qg_…), as "Authorization: Bearer <key>" or "x-api-key: <key>"',
+  });
+  app.openAPIRegistry.registerPath({
+    method: 'get',
+    path: '/openapi.json',
+    summary: 'This document (OpenAPI 3.1)',
+    responses: { 200: { description: 'The OpenAPI document', content: { 'application/json': { schema: z.object({}).passthrough() } } } },
+  });
+  app.openAPIRegistry.registerPath({
+    method: 'get',
+    path: '/docs',
+    summary: 'A readable page of every operation',
+    responses: { 200: { description: 'HTML', content: { 'text/html': { schema: z.string() } } } },
   });
   app.doc31('/openapi.json', OPENAPI_INFO);
   app.get('/docs', (c) => c.html(docsPage(app.getOpenAPI31Document(OPENAPI_INFO))));
