@@ -36,25 +36,32 @@ export function relay(body: Readable, tap: ResponseTap, options: RelayOptions, o
     onEnd(pastDeadline ? { kind: 'deadline' } : end);
   };
   const chunks = body[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  // Set once the client has gone. A pull may still be waiting for the upstream then: what it
+  // gets is still fed to the tap, but the cancelled stream takes no more chunks (enqueue and
+  // close would throw, which must not pass for an upstream error and refund the request).
+  let cancelled = false;
 
   return new ReadableStream<Uint8Array>(
     {
       async pull(controller) {
+        let next: IteratorResult<Buffer>;
         try {
-          const next = await chunks.next();
-          if (next.done) {
-            controller.close();
-            finish({ kind: 'complete' });
-            return;
-          }
-          tap.write(next.value);
-          controller.enqueue(next.value);
+          next = await chunks.next();
         } catch (error) {
-          controller.error(error);
+          if (!cancelled) controller.error(error);
           finish({ kind: 'upstream_error', error });
+          return;
         }
+        if (next.done) {
+          if (!cancelled) controller.close();
+          finish(cancelled ? { kind: 'client_abort', drained: true } : { kind: 'complete' });
+          return;
+        }
+        tap.write(next.value);
+        if (!cancelled) controller.enqueue(next.value);
       },
       async cancel() {
+        cancelled = true;
         if (!options.drainOnAbort) {
           body.destroy();
           finish({ kind: 'client_abort', drained: false });

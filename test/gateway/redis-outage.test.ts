@@ -20,7 +20,7 @@ let subject: TestSubject;
 
 beforeAll(async () => {
   redis = await startPrivateRedis();
-  gw = await startGatewayFixture({ redisUrl: redis.url });
+  gw = await startGatewayFixture({ redisUrl: redis.url, env: { QG_REDIS_COMMAND_TIMEOUT_MS: '250' } });
   // The fixture's inspection client reconnects in the background while Redis is down.
   gw.redis.on('error', () => {});
   // Unlimited: requests that time out on a frozen Redis may still be applied once it thaws

@@ -92,6 +92,10 @@ export async function startGatewayFixture(
     QG_KEY_PREFIX: prefix,
     HOST: '127.0.0.1',
     PORT: '0',
+    // Tests check what is decided, not how fast: with every file running at once on a busy
+    // machine, the production default (250 ms) would turn slow decisions into 503s.
+    // Outage tests set the production value themselves.
+    QG_REDIS_COMMAND_TIMEOUT_MS: '5000',
     ...options.env,
   });
   const logger = createLogger(process.env.QG_TEST_LOG_LEVEL ?? 'silent');
