@@ -74,6 +74,39 @@ describe('loadEnv', () => {
     expect(problemsOf({ QG_KEY_PREFIX: 'has space' })).toEqual([expect.stringMatching(/^QG_KEY_PREFIX: must be 1–64 chars/)]);
   });
 
+  it('leaves notification webhooks off by default, with the abuse rate at 60 denials a minute', () => {
+    const env = loadEnv({});
+    expect(env.QG_NOTIFY_URL).toBeUndefined();
+    expect(env.QG_NOTIFY_SECRET).toBeUndefined();
+    expect(env.QG_ABUSE_DENIALS_PER_MINUTE).toBe(60);
+  });
+
+  it('accepts a notification URL with its secret', () => {
+    expect(loadEnv({ QG_NOTIFY_URL: 'https://hooks.example.com/quotagate', QG_NOTIFY_SECRET: 'x'.repeat(16) })).toMatchObject({
+      QG_NOTIFY_URL: 'https://hooks.example.com/quotagate',
+      QG_NOTIFY_SECRET: 'x'.repeat(16),
+    });
+  });
+
+  it('refuses QG_NOTIFY_URL without QG_NOTIFY_SECRET, naming the secret', () => {
+    expect(problemsOf({ QG_NOTIFY_URL: 'https://hooks.example.com/quotagate' })).toEqual([
+      expect.stringMatching(/^QG_NOTIFY_SECRET: is required when QG_NOTIFY_URL is set/),
+    ]);
+    expect(problemsOf({ QG_NOTIFY_URL: 'https://hooks.example.com/quotagate', QG_NOTIFY_SECRET: '' })).toEqual([
+      expect.stringMatching(/^QG_NOTIFY_SECRET: is required/),
+    ]);
+  });
+
+  it('refuses a short QG_NOTIFY_SECRET, a QG_NOTIFY_URL that is not http(s) and an abuse rate below 1', () => {
+    expect(problemsOf({ QG_NOTIFY_URL: 'https://h.example.com', QG_NOTIFY_SECRET: 'short' })).toEqual([
+      'QG_NOTIFY_SECRET: must be at least 16 characters',
+    ]);
+    expect(problemsOf({ QG_NOTIFY_URL: 'ftp://h.example.com', QG_NOTIFY_SECRET: 'x'.repeat(16) })).toEqual([
+      'QG_NOTIFY_URL: must be an http(s) URL',
+    ]);
+    expect(problemsOf({ QG_ABUSE_DENIALS_PER_MINUTE: '0' })).toEqual([expect.stringMatching(/^QG_ABUSE_DENIALS_PER_MINUTE: Too small/)]);
+  });
+
   it('reports every bad variable at once', () => {
     const found = problemsOf({ REDIS_URL: 'nope', QG_PARTITIONS: 'x', LOG_LEVEL: 'loud' });
     expect(found.map((p) => p.split(':')[0]).sort()).toEqual(['LOG_LEVEL', 'QG_PARTITIONS', 'REDIS_URL']);

@@ -44,7 +44,19 @@ export const envSchema = z.object({
   QG_RECONCILE_INTERVAL_SECONDS: int(10, 86_400).default(600),
   /** Subjects with ledger activity within this window are reconciled. */
   QG_RECONCILE_ACTIVE_WINDOW_SECONDS: int(60, 90 * 86_400).default(86_400),
-});
+  /** Where notification webhooks are POSTed; unset = notifications are recorded, not sent. */
+  QG_NOTIFY_URL: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
+  /** HMAC-SHA256 key of the `quotagate-signature` header; required with QG_NOTIFY_URL. */
+  QG_NOTIFY_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
+  /** Denials of one subject within one minute above which abuse is reported. */
+  QG_ABUSE_DENIALS_PER_MINUTE: int(1, 1_000_000).default(60),
+})
+  // Outgoing webhooks are always signed: a URL without a secret is a configuration error.
+  .superRefine((env, ctx) => {
+    if (env.QG_NOTIFY_URL !== undefined && env.QG_NOTIFY_SECRET === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['QG_NOTIFY_SECRET'], message: 'is required when QG_NOTIFY_URL is set (webhooks are always signed)' });
+    }
+  });
 
 export type Env = z.output<typeof envSchema>;
 

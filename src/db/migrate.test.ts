@@ -1,3 +1,4 @@
+import { readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { runner } from 'node-pg-migrate';
 import { Client } from 'pg';
@@ -6,9 +7,15 @@ import { createScratchDatabase } from '../../test/support/services.js';
 import { migrate, MIGRATIONS_DIR, MIGRATIONS_TABLE } from './migrate.js';
 
 const TABLES = [
-  'api_keys', 'audit_log', 'grants', 'ledger_idempotency', 'reconciliation_drifts', 'reconciliation_runs',
+  'api_keys', 'audit_log', 'grants', 'ledger_idempotency', 'notifications', 'reconciliation_drifts', 'reconciliation_runs',
   'subjects', 'usage_counters', 'usage_events', 'webhook_events',
 ];
+
+/** Every migration in migrations/ (`NNN_name.sql`), by the name node-pg-migrate records. */
+const MIGRATIONS = readdirSync(MIGRATIONS_DIR)
+  .filter((f) => /^\d+_.+\.sql$/.test(f))
+  .map((f) => f.replace(/\.sql$/, ''))
+  .sort();
 
 async function query<T extends object>(url: string, sql: string, params: unknown[] = []): Promise<T[]> {
   const client = new Client({ connectionString: url });
@@ -34,10 +41,11 @@ describe('migrate', () => {
 
   it('lets two processes migrate a fresh database at once: one applies, the other waits and finds nothing to do', async () => {
     const [a, b] = await Promise.all([migrate(db.url), migrate(db.url)]);
-    expect([a, b].sort((x, y) => y.length - x.length)).toEqual([['001_initial'], []]);
+    expect(MIGRATIONS[0]).toBe('001_initial');
+    expect([a, b].sort((x, y) => y.length - x.length)).toEqual([MIGRATIONS, []]);
 
-    const applied = await query<{ name: string }>(db.url, `SELECT name FROM ${MIGRATIONS_TABLE}`);
-    expect(applied.map((r) => r.name)).toEqual(['001_initial']);
+    const applied = await query<{ name: string }>(db.url, `SELECT name FROM ${MIGRATIONS_TABLE} ORDER BY id`);
+    expect(applied.map((r) => r.name)).toEqual(MIGRATIONS);
     expect(await userTables(db.url)).toEqual(expect.arrayContaining([...TABLES, MIGRATIONS_TABLE]));
   });
 

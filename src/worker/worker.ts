@@ -9,6 +9,9 @@ import type { OutboxFlusher } from '../ledger/outbox-flusher.js';
 import { systemClock, type Clock } from '../lib/clock.js';
 import { WorkerMetrics } from '../observability/worker-metrics.js';
 import { QuotaEngine } from '../quota/engine.js';
+import { abuseJob } from '../notify/abuse-job.js';
+import { ThresholdNotifier } from '../notify/thresholds.js';
+import { webhookJob } from '../notify/webhook-job.js';
 import { KeySchema } from '../quota/keys.js';
 import { expireJob } from './expire-job.js';
 import { flushJob } from './flush-job.js';
@@ -73,9 +76,10 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
   });
   const ctx: WorkerContext = { env, policy, redis, keys, pool, engine, queue, metrics, logger, clock };
 
-  const flush = flushJob(ctx, [metrics]);
+  const thresholds = new ThresholdNotifier(ctx);
+  const flush = flushJob(ctx, [metrics, thresholds]);
   const reconcile = reconcileJob(ctx);
-  const kinds: JobKind[] = [flush, ledgerPartitionsJob(ctx), expireJob(ctx), reconcile];
+  const kinds: JobKind[] = [flush, ledgerPartitionsJob(ctx), expireJob(ctx), reconcile, abuseJob(ctx), webhookJob(ctx)];
   const byName = new Map(kinds.map((k) => [k.name, k]));
   const schedules = kinds.flatMap((k) => k.schedules);
   const upsertSchedule = (s: Schedule) =>
@@ -141,6 +145,7 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
         clearInterval(scheduleTimer);
         await scheduleCheck;
         await worker.close();
+        await thresholds.idle(); // the last batches' threshold checks still enqueue webhooks
         await queue.close();
         redis.disconnect();
         bullRedis.disconnect();
