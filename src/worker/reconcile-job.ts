@@ -1,5 +1,7 @@
 import { DuplicateRefunds, type DuplicateOutcome } from '../ledger/duplicate-refunds.js';
 import { Reconciler, type ReconcileReport } from '../ledger/reconciler.js';
+import { withAdvisoryLock } from '../db/advisory-lock.js';
+import { enqueueWebhooks, recordNotifications } from '../notify/webhook-job.js';
 import type { JobKind, WorkerContext } from './job.js';
 
 /** How long a run waits for a partition's outbox to be flushed past its snapshot. */
@@ -21,10 +23,14 @@ export function reconcileJob(ctx: WorkerContext): JobKind & { reconcile(trigger:
     options: { activeWindowMs: ctx.env.QG_RECONCILE_ACTIVE_WINDOW_SECONDS * 1000, watermarkTimeoutMs: WATERMARK_TIMEOUT_MS },
   });
   const duplicates = new DuplicateRefunds({ pool: ctx.pool, engine: ctx.engine, clock: ctx.clock, logger: ctx.logger });
-  const reconcile = async (trigger: 'schedule' | 'manual'): Promise<ReconcileRun> => ({
-    ...(await reconciler.run(trigger)),
-    duplicates: await duplicates.resolve(),
-  });
+  // Two runs at once (a manual one during a scheduled one, or on two workers) would both
+  // add the units a key is missing: runs take turns.
+  const reconcile = (trigger: 'schedule' | 'manual'): Promise<ReconcileRun> =>
+    withAdvisoryLock(ctx.pool, 'quotagate:reconcile', async () => {
+      const report = await reconciler.run(trigger);
+      await notifyDrifts(ctx, report);
+      return { ...report, duplicates: await duplicates.resolve() };
+    });
   return {
     name: 'reconcile',
     reconcile,
@@ -34,4 +40,21 @@ export function reconcileJob(ctx: WorkerContext): JobKind & { reconcile(trigger:
     },
     schedules: [{ id: 'reconcile', job: 'reconcile', everyMs: ctx.env.QG_RECONCILE_INTERVAL_SECONDS * 1000 }],
   };
+}
+
+/** One `reconciliation.drift` notification per drifting key and run. */
+async function notifyDrifts(ctx: WorkerContext, report: ReconcileReport): Promise<void> {
+  if (report.drifts.length === 0) return;
+  const ids = await recordNotifications(
+    ctx,
+    report.drifts.map((d) => ({
+      kind: 'drift' as const,
+      subjectId: d.subjectId,
+      metric: d.metric,
+      periodStart: d.period,
+      threshold: report.runId,
+      payload: { run_id: report.runId, subject: d.subjectId, metric: d.metric, period_start: d.period, redis_value: d.redisValue, ledger_value: d.ledgerValue, action: d.action },
+    })),
+  );
+  await enqueueWebhooks(ctx, ids.filter((id): id is string => id !== null));
 }
