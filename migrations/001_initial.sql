@@ -45,10 +45,12 @@ CREATE TABLE api_keys (
 );
 CREATE INDEX api_keys_subject_idx ON api_keys (subject_id);
 
--- Grants (bonus credit), used after the plan allowance, earliest expiry first.
+-- Grants (bonus credit), used after the plan allowance, earliest expiry first. Kept up to
+-- date by the worker from grant events, so like the ledger it has no foreign key: an event
+-- must never be refused (that would block its outbox partition).
 CREATE TABLE grants (
   id          text PRIMARY KEY,
-  subject_id  text NOT NULL REFERENCES subjects (id) ON DELETE CASCADE,
+  subject_id  text NOT NULL,
   metric      text NOT NULL,
   amount      bigint NOT NULL CHECK (amount > 0),
   remaining   bigint NOT NULL CHECK (remaining >= 0),

@@ -23,6 +23,11 @@ export class LedgerWriter {
   async write(events: readonly LedgerEvent[]): Promise<LedgerEvent[]> {
     if (events.length === 0) return [];
     const client = await this.pool.connect();
+    // A checked-out client has no pool listener: a connection lost mid-batch (Postgres
+    // restarted, network cut) would be an unhandled 'error' event and kill the process.
+    // The query in flight rejects with the same error, and the pool drops the broken client.
+    const onConnectionError = () => {};
+    client.on('error', onConnectionError);
     try {
       await client.query('BEGIN');
       const fresh = await insertEvents(client, events);
@@ -35,6 +40,7 @@ export class LedgerWriter {
       await client.query('ROLLBACK').catch(() => {});
       throw err;
     } finally {
+      client.removeListener('error', onConnectionError);
       client.release();
     }
   }

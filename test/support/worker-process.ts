@@ -1,0 +1,106 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { testPolicy } from './engine.js';
+
+/**
+ * The worker as a child process (`node --import tsx src/worker/main.ts`), for tests that
+ * crash it. Children die with the test process: killed on its exit, and (on Linux, via
+ * `setpriv --pdeathsig`) by the kernel when it dies, even by SIGKILL.
+ */
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+export interface WorkerProcess {
+  readonly pid: number;
+  /** True once the process has exited. */
+  readonly exited: boolean;
+  /** The last few KB of its stdout and stderr, for failure messages. */
+  output(): string;
+  /** SIGKILL, no shutdown at all; resolves once it has exited. */
+  kill9(): Promise<void>;
+  /** SIGTERM (graceful: finishes the batches in progress); SIGKILL after `graceMs`. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+const live = new Set<ChildProcess>();
+const tempDirs = new Set<string>();
+let exitHookInstalled = false;
+
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  // 'exit' handlers must be synchronous: kill and delete without waiting.
+  process.on('exit', () => {
+    for (const child of live) child.kill('SIGKILL');
+    for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
+  });
+}
+
+let policyFile: string | undefined;
+/** The engine fixture's test policy as a JSON file, for POLICY_FILE (one per test process). */
+export function testPolicyFile(): string {
+  if (!policyFile) {
+    installExitHook();
+    const dir = mkdtempSync(join(tmpdir(), 'qg-policy-'));
+    tempDirs.add(dir);
+    policyFile = join(dir, 'policy.json');
+    writeFileSync(policyFile, JSON.stringify(testPolicy));
+  }
+  return policyFile;
+}
+
+let pdeathsig: boolean | undefined;
+function supportsPdeathsig(): boolean {
+  pdeathsig ??= spawnSync('setpriv', ['--pdeathsig', 'SIGKILL', 'true'], { stdio: 'ignore' }).status === 0;
+  return pdeathsig;
+}
+
+function waitForExit(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => child.once('exit', () => resolve()));
+}
+
+/**
+ * Starts a worker process with `env` added to this process's environment (POLICY_FILE
+ * defaults to the test policy).
+ */
+export function spawnWorkerProcess(env: Record<string, string>): WorkerProcess {
+  installExitHook();
+  const nodeArgs = ['--import', 'tsx', 'src/worker/main.ts'];
+  // setpriv execs node, so child.pid is the worker's own pid.
+  const [command, args] = supportsPdeathsig()
+    ? ['setpriv', ['--pdeathsig', 'SIGKILL', process.execPath, ...nodeArgs]]
+    : [process.execPath, nodeArgs];
+  const child = spawn(command, args, { cwd: ROOT, env: { ...process.env, POLICY_FILE: testPolicyFile(), ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  if (child.pid === undefined) throw new Error('the worker process did not start');
+  live.add(child);
+  child.once('exit', () => live.delete(child));
+  let output = '';
+  const collect = (chunk: Buffer) => {
+    output = (output + chunk.toString()).slice(-8_000);
+  };
+  child.stdout?.on('data', collect);
+  child.stderr?.on('data', collect);
+
+  const halt = async (signal: NodeJS.Signals, graceMs: number) => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = waitForExit(child);
+    child.kill(signal);
+    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+    await exited;
+    clearTimeout(timer);
+  };
+
+  return {
+    pid: child.pid,
+    get exited() {
+      return child.exitCode !== null || child.signalCode !== null;
+    },
+    output: () => output,
+    kill9: () => halt('SIGKILL', 5_000),
+    stop: (graceMs = 10_000) => halt('SIGTERM', graceMs),
+  };
+}
