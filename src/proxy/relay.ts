@@ -21,6 +21,9 @@ export interface RelayOptions {
  * feeding each chunk to the tap, and calls `onEnd` exactly once.
  */
 export function relay(body: Readable, tap: ResponseTap, options: RelayOptions, onEnd: (end: RelayEnd) => void): ReadableStream<Uint8Array> {
+  // Failures reach us through the iterator below; destroying the body (client gone,
+  // deadline) also emits 'error', which without a listener would kill the process.
+  body.on('error', () => {});
   let ended = false;
   let pastDeadline = false;
   const timer = setTimeout(() => {
