@@ -4,15 +4,16 @@
   then bonus grants by earliest expiry). All or nothing: a quota denial changes no counter.
 
   KEYS[1]      outbox stream              <prefix>:{p<n>}:outbox
-  KEYS[2]      hold deadlines (zset)      <prefix>:{p<n>}:holds
-  KEYS[3]      denial tally (zset)        <prefix>:{p<n>}:denials:<minute start ms>
-  KEYS[4]      request rate (GCRA TAT)    <prefix>:{p<n>}:rl:<subject>|<rate class>
-  KEYS[5]      leases (zset)              <prefix>:{p<n>}:cc:<subject>|
-  KEYS[6]      idempotency record (hash)  <prefix>:{p<n>}:idem:<subject>|<key>
-  KEYS[7]      hold (JSON string)         <prefix>:{p<n>}:h:<subject>|<id>
-  KEYS[6+2i]   usage of metric i          <prefix>:{p<n>}:u:<subject>|<metric>|<period> (counter)
+  KEYS[2]      denial tally (zset)        <prefix>:{p<n>}:denials:<minute start ms>
+  KEYS[3]      request rate (GCRA TAT)    <prefix>:{p<n>}:rl:<subject>|<rate class>
+  KEYS[2+2i]   usage of metric i          <prefix>:{p<n>}:u:<subject>|<metric>|<period> (counter)
                                           <prefix>:{p<n>}:g:<subject>|<metric>          (gauge)
-  KEYS[7+2i]   grants of metric i         <prefix>:{p<n>}:gr:<subject>|<metric>
+  KEYS[3+2i]   grants of metric i         <prefix>:{p<n>}:gr:<subject>|<metric>
+  then, with the hold section only (see below), for n metrics:
+  KEYS[4+2n]   hold deadlines (zset)      <prefix>:{p<n>}:holds
+  KEYS[5+2n]   leases (zset)              <prefix>:{p<n>}:cc:<subject>|
+  KEYS[6+2n]   idempotency record (hash)  <prefix>:{p<n>}:idem:<subject>|<key>
+  KEYS[7+2n]   hold (JSON string)         <prefix>:{p<n>}:h:<subject>|<id>
 
   ARGV[1]   now, ms
   ARGV[2]   subject id
@@ -20,17 +21,28 @@
   ARGV[4]   mode: 'apply' | 'peek' (decide only, write nothing) | 'shadow' (apply, never deny)
   ARGV[5]   rate interval, ms between requests (fractional; '0' = no rate limit)
   ARGV[6]   rate burst
-  ARGV[7]   concurrency limit ('0' = none); the lease lives until the hold ends
-  ARGV[8]   idempotency fingerprint ('' = no idempotency key)
-  ARGV[9]   idempotency record TTL, ms
-  ARGV[10]  hold TTL, ms ('0' = no hold). A hold keeps the held lines, the lease and the
-            in-flight idempotency record until settle, release or this deadline.
-  ARGV[11]  context JSON stored with every event (route, idempotency key, ...)
-  ARGV[12]  denial tally TTL, ms
-  ARGV[13]  the idempotency key itself (kept in the hold so it can be completed later)
-  ARGV[14]  number of metrics n; then 7 values per metric i, from ARGV[15 + 7(i-1)]:
+  ARGV[7]   context JSON stored with every event (route, idempotency key, ...)
+  ARGV[8]   denial tally TTL, ms
+  ARGV[9]   number of metrics n; then 6 values per metric i, from ARGV[10 + 6(i-1)]:
             name, kind ('c' counter | 'g' gauge), period start ms ('' for gauges),
-            limit ('-1' = unlimited), amount, held ('1' | '0'), usage expire-at ms ('0' = none)
+            limit ('-1' = unlimited), amount, usage expire-at ms ('0' = none)
+  then, with the hold section only, from ARGV[10 + 6n]:
+  ARGV[10+6n]    concurrency limit ('0' = none); the lease lives until the hold ends
+  ARGV[11+6n]    idempotency fingerprint ('' = no idempotency key)
+  ARGV[12+6n]    idempotency record TTL, ms
+  ARGV[13+6n]    hold TTL, ms ('0' = no hold). A hold keeps the held lines, the lease and the
+                 in-flight idempotency record until settle, release or this deadline.
+  ARGV[14+6n]    the idempotency key itself (kept in the hold so it can be completed later)
+  ARGV[14+6n+i]  metric i is held ('1' | '0')
+
+  ARGV[#ARGV]    deadline: Redis time (ms) after which the request is refused unapplied
+                 ('0' = none). The caller stops waiting for its answer then; a script that
+                 only reaches Redis later (Redis stalled) must not charge a request that was
+                 already answered 503.
+
+  The hold section (4 KEYS, 5 + n ARGV) comes only with a request that has a hold TTL or an
+  idempotency key. Without it the request takes no lease, has no idempotency key and holds
+  nothing; most requests are such, and every argument costs client and server time.
 
   Reply (integers unless noted):
     {1, would_deny, rl_remaining, rl_reset_ms, rl_retry_ms, leases, used_1, grants_1, ...}
@@ -45,6 +57,7 @@
     {6, reply_json, response, request_id} (strings)   REPLAYED: the original decision
     {7}           IDEMPOTENCY_MISMATCH: the key was used for a different request
     {8}           IDEMPOTENCY_IN_FLIGHT: the first request with the key has not finished
+    {12}          EXPIRED: past the deadline; nothing applied
 ]]
 --- @include "util"
 --- @include "outbox"
@@ -56,22 +69,35 @@
 local now = tonumber(ARGV[1])
 local subject, id, mode = ARGV[2], ARGV[3], ARGV[4]
 local rate_interval, rate_burst = tonumber(ARGV[5]), tonumber(ARGV[6])
-local concurrency = tonumber(ARGV[7])
-local fingerprint, idem_ttl = ARGV[8], tonumber(ARGV[9])
-local hold_ttl, context, denial_ttl = tonumber(ARGV[10]), ARGV[11], tonumber(ARGV[12])
-local idem_key, n = ARGV[13], tonumber(ARGV[14])
+local context, denial_ttl, n = ARGV[7], tonumber(ARGV[8]), tonumber(ARGV[9])
 local apply, shadow = mode ~= 'peek', mode == 'shadow'
+local deadline = tonumber(ARGV[#ARGV])
+if apply and deadline > 0 then
+  local t = redis.call('TIME')
+  if tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) > deadline then return { 12 } end
+end
+local outbox_key, denials_key, rate_key = KEYS[1], KEYS[2], KEYS[3]
+
+-- The hold section, when present; without it: no lease, no idempotency key, no hold.
+local holds_key, leases_key = KEYS[4 + 2 * n], KEYS[5 + 2 * n]
+local idem_record_key, hold_key = KEYS[6 + 2 * n], KEYS[7 + 2 * n]
+local section = 10 + 6 * n
+local concurrency, fingerprint, idem_ttl, hold_ttl, idem_key = 0, '', 0, 0, ''
+if hold_key then
+  concurrency, fingerprint, idem_ttl = tonumber(ARGV[section]), ARGV[section + 1], tonumber(ARGV[section + 2])
+  hold_ttl, idem_key = tonumber(ARGV[section + 3]), ARGV[section + 4]
+end
 
 local function tally_denial()
-  redis.call('ZINCRBY', KEYS[3], 1, subject)
-  redis.call('PEXPIRE', KEYS[3], denial_ttl)
+  redis.call('ZINCRBY', denials_key, 1, subject)
+  redis.call('PEXPIRE', denials_key, denial_ttl)
 end
 
 -- 1. Request rate. A request over the rate changes nothing but the denial tally.
 local rate = { allowed = true, remaining = 0, reset_ms = 0, retry_ms = 0 }
-if rate_interval > 0 then rate = gcra_check(KEYS[4], now, rate_interval, rate_burst) end
+if rate_interval > 0 then rate = gcra_check(rate_key, now, rate_interval, rate_burst) end
 local function apply_rate()
-  if rate_interval > 0 then gcra_apply(KEYS[4], now, rate) end
+  if rate_interval > 0 then gcra_apply(rate_key, now, rate) end
 end
 local would_deny = 0
 if not rate.allowed then
@@ -82,7 +108,7 @@ end
 
 -- 2. Idempotency: a known key answers from its record (and still counts as a request).
 if fingerprint ~= '' then
-  local known = idem_lookup(KEYS[6], fingerprint)
+  local known = idem_lookup(idem_record_key, fingerprint)
   if known then
     if apply then apply_rate() end
     return known
@@ -90,15 +116,22 @@ if fingerprint ~= '' then
 end
 
 -- 3. Every usage and grants key must be present: a missing one is rebuilt from the ledger
---    by the caller, never assumed to be zero.
+--    by the caller, never assumed to be zero. The reads that prove presence are the ones the
+--    quota check needs (a missing string reads as false, a missing hash as empty, since a
+--    hydrated grants hash always holds `_h`), so presence costs no extra command.
 local metrics, missing = {}, {}
 for i = 1, n do
-  local a = 15 + 7 * (i - 1)
+  local a = 10 + 6 * (i - 1)
   local m = { name = ARGV[a], kind = ARGV[a + 1], period = ARGV[a + 2], limit = tonumber(ARGV[a + 3]),
-              amount = tonumber(ARGV[a + 4]), held = ARGV[a + 5] == '1', expire_at = tonumber(ARGV[a + 6]),
-              key = KEYS[6 + 2 * i], grants_key = KEYS[7 + 2 * i] }
-  if redis.call('EXISTS', m.key) == 0 then missing[#missing + 1] = i end
-  if m.limit >= 0 and redis.call('EXISTS', m.grants_key) == 0 then missing[#missing + 1] = -i end
+              amount = tonumber(ARGV[a + 4]), expire_at = tonumber(ARGV[a + 5]), held = ARGV[section + 4 + i] == '1',
+              key = KEYS[2 + 2 * i], grants_key = KEYS[3 + 2 * i], grants_raw = {} }
+  local used = redis.call('GET', m.key)
+  if not used then missing[#missing + 1] = i end
+  m.used = to_int(used)
+  if m.limit >= 0 then
+    m.grants_raw = redis.call('HGETALL', m.grants_key)
+    if #m.grants_raw == 0 then missing[#missing + 1] = -i end
+  end
   metrics[i] = m
 end
 if #missing > 0 then return { 5, unpack(missing) } end
@@ -106,8 +139,8 @@ if #missing > 0 then return { 5, unpack(missing) } end
 -- 4. Concurrency: leases past their deadline no longer count.
 local leases = 0
 if concurrency > 0 then
-  redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', now)
-  leases = redis.call('ZCARD', KEYS[5])
+  redis.call('ZREMRANGEBYSCORE', leases_key, '-inf', now)
+  leases = redis.call('ZCARD', leases_key)
   if leases >= concurrency then
     if apply then tally_denial() end
     if not shadow then
@@ -121,8 +154,7 @@ end
 -- 5. Quota: every metric must fit, or nothing is taken.
 local denied = 0
 for i, m in ipairs(metrics) do
-  m.used = to_int(redis.call('GET', m.key))
-  m.grants = (m.limit >= 0) and grants_usable(m.grants_key, now) or {}
+  m.grants = grants_usable_of(m.grants_raw, now)
   if denied == 0 and m.amount > usage_room(m.kind, m.used, m.limit, m.grants) then denied = i end
 end
 
@@ -135,7 +167,7 @@ local function reply(code, flag)
   return r
 end
 
-local ob = new_outbox(KEYS[1], id, subject, now, context)
+local ob = new_outbox(outbox_key, id, subject, now, context)
 if denied > 0 then
   if not apply then return reply(2, denied) end
   local m = metrics[denied]
@@ -152,8 +184,8 @@ if not apply then return reply(1, would_deny) end
 apply_rate()
 local deadline = now + hold_ttl
 if concurrency > 0 and hold_ttl > 0 then
-  redis.call('ZADD', KEYS[5], deadline, id)
-  redis.call('PEXPIRE', KEYS[5], hold_ttl)
+  redis.call('ZADD', leases_key, deadline, id)
+  redis.call('PEXPIRE', leases_key, hold_ttl)
   leases = leases + 1
 end
 local lines = {}
@@ -171,17 +203,17 @@ end
 
 local result = reply(1, would_deny)
 if hold_ttl > 0 then
-  redis.call('SET', KEYS[7], cjson.encode({
+  redis.call('SET', hold_key, cjson.encode({
     l = lines, c = (concurrency > 0) and 1 or 0, i = (fingerprint ~= '') and idem_key or '',
     e = deadline, x = context, r = cjson.encode(result) }))
-  redis.call('ZADD', KEYS[2], deadline, subject .. '|' .. id)
+  redis.call('ZADD', holds_key, deadline, subject .. '|' .. id)
 end
 if fingerprint ~= '' then
   if hold_ttl > 0 then
-    redis.call('HSET', KEYS[6], 'fp', fingerprint, 'st', 'f', 'h', id)
-    redis.call('PEXPIRE', KEYS[6], idem_ttl)
+    redis.call('HSET', idem_record_key, 'fp', fingerprint, 'st', 'f', 'h', id)
+    redis.call('PEXPIRE', idem_record_key, idem_ttl)
   else
-    idem_decided(KEYS[6], fingerprint, result, idem_ttl, id)
+    idem_decided(idem_record_key, fingerprint, result, idem_ttl, id)
   end
 end
 return result

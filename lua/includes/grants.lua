@@ -5,6 +5,8 @@
 
   grants_usable(key, now) -> list of {id, remaining, expires}, earliest expiry first
     (never-expiring last, ties by id); expired or used-up grants are left out.
+  grants_usable_of(raw, now) -> the same list from the hash's HGETALL reply `raw`, for a
+    caller that already read it (an empty reply means the hash is missing: not hydrated)
   grants_total(list) -> sum of remaining
   grants_draw(key, list, amount) -> draws {{id, n}, ...}; takes up to `amount` in list order
   grants_restore(key, draws, amount) -> restored {{id, n}, ...}; gives back up to `amount`,
@@ -15,8 +17,7 @@ local function grants_parse(value)
   return tonumber(string.sub(value, 1, sep - 1)), tonumber(string.sub(value, sep + 1))
 end
 
-local function grants_usable(key, now)
-  local raw = redis.call('HGETALL', key)
+local function grants_usable_of(raw, now)
   local list = {}
   for i = 1, #raw, 2 do
     if raw[i] ~= '_h' then
@@ -33,6 +34,10 @@ local function grants_usable(key, now)
     return a.id < b.id
   end)
   return list
+end
+
+local function grants_usable(key, now)
+  return grants_usable_of(redis.call('HGETALL', key), now)
 end
 
 local function grants_total(list)

@@ -18,6 +18,7 @@ import { Settlements } from '../proxy/settlements.js';
 import { UpstreamClient } from '../proxy/upstream-client.js';
 import { QuotaEngine } from '../quota/engine.js';
 import { KeySchema } from '../quota/keys.js';
+import { RedisClockOffset } from '../redis/clock-offset.js';
 import { connectRedis, createRedisClient } from '../redis/client.js';
 
 export interface GatewayOptions {
@@ -44,7 +45,15 @@ const withTimeout = <T>(work: Promise<T>, ms: number): Promise<T> =>
 const probe = (work: () => Promise<unknown>) => withTimeout(work(), PROBE_TIMEOUT_MS).then(() => true, () => false);
 
 /** Everything the HTTP layer needs, built from the environment and open connections. */
-export function gatewayDeps(env: Env, policy: Policy, redis: Redis, pool: Pool, logger: Logger, clock: Clock = systemClock): GatewayDeps {
+export function gatewayDeps(
+  env: Env,
+  policy: Policy,
+  redis: Redis,
+  pool: Pool,
+  logger: Logger,
+  clock: Clock = systemClock,
+  redisTime?: RedisClockOffset,
+): GatewayDeps {
   const metrics = new Metrics();
   const settings: GatewaySettings = {
     maxBodyBytes: env.QG_MAX_BODY_BYTES,
@@ -58,7 +67,10 @@ export function gatewayDeps(env: Env, policy: Policy, redis: Redis, pool: Pool, 
     policy,
     hydrator: new PgHydrator(pool),
     clock,
+    // A decision that reaches Redis after the gateway stopped waiting (it answered 503) is refused, never applied.
+    redisTime,
     options: {
+      decisionTimeoutMs: env.QG_REDIS_COMMAND_TIMEOUT_MS,
       idempotencyTtlMs: env.QG_IDEMPOTENCY_TTL_SECONDS * 1000,
       holdTtlMs: settings.holdTtlMs,
       counterGraceMs: env.QG_COUNTER_GRACE_SECONDS * 1000,
@@ -93,8 +105,10 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     statementTimeoutMs: 5_000,
     onError: (err) => logger.warn({ err: err.message }, 'postgres idle connection error'),
   });
-  const deps = gatewayDeps(env, policy, redis, pool, logger, options.clock);
+  const redisTime = new RedisClockOffset(redis);
+  const deps = gatewayDeps(env, policy, redis, pool, logger, options.clock, redisTime);
   if (await connectRedis(redis, logger)) await deps.engine.scripts.preload();
+  redisTime.start();
   // A Redis that restarts (or that was down at start) comes back with an empty script cache:
   // load the scripts on every (re)connect, or readiness ("scripts loaded") stays false.
   // Requests do not wait for this: EVALSHA falls back to EVAL on NOSCRIPT.
@@ -121,6 +135,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         await closed;
         await deps.settlements.idle();
         await deps.upstream.close();
+        redisTime.stop();
         redis.disconnect();
         await pool.end();
       })()),

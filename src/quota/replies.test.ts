@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodeConsume, decodeHoldEnd, decodeValues, ReplyCode, ScriptReplyError } from './replies.js';
+import { decodeConsume, decodeHoldEnd, decodeSnapshot, decodeValues, ReplyCode, ScriptReplyError } from './replies.js';
 
 describe('decodeConsume', () => {
   it('decodes an allowed decision with per-metric pairs', () => {
@@ -12,6 +12,12 @@ describe('decodeConsume', () => {
       leases: 1,
       metrics: [{ used: 5, grants: 0 }, { used: 300, grants: 20 }],
     });
+  });
+
+  it('decodes the bare codes: mismatch, in flight, expired', () => {
+    expect(decodeConsume([7])).toEqual({ code: ReplyCode.IdempotencyMismatch });
+    expect(decodeConsume([8])).toEqual({ code: ReplyCode.IdempotencyInFlight });
+    expect(decodeConsume([12])).toEqual({ code: ReplyCode.Expired });
   });
 
   it('splits hydration indexes into usage and grants (0-based)', () => {
@@ -45,5 +51,10 @@ describe('decodeHoldEnd and decodeValues', () => {
     expect(decodeValues('grant', [11, 4])).toEqual({ code: ReplyCode.Exists, values: [4] });
     expect(decodeValues('release', [6, JSON.stringify([1, 2, 1]), '', 'x'])).toEqual({ code: ReplyCode.Replayed, values: [2, 1] });
     expect(() => decodeHoldEnd('settle', [2])).toThrow(ScriptReplyError);
+  });
+
+  it('decode the reconciliation snapshot', () => {
+    expect(decodeSnapshot([1, '1795643714768-3', 7, -1])).toEqual({ watermark: '1795643714768-3', values: [7, null] });
+    expect(() => decodeSnapshot([1, 'not-an-id', 7])).toThrow(ScriptReplyError);
   });
 });

@@ -14,6 +14,7 @@ export const ReplyCode = {
   NotFound: 9,
   NotDue: 10,
   Exists: 11,
+  Expired: 12,
 } as const;
 export type ReplyCode = (typeof ReplyCode)[keyof typeof ReplyCode];
 
@@ -81,7 +82,7 @@ export type ConsumeReply =
   | Decided
   | Missing
   | { code: typeof ReplyCode.Replayed; original: Decided; response: string | null; requestId: string }
-  | { code: typeof ReplyCode.IdempotencyMismatch | typeof ReplyCode.IdempotencyInFlight };
+  | { code: typeof ReplyCode.IdempotencyMismatch | typeof ReplyCode.IdempotencyInFlight | typeof ReplyCode.Expired };
 
 function decided(script: string, raw: unknown[], code: Decided['code']): Decided {
   const header = ints(script, raw.slice(0, 6), 1);
@@ -121,6 +122,7 @@ export function decodeConsume(raw: unknown): ConsumeReply {
     }
     case ReplyCode.IdempotencyMismatch:
     case ReplyCode.IdempotencyInFlight:
+    case ReplyCode.Expired:
       return { code };
     default:
       throw new ScriptReplyError(script, `unknown code ${String(code)}`, raw);

@@ -23,8 +23,6 @@ beforeAll(async () => {
   gw = await startGatewayFixture({ redisUrl: redis.url, env: { QG_REDIS_COMMAND_TIMEOUT_MS: '250' } });
   // The fixture's inspection client reconnects in the background while Redis is down.
   gw.redis.on('error', () => {});
-  // Unlimited: requests that time out on a frozen Redis may still be applied once it thaws
-  // (see the frozen test), and no quota must run out because of them.
   subject = await gw.createSubject({ plan: 'unlimited' });
 });
 afterAll(async () => {
@@ -163,16 +161,21 @@ describe('Redis outage', () => {
     expect(JSON.parse(denied.text)).toMatchObject({ code: 'quota_exceeded', metric: 'exports' });
   });
 
-  // Known gap, not asserted here: a script that timed out on the client is still queued on the
-  // connection and runs when Redis thaws, so a request answered 503 may be charged after all.
   it('Redis frozen (SIGSTOP): closed routes still answer 503 within the command timeout instead of hanging', async () => {
     const pid = redis.pid!;
     expect(pid).toBeGreaterThan(0);
+    const refused: string[] = [];
     process.kill(pid, 'SIGSTOP');
     try {
       const failOpenBefore = await metricValue('quotagate_fail_open_total', 'route="list-projects"');
-      for (let i = 0; i < 3; i++) expectBackendUnavailable(await timed('frozen', '/v1/exports', exportReq()));
-      expectBackendUnavailable(await timed('frozen', '/v1/consume', consumeReq()));
+      for (let i = 0; i < 3; i++) {
+        const r = await timed('frozen', '/v1/exports', exportReq());
+        expectBackendUnavailable(r);
+        refused.push(r.headers.get('x-request-id')!);
+      }
+      const r = await timed('frozen', '/v1/consume', consumeReq());
+      expectBackendUnavailable(r);
+      refused.push(r.headers.get('x-request-id')!);
       const open = await timed('frozen', '/v1/projects', { key: subject.key });
       expect(open.status).toBe(200);
       expect(await metricValue('quotagate_fail_open_total', 'route="list-projects"')).toBe(failOpenBefore + 1);
@@ -186,6 +189,11 @@ describe('Redis outage', () => {
     // Thawed: the same connection answers again, no reconnect needed.
     await eventually('decisions resume after SIGCONT', async () => (await timed(null, '/v1/exports', exportReq())).status === 202);
     await eventually('/readyz is 200 after SIGCONT', async () => (await readyz(null)).status === 200);
+
+    // The scripts of the 503 answers were still queued on the connection and ran on thawing:
+    // past their deadline, they were refused, so none of those requests was charged.
+    const events = await gw.events(subject);
+    expect(events.filter((e) => refused.some((id) => e.id.startsWith(`${id}:`)))).toEqual([]);
   });
 
   it('the gateway process never crashed: it still serves', async () => {
