@@ -1,11 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadEnv } from '../../src/config/env.js';
-import { createLogger } from '../../src/observability/logger.js';
 import { GAUGE_PERIOD } from '../../src/ledger/pg-hydrator.js';
 import { periodAt } from '../../src/lib/period.js';
 import type { SubjectRef } from '../../src/quota/types.js';
-import { startWorker, type WorkerHandle } from '../../src/worker/worker.js';
+import type { WorkerHandle } from '../../src/worker/worker.js';
 import { createEngineFixture, type EngineFixture } from '../support/engine.js';
+import { inChunks, startTestWorker, waitForDrain } from '../support/ledger-checks.js';
 import { databaseUrl, redisUrl } from '../support/services.js';
 
 const SUBJECTS = 500;
@@ -17,44 +16,13 @@ let worker: WorkerHandle;
 
 beforeAll(async () => {
   f = await createEngineFixture({ connections: 4 });
-  worker = await startWorker({
-    env: loadEnv({
-      REDIS_URL: redisUrl(),
-      DATABASE_URL: databaseUrl(),
-      QG_KEY_PREFIX: f.keys.prefix,
-      QG_PARTITIONS: String(f.keys.partitions),
-      QG_FLUSH_INTERVAL_MS: '50',
-    }),
-    policy: f.engine.policy,
-    logger: createLogger('silent'),
-    // The fixture's clock: holds are due by its time, not the machine's.
-    clock: f.clock,
-  });
+  // The fixture's clock: holds are due by its time, not the machine's.
+  worker = await startTestWorker({ keys: f.keys, redisUrl: redisUrl(), databaseUrl: databaseUrl(), clock: f.clock });
 });
 afterAll(async () => {
   await worker?.close();
   await f?.close();
 });
-
-/** Runs `tasks` with at most `limit` in flight. */
-async function inFlight(tasks: (() => Promise<void>)[], limit: number): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: limit }, async () => {
-      while (next < tasks.length) await tasks[next++]!();
-    }),
-  );
-}
-
-async function drained(): Promise<void> {
-  const streams = Array.from({ length: f.keys.partitions }, (_, p) => f.keys.outbox(p));
-  for (let waited = 0; waited < 60_000; waited += 100) {
-    const lengths = await Promise.all(streams.map((s) => f.redis.xlen(s)));
-    if (lengths.every((n) => n === 0)) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error('the outbox did not drain within 60 s');
-}
 
 describe('the ledger under load, with the worker running', () => {
   it('holds every event of 20,000 decisions across 500 subjects exactly once, and its sums equal Redis and usage_counters', async () => {
@@ -103,8 +71,8 @@ describe('the ledger under load, with the worker running', () => {
       }),
     );
     expect(tasks).toHaveLength(20_000);
-    await inFlight(tasks, IN_FLIGHT);
-    await drained();
+    await inChunks(tasks, IN_FLIGHT);
+    await waitForDrain(f.redis, f.keys, 60_000);
 
     const ids = subjects.map((s) => s.id);
     const { rows: totals } = await f.pool.query<{ events: string; distinct_ids: string; denied: string }>(

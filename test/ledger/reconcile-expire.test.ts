@@ -1,10 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadEnv } from '../../src/config/env.js';
 import { periodAt } from '../../src/lib/period.js';
-import { createLogger } from '../../src/observability/logger.js';
 import type { SubjectRef } from '../../src/quota/types.js';
-import { startWorker, type WorkerHandle } from '../../src/worker/worker.js';
+import type { WorkerHandle } from '../../src/worker/worker.js';
 import { createEngineFixture, type EngineFixture } from '../support/engine.js';
+import { startTestWorker, waitForDrain } from '../support/ledger-checks.js';
 import { databaseUrl, redisUrl } from '../support/services.js';
 
 let f: EngineFixture;
@@ -13,18 +12,7 @@ let n = 0;
 
 beforeAll(async () => {
   f = await createEngineFixture({ connections: 2 });
-  worker = await startWorker({
-    env: loadEnv({
-      REDIS_URL: redisUrl(),
-      DATABASE_URL: databaseUrl(),
-      QG_KEY_PREFIX: f.keys.prefix,
-      QG_PARTITIONS: String(f.keys.partitions),
-      QG_FLUSH_INTERVAL_MS: '50',
-    }),
-    policy: f.engine.policy,
-    logger: createLogger('silent'),
-    clock: f.clock,
-  });
+  worker = await startTestWorker({ keys: f.keys, redisUrl: redisUrl(), databaseUrl: databaseUrl(), clock: f.clock });
 });
 afterAll(async () => {
   await worker?.close();
@@ -38,14 +26,7 @@ async function consume(s: SubjectRef, metric: string, times: number): Promise<vo
   await Promise.all(Array.from({ length: times }, (_, i) => f.engines[i % 2]!.consume({ subject: s, charges: [{ metric, amount: 1 }] })));
 }
 
-async function drained(): Promise<void> {
-  for (let waited = 0; waited < 20_000; waited += 50) {
-    const lengths = await Promise.all(Array.from({ length: f.keys.partitions }, (_, p) => f.redis.xlen(f.keys.outbox(p))));
-    if (lengths.every((len) => len === 0)) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error('the outbox did not drain within 20 s');
-}
+const drained = () => waitForDrain(f.redis, f.keys);
 
 describe('reconciliation', () => {
   it('reports a planted drift, repairs Redis when it is behind, and only reports it when ahead', async () => {
