@@ -23,6 +23,7 @@ import { redisBenchmarkCommandLine, runRedisBenchmark, type RedisBenchmarkRun } 
 import { deletePrefix } from './redis-keys.js';
 import { redisStats, redisVersion, statsDelta, type RedisStats } from './redis-stats.js';
 import { writeSection } from './results.js';
+import { runBenchmark } from './run-benchmark.js';
 
 const LOAD: LoadOptions = {
   concurrency: envInt('BENCH_CONCURRENCY', 256),
@@ -195,16 +196,4 @@ async function forEachConcurrently<T>(items: readonly T[], concurrency: number, 
   await Promise.all(Array.from({ length: concurrency }, worker));
 }
 
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    console.error(`\n${signal}: stopping`);
-    const timeout = new Promise((r) => setTimeout(r, 5_000).unref());
-    void Promise.race([cleanup?.(), timeout]).finally(() => process.exit(130));
-  });
-}
-
-main().catch(async (err: unknown) => {
-  console.error(err instanceof Error ? (err.stack ?? err.message) : err);
-  await cleanup?.().catch(() => {});
-  process.exitCode = 1;
-});
+runBenchmark(main, () => cleanup?.() ?? Promise.resolve());

@@ -37,6 +37,7 @@ import { redisStats, redisVersion } from './redis-stats.js';
 import { writeSection } from './results.js';
 import { startService, type Service } from './services.js';
 import { percentile } from './stats.js';
+import { runBenchmark } from './run-benchmark.js';
 
 const CONFIG = {
   connections: envInt('BENCH_CONNECTIONS', 32),
@@ -229,17 +230,4 @@ function expectAllAllowed(label: string, gateway: GatewayCounters, responses: nu
     `the benchmark's load must all be allowed`);
 }
 
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    console.error(`\n${signal}: stopping`);
-    const timeout = new Promise((r) => setTimeout(r, 10_000).unref());
-    void Promise.race([cleanup(), timeout]).finally(() => process.exit(130));
-  });
-}
-
-main()
-  .catch((err: unknown) => {
-    console.error(err instanceof Error ? (err.stack ?? err.message) : err);
-    process.exitCode = 1;
-  })
-  .finally(cleanup);
+runBenchmark(main, cleanup, 10_000);

@@ -40,6 +40,7 @@ import { benchRedis } from './private-redis.js';
 import { deletePrefix } from './redis-keys.js';
 import { redisVersion } from './redis-stats.js';
 import { writeSection } from './results.js';
+import { runBenchmark } from './run-benchmark.js';
 
 const CONFIG = {
   events: envInt('BENCH_EVENTS', 200_000),
@@ -139,17 +140,4 @@ function envIntList(name: string, fallback: number[]): number[] {
   return values;
 }
 
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    console.error(`\n${signal}: stopping`);
-    const timeout = new Promise((r) => setTimeout(r, 15_000).unref());
-    void Promise.race([cleanup(), timeout]).finally(() => process.exit(130));
-  });
-}
-
-main()
-  .catch((err: unknown) => {
-    console.error(err instanceof Error ? (err.stack ?? err.message) : err);
-    process.exitCode = 1;
-  })
-  .finally(cleanup);
+runBenchmark(main, cleanup, 15_000);
