@@ -1,6 +1,7 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { spawnOwned } from '../test/support/owned-processes.js';
 
 /** A server the benchmark runs in a child process of its own. */
 export interface Service {
@@ -13,19 +14,6 @@ export interface Service {
 
 const READY = /^listening on (http:\/\/\S+)$/;
 const START_TIMEOUT_MS = 20_000;
-
-const live = new Set<ChildProcess>();
-let exitHook = false;
-
-/** Children die with the benchmark even when it ends without running its cleanup. */
-function installExitHook(): void {
-  if (exitHook) return;
-  exitHook = true;
-  // 'exit' handlers run synchronously: kill without waiting.
-  process.on('exit', () => {
-    for (const child of live) child.kill('SIGKILL');
-  });
-}
 
 const exited = (child: ChildProcess) =>
   child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise<void>((r) => child.once('exit', () => r()));
@@ -41,18 +29,13 @@ export interface ServiceOptions {
 /**
  * Runs `bench/<entry>` under tsx (`node --import tsx`, the same Node as this process) and
  * waits for its `listening on <url>` line. Its other output goes to stderr, prefixed with
- * `name`. On Linux, `setpriv --pdeathsig` has the kernel kill it if this process dies.
+ * `name`. It dies with the benchmark, whatever ends it (test/support/owned-processes.ts).
  */
 export async function startService(name: string, entry: string, options: ServiceOptions = {}): Promise<Service> {
-  installExitHook();
   const node = [process.execPath, '--import', 'tsx', fileURLToPath(new URL(entry, import.meta.url)), ...(options.args ?? [])];
-  const command = options.cpus ? ['taskset', '-c', options.cpus, ...node] : node;
-  const pdeathsig = spawnSync('setpriv', ['--pdeathsig', 'SIGKILL', 'true'], { stdio: 'ignore' }).status === 0;
-  // setpriv and taskset exec what follows, so child.pid is the server's own pid (whose CPU the benchmark reads).
-  const [file, ...argv] = pdeathsig ? ['setpriv', '--pdeathsig', 'SIGKILL', ...command] : command;
-  const child = spawn(file!, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...options.env } });
-  live.add(child);
-  child.once('exit', () => live.delete(child));
+  // taskset (like setpriv) execs what follows, so child.pid is the server's own pid (whose CPU the benchmark reads).
+  const [file, ...argv] = options.cpus ? ['taskset', '-c', options.cpus, ...node] : node;
+  const child = spawnOwned(file!, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...options.env } });
 
   const forward = (line: string) => process.stderr.write(`[${name}] ${line}\n`);
   createInterface({ input: child.stderr! }).on('line', forward);

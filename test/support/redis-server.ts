@@ -1,10 +1,8 @@
-import { spawn, spawnSync, execFile, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawnSync, execFile, type ChildProcess } from 'node:child_process';
 import { createServer, connect, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
+import { ownedTempDir, spawnOwned } from './owned-processes.js';
 
 /**
  * Redis servers owned by one test: for tests that stop, crash, restart or FLUSHALL Redis,
@@ -43,32 +41,6 @@ export interface PrivateRedisOptions {
   port?: number;
   /** How long to wait for PING to answer after a start. Default 10 s. */
   startTimeoutMs?: number;
-}
-
-// ---- cleanup of everything this process started -------------------------------------
-
-const liveChildren = new Set<ChildProcess>();
-const tempDirs = new Set<string>();
-let exitHookInstalled = false;
-
-function installExitHook(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  // 'exit' handlers must be synchronous: kill and delete without waiting.
-  process.on('exit', () => {
-    for (const child of liveChildren) child.kill('SIGKILL');
-    for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
-  });
-}
-
-let pdeathsigSupported: boolean | undefined;
-/** `setpriv --pdeathsig` (util-linux) makes the kernel kill the server when its parent dies. */
-function supportsPdeathsig(): boolean {
-  if (pdeathsigSupported === undefined) {
-    const probe = spawnSync('setpriv', ['--pdeathsig', 'SIGKILL', 'true'], { stdio: 'ignore' });
-    pdeathsigSupported = probe.status === 0;
-  }
-  return pdeathsigSupported;
 }
 
 let redisServerChecked = false;
@@ -157,13 +129,7 @@ async function spawnServer(port: number, dir: string, args: readonly string[], s
     '--loglevel', 'warning',
     ...args,
   ];
-  const [command, commandArgs] = supportsPdeathsig()
-    ? ['setpriv', ['--pdeathsig', 'SIGKILL', 'redis-server', ...serverArgs]]
-    : ['redis-server', serverArgs];
-  // setpriv execs redis-server, so child.pid is the server's own pid.
-  const child = spawn(command, commandArgs, { stdio: ['ignore', 'pipe', 'pipe'] });
-  liveChildren.add(child);
-  child.once('exit', () => liveChildren.delete(child));
+  const child = spawnOwned('redis-server', serverArgs, { stdio: ['ignore', 'pipe', 'pipe'] });
   // Never keep the test process alive for a forgotten server: the exit hook kills it.
   child.unref();
   (child.stdout as Socket | null)?.unref();
@@ -191,11 +157,10 @@ async function spawnServer(port: number, dir: string, args: readonly string[], s
 /** Starts a private `redis-server`; see PrivateRedis. */
 export async function startPrivateRedis(opts: PrivateRedisOptions = {}): Promise<PrivateRedis> {
   assertRedisServerOnPath();
-  installExitHook();
   const args = opts.args ?? [];
   const startTimeoutMs = opts.startTimeoutMs ?? 10_000;
-  const dir = mkdtempSync(join(tmpdir(), 'qg-redis-'));
-  tempDirs.add(dir);
+  const tempDir = ownedTempDir('qg-redis-');
+  const dir = tempDir.path;
 
   // The OS-picked port may be taken between probe and bind; try a few.
   let port = opts.port ?? 0;
@@ -207,8 +172,7 @@ export async function startPrivateRedis(opts: PrivateRedisOptions = {}): Promise
       port = candidate;
     } catch (err) {
       if (opts.port !== undefined || attempt >= 3) {
-        rmSync(dir, { recursive: true, force: true });
-        tempDirs.delete(dir);
+        tempDir.remove();
         throw err;
       }
     }
@@ -248,8 +212,7 @@ export async function startPrivateRedis(opts: PrivateRedisOptions = {}): Promise
       if (disposed) return;
       disposed = true;
       await halt('SIGKILL');
-      rmSync(dir, { recursive: true, force: true });
-      tempDirs.delete(dir);
+      tempDir.remove();
     },
   };
 }

@@ -1,9 +1,9 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import type { ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { testPolicy } from './engine.js';
+import { ownedTempDir, spawnOwned } from './owned-processes.js';
 
 /**
  * The worker as a child process (`node --import tsx src/worker/main.ts`), for tests that
@@ -25,37 +25,14 @@ export interface WorkerProcess {
   stop(graceMs?: number): Promise<void>;
 }
 
-const live = new Set<ChildProcess>();
-const tempDirs = new Set<string>();
-let exitHookInstalled = false;
-
-function installExitHook(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  // 'exit' handlers must be synchronous: kill and delete without waiting.
-  process.on('exit', () => {
-    for (const child of live) child.kill('SIGKILL');
-    for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
-  });
-}
-
 let policyFile: string | undefined;
 /** The engine fixture's test policy as a JSON file, for POLICY_FILE (one per test process). */
 export function testPolicyFile(): string {
   if (!policyFile) {
-    installExitHook();
-    const dir = mkdtempSync(join(tmpdir(), 'qg-policy-'));
-    tempDirs.add(dir);
-    policyFile = join(dir, 'policy.json');
+    policyFile = join(ownedTempDir('qg-policy-').path, 'policy.json');
     writeFileSync(policyFile, JSON.stringify(testPolicy));
   }
   return policyFile;
-}
-
-let pdeathsig: boolean | undefined;
-function supportsPdeathsig(): boolean {
-  pdeathsig ??= spawnSync('setpriv', ['--pdeathsig', 'SIGKILL', 'true'], { stdio: 'ignore' }).status === 0;
-  return pdeathsig;
 }
 
 function waitForExit(child: ChildProcess): Promise<void> {
@@ -68,16 +45,12 @@ function waitForExit(child: ChildProcess): Promise<void> {
  * defaults to the test policy).
  */
 export function spawnWorkerProcess(env: Record<string, string>): WorkerProcess {
-  installExitHook();
-  const nodeArgs = ['--import', 'tsx', 'src/worker/main.ts'];
-  // setpriv execs node, so child.pid is the worker's own pid.
-  const [command, args] = supportsPdeathsig()
-    ? ['setpriv', ['--pdeathsig', 'SIGKILL', process.execPath, ...nodeArgs]]
-    : [process.execPath, nodeArgs];
-  const child = spawn(command, args, { cwd: ROOT, env: { ...process.env, POLICY_FILE: testPolicyFile(), ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawnOwned(process.execPath, ['--import', 'tsx', 'src/worker/main.ts'], {
+    cwd: ROOT,
+    env: { ...process.env, POLICY_FILE: testPolicyFile(), ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   if (child.pid === undefined) throw new Error('the worker process did not start');
-  live.add(child);
-  child.once('exit', () => live.delete(child));
   let output = '';
   const collect = (chunk: Buffer) => {
     output = (output + chunk.toString()).slice(-8_000);
