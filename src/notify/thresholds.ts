@@ -5,7 +5,7 @@ import { GAUGE_PERIOD } from '../ledger/pg-hydrator.js';
 import { periodAt } from '../lib/period.js';
 import { limitOf } from '../quota/limits.js';
 import type { SubjectRef } from '../quota/types.js';
-import { STATUS_THRESHOLDS, usageStatus } from '../quota/usage-status.js';
+import { remainingUnits, STATUS_THRESHOLDS, usageStatus } from '../quota/usage-status.js';
 import type { WorkerContext } from '../worker/job.js';
 import { recordNotifications, type NotificationInput } from './webhook-job.js';
 
@@ -119,7 +119,7 @@ export class ThresholdNotifier implements FlushObserver {
     const inputs: NotificationInput[] = [];
     for (const t of targets) {
       const grantBalance = grants.get(pair(t.subject.id, t.metric)) ?? 0;
-      const remaining = t.kind === 'counter' ? Math.max(0, t.limit - t.used) + grantBalance : Math.max(0, t.limit + grantBalance - t.used);
+      const remaining = remainingUnits(t.kind, t.limit, t.used, grantBalance);
       const period = t.periodStart === null ? null : periodAt(t.periodStart, t.subject.anchor);
       const { percent, status } = usageStatus({
         metric: t.metric,

@@ -6,6 +6,7 @@ import { Scripts, type RedisClient, type ScriptName } from '../redis/scripts.js'
 import type { Hydrator } from './hydration.js';
 import type { KeySchema } from './keys.js';
 import { limitOf, planOf } from './limits.js';
+import { remainingUnits } from './usage-status.js';
 import {
   decodeConsume,
   decodeHoldEnd,
@@ -573,12 +574,7 @@ export class QuotaEngine {
   private usageOf(lines: readonly Line[], values: readonly { used: number; grants: number }[]): MetricUsage[] {
     return lines.map((line, i) => {
       const { used, grants } = values[i]!;
-      const remaining =
-        line.limit === null
-          ? null
-          : line.kind === 'counter'
-            ? Math.max(0, line.limit - used) + grants
-            : Math.max(0, line.limit + grants - used);
+      const remaining = line.limit === null ? null : remainingUnits(line.kind, line.limit, used, grants);
       return {
         metric: line.metric,
         kind: line.kind,

@@ -1,4 +1,13 @@
+import type { MetricKind } from '../config/policy.js';
 import type { MetricUsage } from './types.js';
+
+/**
+ * Units that still fit (as lua/includes/usage.lua's usage_room decides): counters have the
+ * plan allowance left plus usable grants; gauges have grants as extra ceiling.
+ */
+export function remainingUnits(kind: MetricKind, limit: number, used: number, grantBalance: number): number {
+  return kind === 'counter' ? Math.max(0, limit - used) + grantBalance : Math.max(0, limit + grantBalance - used);
+}
 
 export type UsageStatus = 'ok' | 'warning' | 'critical' | 'exceeded';
 
