@@ -1,6 +1,3 @@
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { startDemoUpstream, type DemoUpstream } from './upstream.js';
 
@@ -272,30 +269,5 @@ describe('controls', () => {
     expect(streamed.headers.get('x-usage-tokens')).toBe('77');
     await streamed.text();
     expect((await call('POST', '/v1/exports', {})).headers.has('x-usage-tokens')).toBe(false);
-  });
-});
-
-describe('main', () => {
-  const main = fileURLToPath(new URL('./main.ts', import.meta.url));
-  const tsx = fileURLToPath(new URL('../../node_modules/.bin/tsx', import.meta.url));
-  const run = (port: string) =>
-    spawn(tsx, [main], { env: { ...process.env, DEMO_UPSTREAM_PORT: port }, stdio: ['ignore', 'pipe', 'pipe'] });
-
-  it('prints its URL and stops on SIGTERM', async () => {
-    const child = run('0');
-    const [line] = (await once(child.stdout, 'data')) as [Buffer];
-    const url = /http:\/\/127\.0\.0\.1:\d+/.exec(line.toString())?.[0];
-    expect(url).toBeDefined();
-    expect((await fetch(`${url}/v1/projects`)).status).toBe(200);
-    child.kill('SIGTERM');
-    expect(await once(child, 'exit')).toEqual([0, null]);
-  });
-
-  it('exits 1 naming DEMO_UPSTREAM_PORT when the port is invalid', async () => {
-    const child = run('http');
-    let stderr = '';
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    expect((await once(child, 'exit'))[0]).toBe(1);
-    expect(stderr).toContain('DEMO_UPSTREAM_PORT');
   });
 });

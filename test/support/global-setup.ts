@@ -3,7 +3,8 @@ import { Redis } from 'ioredis';
 import type { TestProject } from 'vitest/node';
 import { migrate } from '../../src/db/migrate.js';
 import { createDatabase, dropDatabase, newDatabaseName, sweepStaleDatabases } from './databases.js';
-import { redactPassword, resolvePostgres, resolveRedis, type ResolvedService } from './resolve-services.js';
+import { redactPassword } from '../../src/local-services/local-services.js';
+import { resolvePostgres, resolveRedis, type ResolvedService } from './resolve-services.js';
 import { unlinkByPrefix } from './redis-keys.js';
 import './provided-context.js';
 

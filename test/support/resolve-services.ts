@@ -1,5 +1,5 @@
-import { Redis } from 'ioredis';
-import { Client } from 'pg';
+import { redactPassword } from '../../src/local-services/local-services.js';
+import { postgresAnswers, redisAnswers } from '../../src/local-services/probes.js';
 import type { ServiceSource } from './provided-context.js';
 import { assertRedisServerOnPath, startPrivateRedis } from './redis-server.js';
 
@@ -30,40 +30,6 @@ const fromEnv = (name: string) => {
   const value = process.env[name];
   return value === undefined || value === '' ? undefined : value;
 };
-
-export async function redisAnswers(url: string, timeoutMs: number): Promise<boolean> {
-  const client = new Redis(url, {
-    lazyConnect: true,
-    connectTimeout: timeoutMs,
-    commandTimeout: timeoutMs,
-    maxRetriesPerRequest: 0,
-    enableOfflineQueue: false,
-    retryStrategy: () => null,
-  });
-  client.on('error', () => {}); // the failure is the answer; don't let ioredis log it
-  try {
-    await client.connect();
-    return (await client.ping()) === 'PONG';
-  } catch {
-    return false;
-  } finally {
-    client.disconnect();
-  }
-}
-
-export async function postgresAnswers(url: string, timeoutMs: number): Promise<boolean> {
-  const client = new Client({ connectionString: url, connectionTimeoutMillis: timeoutMs, query_timeout: timeoutMs });
-  client.on('error', () => {});
-  try {
-    await client.connect();
-    await client.query('SELECT 1');
-    return true;
-  } catch {
-    return false;
-  } finally {
-    await client.end().catch(() => {});
-  }
-}
 
 // ---- testcontainers (loaded only when needed: it is slow to import) -------------------
 
@@ -160,14 +126,4 @@ export async function resolvePostgres(log: Log): Promise<ResolvedService> {
       '  - start a Docker engine (testcontainers then runs postgres:16-alpine).',
     ].join('\n'),
   );
-}
-
-export function redactPassword(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return '(unparseable URL)';
-  }
 }

@@ -6,7 +6,7 @@ import { testPolicy } from './engine.js';
 import { ownedTempDir, spawnOwned } from './owned-processes.js';
 
 /**
- * The worker as a child process (`node --import tsx src/worker/main.ts`), for tests that
+ * The worker as a child process (`node --import tsx src/cli/main.ts worker`), for tests that
  * crash it. Children die with the test process: killed on its exit, and (on Linux, via
  * `setpriv --pdeathsig`) by the kernel when it dies, even by SIGKILL.
  */
@@ -45,7 +45,7 @@ function waitForExit(child: ChildProcess): Promise<void> {
  * defaults to the test policy).
  */
 export function spawnWorkerProcess(env: Record<string, string>): WorkerProcess {
-  const child = spawnOwned(process.execPath, ['--import', 'tsx', 'src/worker/main.ts'], {
+  const child = spawnOwned(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'worker'], {
     cwd: ROOT,
     env: { ...process.env, POLICY_FILE: testPolicyFile(), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,0 +1,18 @@
+import { InvalidArgumentError } from '@commander-js/extra-typings';
+
+/**
+ * Parsers for option and argument values. They only turn text into the type the command
+ * needs; ranges and meaning are the gateway's to judge (it names the field in its 400).
+ * A value they reject is a usage error (exit 2), reported by commander with the option name.
+ */
+
+export function wholeNumber(value: string): number {
+  if (!/^-?\d+$/.test(value)) throw new InvalidArgumentError('must be a whole number');
+  return Number(value);
+}
+
+export function port(value: string): number {
+  const n = /^\d{1,5}$/.test(value) ? Number(value) : NaN;
+  if (!(n <= 65_535)) throw new InvalidArgumentError('must be a port number from 0 to 65535');
+  return n;
+}
