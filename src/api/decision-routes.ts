@@ -5,7 +5,7 @@ import type { GatewayDeps } from '../http/gateway-deps.js';
 import { apiIdempotencyKey } from '../http/idempotency-key.js';
 import type { Allowed, Charge, Decision, MetricUsage } from '../quota/types.js';
 import { subjectRef } from '../subjects/subject-ref.js';
-import { backend } from './backend.js';
+import { decide } from './backend.js';
 import { pick } from './problem-responses.js';
 import type { ApiSchemas } from './schemas.js';
 
@@ -61,7 +61,7 @@ export function registerDecisionRoutes(app: OpenAPIHono, deps: GatewayDeps, sche
     const body = c.req.valid('json');
     const key = apiIdempotencyKey(c.req.raw.headers, body.idempotency_key);
     const charges: Charge[] = body.charges;
-    const decision = await backend(c, deps, () =>
+    const decision = await decide(c, deps, 'api:consume', () =>
       deps.engine.consume({
         subject: subjectRef(c.get('owner').subject),
         charges,
@@ -77,7 +77,7 @@ export function registerDecisionRoutes(app: OpenAPIHono, deps: GatewayDeps, sche
 
   app.openapi(check, async (c) => {
     const body = c.req.valid('json');
-    const decision = await backend(c, deps, () =>
+    const decision = await decide(c, deps, 'api:check', () =>
       deps.engine.check({ subject: subjectRef(c.get('owner').subject), charges: body.charges, rateClass: API_RATE_CLASS }),
     );
     const headers = decisionHeaders(decision, deps.clock.now());

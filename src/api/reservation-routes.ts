@@ -5,7 +5,7 @@ import type { GatewayDeps } from '../http/gateway-deps.js';
 import { ProblemError } from '../http/problem.js';
 import type { HoldOutcome, HoldRef } from '../quota/types.js';
 import { subjectRef } from '../subjects/subject-ref.js';
-import { backend } from './backend.js';
+import { backend, decide } from './backend.js';
 import { answerDecision } from './decision-routes.js';
 import { pick } from './problem-responses.js';
 import type { ApiSchemas } from './schemas.js';
@@ -59,7 +59,7 @@ export function registerReservationRoutes(app: OpenAPIHono, deps: GatewayDeps, s
   app.openapi(create, async (c) => {
     const body = c.req.valid('json');
     const ttlMs = (body.ttl_seconds ?? deps.settings.holdTtlMs / 1000) * 1000;
-    const decision = await backend(c, deps, () =>
+    const decision = await decide(c, deps, 'api:reserve', () =>
       deps.engine.consume({
         subject: subjectRef(c.get('owner').subject),
         charges: body.charges.map((ch) => ({ ...ch, held: true })),

@@ -40,6 +40,8 @@ export const envSchema = z.object({
   QG_FLUSH_CLAIM_IDLE_MS: int(100, 3_600_000).default(30_000),
   /** Jobs (partitions) one worker process runs at once. */
   QG_WORKER_CONCURRENCY: int(1, 256).default(4),
+  /** Port of a worker process's Prometheus `/metrics` (on HOST); unset = none, 0 = any free port. */
+  QG_WORKER_METRICS_PORT: int(0, 65_535).optional(),
   /** How often Redis is reconciled against the ledger. */
   QG_RECONCILE_INTERVAL_SECONDS: int(10, 86_400).default(600),
   /** Subjects with ledger activity within this window are reconciled. */
@@ -48,6 +50,10 @@ export const envSchema = z.object({
   QG_NOTIFY_URL: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
   /** HMAC-SHA256 key of the `quotagate-signature` header; required with QG_NOTIFY_URL. */
   QG_NOTIFY_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
+  /** Bearer token of the admin API (compared by SHA-256 in constant time); unset = admin API refuses every request. */
+  ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  /** HMAC-SHA256 key that billing webhooks are signed with; unset = /webhooks/billing refuses every request. */
+  WEBHOOK_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
   /** Denials of one subject within one minute above which abuse is reported. */
   QG_ABUSE_DENIALS_PER_MINUTE: int(1, 1_000_000).default(60),
 })

@@ -1,9 +1,13 @@
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { serve, type ServerType } from '@hono/node-server';
-import type { Redis } from 'ioredis';
+import { Redis } from 'ioredis';
 import type { Pool } from 'pg';
 import type { Logger } from 'pino';
+import type { AdminDeps } from '../admin/admin-deps.js';
+import { hashToken } from '../admin/admin-auth.js';
+import { OutboxTail } from '../admin/ui/outbox-tail.js';
+import { AuthInvalidation } from '../auth/auth-invalidation.js';
 import { Authenticator } from '../auth/authenticator.js';
 import { KeyStore } from '../auth/key-store.js';
 import type { Env } from '../config/env.js';
@@ -13,6 +17,7 @@ import { createApp } from '../http/app.js';
 import type { GatewayDeps, GatewaySettings } from '../http/gateway-deps.js';
 import { PgHydrator } from '../ledger/pg-hydrator.js';
 import { systemClock, type Clock } from '../lib/clock.js';
+import { postgresTagged } from '../observability/backend-error.js';
 import { Metrics } from '../observability/metrics.js';
 import { Settlements } from '../proxy/settlements.js';
 import { UpstreamClient } from '../proxy/upstream-client.js';
@@ -20,6 +25,8 @@ import { QuotaEngine } from '../quota/engine.js';
 import { KeySchema } from '../quota/keys.js';
 import { RedisClockOffset } from '../redis/clock-offset.js';
 import { connectRedis, createRedisClient } from '../redis/client.js';
+import { SubjectStore } from '../subjects/subject-store.js';
+import { jobQueue } from '../worker/job-queue.js';
 
 export interface GatewayOptions {
   env: Env;
@@ -36,6 +43,9 @@ export interface Gateway {
   close(): Promise<void>;
 }
 
+/** While closing, how often connections whose last response has finished are closed. */
+const IDLE_SWEEP_MS = 50;
+
 /** How long one readiness probe of a dependency may take. */
 const PROBE_TIMEOUT_MS = 1_000;
 
@@ -51,6 +61,7 @@ export function gatewayDeps(
   redis: Redis,
   pool: Pool,
   logger: Logger,
+  admin: AdminDeps,
   clock: Clock = systemClock,
   redisTime?: RedisClockOffset,
 ): GatewayDeps {
@@ -65,7 +76,8 @@ export function gatewayDeps(
     redis,
     keys: new KeySchema(env.QG_KEY_PREFIX, env.QG_PARTITIONS),
     policy,
-    hydrator: new PgHydrator(pool),
+    // Tagged so a failing hydration counts as a Postgres error, not a Redis one.
+    hydrator: postgresTagged(new PgHydrator(pool)),
     clock,
     // A decision that reaches Redis after the gateway stopped waiting (it answered 503) is refused, never applied.
     redisTime,
@@ -79,9 +91,10 @@ export function gatewayDeps(
   return {
     policy,
     engine,
-    authenticator: new Authenticator(new KeyStore(pool), { ttlMs: env.QG_AUTH_CACHE_TTL_MS, negativeTtlMs: Math.min(2_000, env.QG_AUTH_CACHE_TTL_MS), maxEntries: 100_000 }),
+    admin,
+    authenticator: new Authenticator(admin.keys, { ttlMs: env.QG_AUTH_CACHE_TTL_MS, negativeTtlMs: Math.min(2_000, env.QG_AUTH_CACHE_TTL_MS), maxEntries: 100_000 }),
     upstream: new UpstreamClient(),
-    settlements: new Settlements(logger, () => metrics.settlementFailures.inc()),
+    settlements: new Settlements(() => metrics.settlementFailures.inc()),
     metrics,
     logger,
     clock,
@@ -106,7 +119,29 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     onError: (err) => logger.warn({ err: err.message }, 'postgres idle connection error'),
   });
   const redisTime = new RedisClockOffset(redis);
-  const deps = gatewayDeps(env, policy, redis, pool, logger, options.clock, redisTime);
+  // The admin API's connections: one for the job queue (BullMQ waits for its connection,
+  // which the request-path client must never do), one subscribed to key revocations.
+  const jobsRedis = new Redis(env.REDIS_URL, { connectionName: 'quotagate-gateway-jobs', maxRetriesPerRequest: 1 });
+  const subscriber = new Redis(env.REDIS_URL, { connectionName: 'quotagate-gateway-revocations', maxRetriesPerRequest: null });
+  jobsRedis.on('error', () => {}); // reconnects; a failed job add answers 503
+  const channel = AuthInvalidation.channelOf(env.QG_KEY_PREFIX);
+  const admin: AdminDeps = {
+    pool,
+    subjects: new SubjectStore(pool),
+    keys: new KeyStore(pool),
+    invalidation: new AuthInvalidation(redis, channel, logger),
+    jobs: jobQueue(jobsRedis, env.QG_KEY_PREFIX),
+    adminTokenHash: env.ADMIN_TOKEN === undefined ? null : hashToken(env.ADMIN_TOKEN),
+    webhookSecret: env.WEBHOOK_SECRET ?? null,
+    // Its blocking reads get a connection of their own, opened only while a dashboard listens.
+    outboxTail: new OutboxTail(
+      () => new Redis(env.REDIS_URL, { connectionName: 'quotagate-gateway-feed', maxRetriesPerRequest: null }),
+      new KeySchema(env.QG_KEY_PREFIX, env.QG_PARTITIONS),
+      logger,
+    ),
+  };
+  const deps = gatewayDeps(env, policy, redis, pool, logger, admin, options.clock, redisTime);
+  const unsubscribe = AuthInvalidation.subscribe(subscriber, channel, deps.authenticator, logger);
   if (await connectRedis(redis, logger)) await deps.engine.scripts.preload();
   redisTime.start();
   // A Redis that restarts (or that was down at start) comes back with an empty script cache:
@@ -129,13 +164,22 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     deps,
     close: () =>
       (closing ??= (async () => {
+        // Dashboard feeds never end by themselves: end them, or their connections hold close() open.
+        admin.outboxTail.close();
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-        // Idle keep-alive sockets would hold close() open; requests in flight still finish.
-        (server as { closeIdleConnections?: () => void }).closeIdleConnections?.();
+        // Idle keep-alive sockets would hold close() open until their clients drop them;
+        // requests in flight still finish, and their sockets are closed as they go idle.
+        const closeIdle = () => (server as { closeIdleConnections?: () => void }).closeIdleConnections?.();
+        closeIdle();
+        const sweep = setInterval(closeIdle, IDLE_SWEEP_MS);
         await closed;
+        clearInterval(sweep);
         await deps.settlements.idle();
         await deps.upstream.close();
         redisTime.stop();
+        unsubscribe();
+        await admin.jobs.close().catch(() => {});
+        jobsRedis.disconnect();
         redis.disconnect();
         await pool.end();
       })()),

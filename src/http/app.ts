@@ -1,5 +1,8 @@
 import { OpenAPIHono, z } from '@hono/zod-openapi';
 import { bodyLimit } from 'hono/body-limit';
+import { registerAdminRoutes } from '../admin/admin-routes.js';
+import { registerAdminUi } from '../admin/ui/admin-ui.js';
+import { registerBillingWebhookRoute } from '../billing/billing-webhook-route.js';
 import { registerDecisionRoutes } from '../api/decision-routes.js';
 import { registerReleaseRoutes } from '../api/release-routes.js';
 import { registerReservationRoutes } from '../api/reservation-routes.js';
@@ -54,6 +57,9 @@ export function createApp(deps: GatewayDeps): OpenAPIHono {
   registerDecisionRoutes(app, deps, schemas);
   registerReservationRoutes(app, deps, schemas);
   registerReleaseRoutes(app, deps, schemas);
+  registerAdminRoutes(app, deps, schemas);
+  registerAdminUi(app, deps);
+  registerBillingWebhookRoute(app, deps);
 
   // Proxied routes read (and limit) their bodies themselves, streaming when they can.
   for (const route of deps.policy.routes) app.on(route.match.method, route.match.path, auth, proxyRoute(route, deps));

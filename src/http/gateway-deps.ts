@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { AdminDeps } from '../admin/admin-deps.js';
 import type { Authenticator } from '../auth/authenticator.js';
 import type { Policy } from '../config/policy.js';
 import type { Clock } from '../lib/clock.js';
@@ -30,4 +31,6 @@ export interface GatewayDeps {
   clock: Clock;
   settings: GatewaySettings;
   readiness: ReadinessCheck;
+  /** The admin API's and billing webhooks' stores, queue and secrets. */
+  admin: AdminDeps;
 }

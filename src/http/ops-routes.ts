@@ -33,6 +33,6 @@ export function registerOpsRoutes(app: OpenAPIHono, deps: GatewayDeps): void {
     return ready ? c.json({ status: 'ok' as const, checks }, 200) : c.json({ status: 'unavailable' as const, checks }, 503);
   });
   app.openapi(metrics, async (c) =>
-    c.text(await deps.metrics.registry.metrics(), 200, { 'content-type': deps.metrics.registry.contentType }),
+    c.text(await deps.metrics.exposition(), 200, { 'content-type': deps.metrics.registry.contentType }),
   );
 }

@@ -11,6 +11,7 @@ export const PROBLEMS = {
   method_not_allowed: { status: 405, title: 'Method not allowed' },
   idempotency_in_flight: { status: 409, title: 'Idempotent request still in flight' },
   downgrade_blocked: { status: 409, title: 'Downgrade blocked' },
+  already_exists: { status: 409, title: 'Already exists' },
   payload_too_large: { status: 413, title: 'Payload too large' },
   unsupported_media_type: { status: 415, title: 'Unsupported media type' },
   idempotency_mismatch: { status: 422, title: 'Idempotency key reused for a different request' },

@@ -1,4 +1,5 @@
 import type { Pool, PoolClient } from 'pg';
+import { recordAudit } from '../audit/audited-events.js';
 import { GAUGE_PERIOD } from './pg-hydrator.js';
 import { grantMoves, USAGE_KINDS, type LedgerEvent } from './ledger-event.js';
 
@@ -34,6 +35,7 @@ export class LedgerWriter {
       await addToCounters(client, fresh);
       await applyGrantEvents(client, fresh);
       await recordIdempotencyKeys(client, fresh, this.idempotencyWindowMs);
+      await recordAudit(client, fresh);
       await client.query('COMMIT');
       return fresh;
     } catch (err) {

@@ -1,4 +1,6 @@
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Decision } from '../quota/types.js';
+import { backendOf } from './backend-error.js';
 
 /**
  * The gateway's Prometheus metrics, on a registry of its own (so several apps in one
@@ -9,8 +11,9 @@ export class Metrics {
 
   readonly decisions = new Counter({
     name: 'quotagate_decisions_total',
-    help: 'Decisions by route and outcome (allowed, denied_quota, denied_rate, denied_concurrency, replayed, idempotency_mismatch, idempotency_in_flight, fail_open, unavailable).',
-    labelNames: ['route', 'outcome'] as const,
+    help:
+      'Decisions by route (api:consume, api:check and api:reserve for the decision API), outcome (allowed, denied_quota, denied_rate, denied_concurrency, replayed, idempotency_mismatch, idempotency_in_flight, fail_open, unavailable) and, on quota denials, the metric that ran out.',
+    labelNames: ['route', 'metric', 'outcome'] as const,
     registers: [this.registry],
   });
 
@@ -57,7 +60,35 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  /** Registries served along with this one (see include()). */
+  private readonly included: Registry[] = [];
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'quotagate_process_' });
+  }
+
+  /** Counts a decision the engine made on `route`. */
+  decided(route: string, decision: Decision): void {
+    if (decision.outcome !== 'denied') this.decisions.inc({ route, outcome: decision.outcome });
+    else if (decision.reason === 'quota') this.decisions.inc({ route, metric: decision.metric, outcome: 'denied_quota' });
+    else this.decisions.inc({ route, outcome: `denied_${decision.reason}` });
+  }
+
+  /** Counts an engine call that failed in Redis or (a hydration) in Postgres. */
+  backendError(err: unknown): void {
+    this.backendErrors.inc({ backend: backendOf(err) });
+  }
+
+  /**
+   * Serves another registry's metrics with these: `quotagate start` runs the worker in the
+   * gateway's process, and one scrape of the gateway's /metrics then covers both.
+   */
+  include(registry: Registry): void {
+    this.included.push(registry);
+  }
+
+  /** The Prometheus text exposition of this registry and every included one. */
+  exposition(): Promise<string> {
+    return this.included.length === 0 ? this.registry.metrics() : Registry.merge([this.registry, ...this.included]).metrics();
   }
 }

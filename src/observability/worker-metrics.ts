@@ -1,6 +1,8 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { LedgerEvent } from '../ledger/ledger-event.js';
 import type { FlushObserver } from '../ledger/outbox-flusher.js';
+import type { OutboxState } from '../ledger/outbox-state.js';
+import type { Drift } from '../ledger/reconciler.js';
 
 /** The worker's Prometheus metrics, on a registry of its own. */
 export class WorkerMetrics implements FlushObserver {
@@ -33,19 +35,48 @@ export class WorkerMetrics implements FlushObserver {
     registers: [this.registry],
   });
 
-  readonly outboxLength: Gauge<'partition'>;
+  readonly drifts = new Counter({
+    name: 'quotagate_reconciliation_drifts_total',
+    help: 'Counters where reconciliation found Redis and the ledger disagreeing (repaired: Redis was behind and was raised; reported: Redis was ahead).',
+    labelNames: ['metric', 'action'] as const,
+    registers: [this.registry],
+  });
 
-  constructor(outboxLength: (partition: number) => Promise<number>, partitions: number) {
-    this.outboxLength = new Gauge({
-      name: 'quotagate_outbox_length',
-      help: 'Entries in an outbox stream not yet flushed to the ledger.',
-      labelNames: ['partition'] as const,
-      registers: [this.registry],
-      async collect() {
-        const lengths = await Promise.all(Array.from({ length: partitions }, (_, p) => outboxLength(p).catch(() => NaN)));
-        lengths.forEach((n, p) => this.set({ partition: String(p) }, n));
-      },
-    });
+  readonly driftUnits = new Counter({
+    name: 'quotagate_reconciliation_drift_units_total',
+    help: 'Sum of |Redis - ledger| over the drifts reconciliation found.',
+    labelNames: ['metric', 'action'] as const,
+    registers: [this.registry],
+  });
+
+  readonly outboxLength: Gauge<'partition'>;
+  readonly outboxLag: Gauge<'partition'>;
+
+  /** `outboxes` reads every partition's stream (at scrape time, so idle workers report too). */
+  constructor(outboxes: () => Promise<OutboxState[]>, partitions: number) {
+    // Both outbox gauges are collected at once in a scrape: they share one read of Redis.
+    let reading: Promise<OutboxState[] | null> | undefined;
+    const states = () =>
+      (reading ??= outboxes()
+        .catch(() => null)
+        .finally(() => (reading = undefined)));
+    // Redis unreachable: NaN, so a scrape shows "unknown" rather than a stale or zero value.
+    const gauge = (name: string, help: string, value: (s: OutboxState) => number) =>
+      new Gauge({
+        name,
+        help,
+        labelNames: ['partition'] as const,
+        registers: [this.registry],
+        async collect() {
+          const read = await states();
+          for (let p = 0; p < partitions; p++) {
+            const s = read?.[p];
+            this.set({ partition: String(p) }, s ? value(s) : NaN);
+          }
+        },
+      });
+    this.outboxLength = gauge('quotagate_outbox_length', 'Entries in an outbox stream not yet flushed to the ledger.', (s) => s.length);
+    this.outboxLag = gauge('quotagate_outbox_lag_seconds', 'Age of the oldest entry of an outbox stream not yet flushed to the ledger (0 when empty).', (s) => s.lagMs / 1000);
     collectDefaultMetrics({ register: this.registry, prefix: 'quotagate_worker_process_' });
   }
 
@@ -53,5 +84,12 @@ export class WorkerMetrics implements FlushObserver {
     this.flushBatch.observe(events.length);
     this.flushed.inc(fresh.length);
     for (const e of events) this.ledgerLag.observe(Math.max(0, now - e.occurredAt) / 1000);
+  }
+
+  reconciled(drifts: readonly Drift[]): void {
+    for (const d of drifts) {
+      this.drifts.inc({ metric: d.metric, action: d.action });
+      this.driftUnits.inc({ metric: d.metric, action: d.action }, Math.abs(d.redisValue - d.ledgerValue));
+    }
   }
 }

@@ -55,6 +55,15 @@ const MAX_PERIOD_MS = 31 * 86_400_000;
 const MAX_HYDRATION_ATTEMPTS = 3;
 
 /** A caller broke the engine's contract (unknown metric, bad amount): a bug upstream of it. */
+/** A grant as Redis holds it now. */
+export interface LiveGrant {
+  id: string;
+  metric: string;
+  remaining: number;
+  /** ms; null = never. */
+  expiresAt: number | null;
+}
+
 export class EngineInputError extends Error {
   override name = 'EngineInputError';
 }
@@ -436,6 +445,27 @@ export class QuotaEngine {
     const reply = await this.withHydration(subject.id, [line], async () => decodeValues('adjust', await this.scripts.run('adjust', keys, args)));
     const [value, applied] = this.okValues('adjust', reply);
     return { value: value!, applied: applied! };
+  }
+
+  /**
+   * Every grant the subject holds in Redis (the live balances), earliest expiry first;
+   * used-up, expired and revoked grants are gone from Redis and so are not listed.
+   */
+  async grantsOf(subject: SubjectRef): Promise<LiveGrant[]> {
+    await this.usage(subject); // hydrates any grants hash Redis lost
+    const metrics = Object.keys(this.policy.metrics);
+    const replies = await Promise.all(metrics.map((m) => this.deps.redis.hgetall(this.keys.grants(subject.id, m))));
+    const now = this.clock.now();
+    const grants = metrics.flatMap((metric, i) =>
+      Object.entries(replies[i]!)
+        .filter(([id]) => id !== '_h')
+        .map(([id, value]) => {
+          const [remaining, expires] = value.split(':').map(Number);
+          return { id, metric, remaining: remaining!, expiresAt: expires === 0 ? null : expires! };
+        })
+        .filter((g) => g.remaining > 0 && (g.expiresAt === null || g.expiresAt > now)),
+    );
+    return grants.sort((a, b) => (a.expiresAt ?? Infinity) - (b.expiresAt ?? Infinity) || a.id.localeCompare(b.id));
   }
 
   // ---------------------------------------------------------------------------------------

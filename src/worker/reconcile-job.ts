@@ -28,6 +28,7 @@ export function reconcileJob(ctx: WorkerContext): JobKind & { reconcile(trigger:
   const reconcile = (trigger: 'schedule' | 'manual'): Promise<ReconcileRun> =>
     withAdvisoryLock(ctx.pool, 'quotagate:reconcile', async () => {
       const report = await reconciler.run(trigger);
+      ctx.metrics.reconciled(report.drifts);
       await notifyDrifts(ctx, report);
       return { ...report, duplicates: await duplicates.resolve() };
     });

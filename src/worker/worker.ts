@@ -1,12 +1,14 @@
-import { Queue, Worker } from 'bullmq';
+import { Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Env } from '../config/env.js';
 import type { Policy } from '../config/policy.js';
 import { createPool } from '../db/pool.js';
 import { PgHydrator } from '../ledger/pg-hydrator.js';
+import { readOutboxStates } from '../ledger/outbox-state.js';
 import type { OutboxFlusher } from '../ledger/outbox-flusher.js';
 import { systemClock, type Clock } from '../lib/clock.js';
+import { serveMetrics, type MetricsServer } from '../observability/metrics-server.js';
 import { WorkerMetrics } from '../observability/worker-metrics.js';
 import { QuotaEngine } from '../quota/engine.js';
 import { abuseJob } from '../notify/abuse-job.js';
@@ -16,13 +18,14 @@ import { KeySchema } from '../quota/keys.js';
 import { expireJob } from './expire-job.js';
 import { flushJob } from './flush-job.js';
 import type { JobData, JobKind, Schedule, WorkerContext } from './job.js';
+import { jobQueue, onDemandJobOptions, QUEUE_NAME, queuePrefix } from './job-queue.js';
 import { ledgerPartitionsJob } from './ledger-partitions-job.js';
 import { reconcileJob, type ReconcileRun } from './reconcile-job.js';
 
-/** The BullMQ queue every quotagate job runs on; braces keep its keys in one Cluster slot. */
-export const QUEUE_NAME = '{jobs}';
 /** How often the worker checks that its job schedulers still exist in Redis. */
 const SCHEDULE_CHECK_MS = 5_000;
+/** How long a stopping worker spends flushing what the outbox still holds. */
+const FINAL_FLUSH_BUDGET_MS = 5_000;
 
 export interface WorkerOptions {
   env: Env;
@@ -38,7 +41,12 @@ export interface WorkerHandle {
   readonly metrics: WorkerMetrics;
   /** Adds a job to run now (e.g. a manual reconciliation); resolves with its id. */
   enqueue(job: string, data?: JobData): Promise<string>;
-  /** Finishes the jobs in progress (their batches commit and are acknowledged), then closes connections. */
+  /** Where its Prometheus metrics are served (QG_WORKER_METRICS_PORT); undefined when not. */
+  readonly metricsUrl: string | undefined;
+  /**
+   * Finishes the jobs in progress (their batches commit and are acknowledged), flushes what
+   * the outbox still holds (bounded: what is left waits for another worker), then closes connections.
+   */
   close(): Promise<void>;
 }
 
@@ -51,7 +59,7 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
   const { env, policy, logger } = options;
   const clock = options.clock ?? systemClock;
   const keys = new KeySchema(env.QG_KEY_PREFIX, env.QG_PARTITIONS);
-  const prefix = `${env.QG_KEY_PREFIX}:bull`;
+  const prefix = queuePrefix(env.QG_KEY_PREFIX);
   // BullMQ needs a client that retries forever; the jobs' own client fails fast instead.
   const bullRedis = new Redis(env.REDIS_URL, { maxRetriesPerRequest: null, connectionName: 'quotagate-worker-jobs' });
   const redis = new Redis(env.REDIS_URL, { maxRetriesPerRequest: 1, connectionName: 'quotagate-worker' });
@@ -60,8 +68,8 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
     applicationName: 'quotagate-worker',
     onError: (err) => logger.warn({ err: err.message }, 'postgres idle connection error'),
   });
-  const queue = new Queue<JobData>(QUEUE_NAME, { connection: bullRedis, prefix });
-  const metrics = new WorkerMetrics((p) => redis.xlen(keys.outbox(p)), env.QG_PARTITIONS);
+  const queue = jobQueue(bullRedis, env.QG_KEY_PREFIX);
+  const metrics = new WorkerMetrics(() => readOutboxStates(redis, keys, env.QG_PARTITIONS), env.QG_PARTITIONS);
   const engine = new QuotaEngine({
     redis,
     keys,
@@ -122,21 +130,33 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
     if (failing.delete(job.name)) logger.info({ job: job.name }, 'worker job recovered');
   });
   worker.on('error', (err) => logger.warn({ err: err.message }, 'worker error'));
-  logger.info({ partitions: env.QG_PARTITIONS, jobs: [...byName.keys()] }, 'worker started');
+  const metricsServer: MetricsServer | undefined =
+    env.QG_WORKER_METRICS_PORT === undefined ? undefined : await serveMetrics(metrics.registry, env.HOST, env.QG_WORKER_METRICS_PORT);
+  logger.info({ partitions: env.QG_PARTITIONS, jobs: [...byName.keys()], metrics: metricsServer?.url }, 'worker started');
+
+  // Without it, what the last requests before a shutdown settled would wait for the next
+  // worker to start (or for the other workers' next runs).
+  // Wall time, not `clock`: this bounds a shutdown, and tests run the worker on a fake clock.
+  const finalFlush = async () => {
+    const deadline = Date.now() + FINAL_FLUSH_BUDGET_MS;
+    for (let p = 0; p < env.QG_PARTITIONS && Date.now() < deadline; p++) {
+      await flush.flusher.drain(p, deadline - Date.now()).catch((err: Error) => logger.warn({ partition: p, err: err.message }, 'final flush failed; another worker will flush it'));
+    }
+  };
 
   let closing: Promise<void> | undefined;
   return {
     flusher: flush.flusher,
     reconcile: reconcile.reconcile,
     metrics,
+    metricsUrl: metricsServer?.url,
     async enqueue(name, data = {}) {
       const kind = byName.get(name);
       if (!kind) throw new Error(`unknown job "${name}"`);
       const job = await queue.add(name, data, {
         attempts: kind.attempts ?? 1,
         backoff: { type: 'exponential', delay: 1_000 },
-        removeOnComplete: 1_000,
-        removeOnFail: 1_000,
+        ...onDemandJobOptions,
       });
       return job.id!;
     },
@@ -145,11 +165,13 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
         clearInterval(scheduleTimer);
         await scheduleCheck;
         await worker.close();
+        await finalFlush();
         await thresholds.idle(); // the last batches' threshold checks still enqueue webhooks
         await queue.close();
         redis.disconnect();
         bullRedis.disconnect();
         await pool.end();
+        await metricsServer?.close();
       })()),
   };
 }

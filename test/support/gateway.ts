@@ -3,7 +3,7 @@ import type { Pool } from 'pg';
 import { KeyStore } from '../../src/auth/key-store.js';
 import { loadEnv } from '../../src/config/env.js';
 import { parsePolicy } from '../../src/config/load-policy.js';
-import type { PolicyInput } from '../../src/config/policy.js';
+import type { Policy, PolicyInput } from '../../src/config/policy.js';
 import { startDemoUpstream, type DemoUpstream } from '../../src/demo/upstream.js';
 import { startGateway, type Gateway } from '../../src/gateway/gateway.js';
 import { createLogger } from '../../src/observability/logger.js';
@@ -47,6 +47,10 @@ export const gatewayTestPolicy = (upstream: string): PolicyInput => ({
   ],
 });
 
+/** The admin token and webhook secret of every gateway fixture. */
+export const TEST_ADMIN_TOKEN = 'test-admin-token-0123456789';
+export const TEST_WEBHOOK_SECRET = 'test-webhook-secret-0123456789';
+
 export interface TestSubject {
   id: string;
   plan: string;
@@ -62,9 +66,14 @@ export interface GatewayFixture {
   readonly redis: Redis;
   readonly keys: KeySchema;
   readonly pool: Pool;
+  readonly policy: Policy;
+  /** The Redis URL it uses. */
+  readonly redisUrl: string;
   createSubject(options?: { plan?: string; id?: string }): Promise<TestSubject>;
   /** fetch() against the gateway, with the subject's key as a Bearer token when given. */
   request(path: string, init?: RequestInit & { key?: string; json?: unknown }): Promise<Response>;
+  /** request() with the admin token. */
+  admin(path: string, init?: RequestInit & { json?: unknown }): Promise<Response>;
   /** A metric's current usage as the engine sees it (the current period for counters). */
   used(subject: TestSubject, metric: string): Promise<number>;
   events(subject: TestSubject): Promise<OutboxEvent[]>;
@@ -96,6 +105,8 @@ export async function startGatewayFixture(
     // machine, the production default (250 ms) would turn slow decisions into 503s.
     // Outage tests set the production value themselves.
     QG_REDIS_COMMAND_TIMEOUT_MS: '5000',
+    ADMIN_TOKEN: TEST_ADMIN_TOKEN,
+    WEBHOOK_SECRET: TEST_WEBHOOK_SECRET,
     ...options.env,
   });
   const logger = createLogger(process.env.QG_TEST_LOG_LEVEL ?? 'silent');
@@ -106,13 +117,15 @@ export async function startGatewayFixture(
   const subjectStore = new SubjectStore(pool);
   const keyStore = new KeyStore(pool);
 
-  return {
+  const fixture: GatewayFixture = {
     url: gateway.url,
     gateway,
     upstream,
     redis,
     keys,
     pool,
+    policy,
+    redisUrl: env.REDIS_URL,
     async createSubject({ plan = 'test', id = `gw-${process.pid}-${++subjects}-${Date.now().toString(36)}` } = {}) {
       await subjectStore.create({ id, plan });
       const { secret } = await keyStore.create(id);
@@ -123,6 +136,9 @@ export async function startGatewayFixture(
       if (key !== undefined) h.set('authorization', `Bearer ${key}`);
       if (json !== undefined) h.set('content-type', 'application/json');
       return fetch(`${gateway.url}${path}`, { ...init, headers: h, body: json !== undefined ? JSON.stringify(json) : init.body });
+    },
+    admin(path, init = {}) {
+      return fixture.request(path, { ...init, key: TEST_ADMIN_TOKEN });
     },
     async used(subject, metric) {
       const [usage] = await gateway.deps.engine.usage({ id: subject.id, plan: subject.plan, anchor: null }, [metric]);
@@ -139,4 +155,5 @@ export async function startGatewayFixture(
       await pool.end();
     },
   };
+  return fixture;
 }

@@ -1,0 +1,23 @@
+import type { Queue } from 'bullmq';
+import type { Pool } from 'pg';
+import type { AuthInvalidation } from '../auth/auth-invalidation.js';
+import type { KeyStore } from '../auth/key-store.js';
+import type { SubjectStore } from '../subjects/subject-store.js';
+import type { OutboxTail } from './ui/outbox-tail.js';
+import type { JobData } from '../worker/job.js';
+
+/** What the admin API and the billing webhooks use beside the gateway's own dependencies. */
+export interface AdminDeps {
+  pool: Pool;
+  subjects: SubjectStore;
+  keys: KeyStore;
+  invalidation: AuthInvalidation;
+  /** The worker's queue, for jobs run on demand (reconciliation). */
+  jobs: Queue<JobData>;
+  /** SHA-256 of ADMIN_TOKEN; null = the admin API is off. */
+  adminTokenHash: Buffer | null;
+  /** WEBHOOK_SECRET; null = billing webhooks are off. */
+  webhookSecret: string | null;
+  /** The dashboard's live feed: one shared tail of the outbox streams. */
+  outboxTail: OutboxTail;
+}
