@@ -202,11 +202,13 @@ export function gatewayReport(input: ReportInput): Report {
   ${config.subjects} API keys (one subject each) taken in turn.
   - **${VARIANT_NAMES.gateway}**: \`startGateway()\`, route \`${ROUTE.name}\` charging 1 × \`${METRIC}\` (counter, limit ${LIMIT.toLocaleString('en-US')})
     and a request rate of ${RATE.rps.toLocaleString('en-US')}/s (burst ${RATE.burst.toLocaleString('en-US')}): the whole decision (rate, counter, outbox event) on
-    every request, none denied. The route refunds failed upstream calls (\`on_upstream_error: refund\`, the default), so the unit is held and
-    settled after the response: two Redis scripts per request, the settle off the latency path. API keys are cached ${input.authCacheTtlMs / 1000} s,
+    every request, none denied. The route refunds failed upstream calls (\`on_upstream_error: refund\`, the default); with no reservation,
+    concurrency limit or Idempotency-Key to hold, the unit is charged outright and a refund script would run only after a failure: one Redis
+    script per request. The request body (declared length) is read whole, and the demo's answer, which arrives whole with its headers, goes
+    back in one write; larger or slower bodies would stream. API keys are cached ${input.authCacheTtlMs / 1000} s,
     so each key costs a Postgres lookup that often. No flusher runs (outboxes are emptied between runs).
-  - **${VARIANT_NAMES.baseline}**: the same route in a Hono app on @hono/node-server with the gateway's \`UpstreamClient\` and header rules, streaming both bodies;
-    no key, no quota, no metrics, no request logger.
+  - **${VARIANT_NAMES.baseline}**: the same route in a Hono app on @hono/node-server with the gateway's \`UpstreamClient\` and header rules, streaming both bodies
+    whatever their size (the gateway's passing small bodies whole is part of the difference); no key, no quota, no metrics, no request logger.
   - Both run from source under tsx, as \`npm start\` runs the gateway.
 - **Throughput**: autocannon, ${config.connections} keep-alive connections (closed loop), one variant at a time, alternating which goes first; a warm-up of
   ${config.warmupRequestsPerConnection} requests per connection, then as many requests as the warm-up's rate gives in ${config.durationMs / 1000} s. Runs end by count, not time,

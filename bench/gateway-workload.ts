@@ -10,9 +10,9 @@ import { SubjectStore } from '../src/subjects/subject-store.js';
  * it is the shipped `export` route with its plan shaped like `growth`: 1 unit of a counter
  * plus the plan's request rate (GCRA), both set far above the load so that every request
  * runs the whole decision and none is denied. As shipped, the route refunds a failed
- * upstream call (on_upstream_error: refund, the default), so the unit is held and settled
- * once the response is over: two Redis scripts per request, the second off the latency path.
- * No concurrency limit and no idempotency key.
+ * upstream call (on_upstream_error: refund, the default); with no concurrency limit and no
+ * idempotency key nothing is held, so the unit is charged outright and only a failure would
+ * run a refund: one Redis script per request.
  */
 export const ROUTE = { name: 'export', method: 'POST', path: '/v1/exports' } as const;
 export const METRIC = 'exports';

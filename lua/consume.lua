@@ -14,6 +14,8 @@
   KEYS[5+2n]   leases (zset)              <prefix>:{p<n>}:cc:<subject>|
   KEYS[6+2n]   idempotency record (hash)  <prefix>:{p<n>}:idem:<subject>|<key>
   KEYS[7+2n]   hold (JSON string)         <prefix>:{p<n>}:h:<subject>|<id>
+  or, with the refund section only (no hold section):
+  KEYS[4+2n]   refund record (string)     <prefix>:{p<n>}:rf:<subject>|<id>
 
   ARGV[1]   now, ms
   ARGV[2]   subject id
@@ -34,6 +36,10 @@
                  in-flight idempotency record until settle, release or this deadline.
   ARGV[14+6n]    the idempotency key itself (kept in the hold so it can be completed later)
   ARGV[14+6n+i]  metric i is held ('1' | '0')
+  or, with the refund section only:
+  ARGV[10+6n]    refund record TTL, ms. Every metric is charged outright; the grant draws
+                 it made (if any) are kept in the refund record for this long, so that
+                 refund.lua can give the charge back exactly if the upstream fails.
 
   ARGV[#ARGV]    deadline: Redis time (ms) after which the request is refused unapplied
                  ('0' = none). The caller stops waiting for its answer then; a script that
@@ -42,7 +48,9 @@
 
   The hold section (4 KEYS, 5 + n ARGV) comes only with a request that has a hold TTL or an
   idempotency key. Without it the request takes no lease, has no idempotency key and holds
-  nothing; most requests are such, and every argument costs client and server time.
+  nothing; most requests are such, and every argument costs client and server time. The
+  refund section (1 KEY, 1 ARGV) comes only without a hold section, with a charge that an
+  upstream failure would give back: it costs a write only when grants were drawn.
 
   Reply (integers unless noted):
     {1, would_deny, rl_remaining, rl_reset_ms, rl_retry_ms, leases, used_1, grants_1, ...}
@@ -83,9 +91,13 @@ local holds_key, leases_key = KEYS[4 + 2 * n], KEYS[5 + 2 * n]
 local idem_record_key, hold_key = KEYS[6 + 2 * n], KEYS[7 + 2 * n]
 local section = 10 + 6 * n
 local concurrency, fingerprint, idem_ttl, hold_ttl, idem_key = 0, '', 0, 0, ''
+-- The refund section, when present instead: the record of the grants the charge drew.
+local refund_key, refund_ttl = nil, 0
 if hold_key then
   concurrency, fingerprint, idem_ttl = tonumber(ARGV[section]), ARGV[section + 1], tonumber(ARGV[section + 2])
   hold_ttl, idem_key = tonumber(ARGV[section + 3]), ARGV[section + 4]
+elseif KEYS[4 + 2 * n] then
+  refund_key, refund_ttl = KEYS[4 + 2 * n], tonumber(ARGV[section])
 end
 
 local function tally_denial()
@@ -188,8 +200,8 @@ if concurrency > 0 and hold_ttl > 0 then
   redis.call('PEXPIRE', leases_key, hold_ttl)
   leases = leases + 1
 end
-local lines = {}
-for _, m in ipairs(metrics) do
+local lines, refund_draws, drew = {}, {}, false
+for i, m in ipairs(metrics) do
   local draws, overage = {}, 0
   if m.amount > 0 then
     m.used, draws, overage = usage_take(m.kind, m.key, m.grants_key, m.grants, m.used, m.limit, m.amount, m.expire_at)
@@ -199,6 +211,11 @@ for _, m in ipairs(metrics) do
   if hold_ttl > 0 and m.held then
     lines[#lines + 1] = { m = m.name, k = m.kind, p = m.period, a = m.amount, d = draws }
   end
+  refund_draws[i] = draws
+  if #draws > 0 then drew = true end
+end
+if refund_key and drew then
+  redis.call('SET', refund_key, cjson.encode({ d = refund_draws }), 'PX', refund_ttl)
 end
 
 local result = reply(1, would_deny)

@@ -31,18 +31,24 @@ function readSource(source: string, request: RequestView): unknown {
   return /^\d+$/.test(raw) ? Number(raw) : raw;
 }
 
+/** Whether the route reserves anything (reserved lines are always held, to be settled). */
+export const reservesAny = (route: RouteDef): boolean => route.charge.some(isReserved);
+
 /**
  * What a proxied request costs: fixed amounts, and reservations read from the request
  * (missing → the default; above `max` → `max`; anything but a whole number ≥ 0 → 400).
- * With `on_upstream_error: refund`, fixed lines are held so a failed upstream gives them back.
+ * `holds`: the request keeps a hold anyway (reservations, a concurrency lease, an
+ * idempotency record). Then, with `on_upstream_error: refund`, fixed lines are held too, so
+ * ending the hold after a failed upstream gives them back. Without a hold they are charged
+ * outright and only a failure runs a refund: one Redis script per successful request, not two.
  */
-export function planCharges(route: RouteDef, request: RequestView): ChargePlan {
-  const refundable = route.on_upstream_error === 'refund';
+export function planCharges(route: RouteDef, request: RequestView, options: { holds: boolean }): ChargePlan {
+  const holdFixed = options.holds && route.on_upstream_error === 'refund';
   const charges: Charge[] = [];
   const settle: ChargePlan['settle'] = [];
   for (const charge of route.charge) {
     if (!isReserved(charge)) {
-      charges.push({ metric: charge.metric, amount: charge.amount, held: refundable });
+      charges.push({ metric: charge.metric, amount: charge.amount, held: holdFixed });
       continue;
     }
     const value = readSource(charge.reserve.from, request);

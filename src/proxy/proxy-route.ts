@@ -1,5 +1,6 @@
 import { Readable } from 'node:stream';
 import type { Context, Handler } from 'hono';
+import type { Logger } from 'pino';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import { isReserved, type RouteDef } from '../config/policy.js';
 import { decisionHeaders, decisionProblem } from '../http/decision-answer.js';
@@ -8,14 +9,15 @@ import { ProblemError } from '../http/problem.js';
 import { idempotencyKeyOf } from '../http/idempotency-key.js';
 import { EngineInputError } from '../quota/engine.js';
 import { planOf } from '../quota/limits.js';
-import type { Decision, HoldRef, SubjectRef } from '../quota/types.js';
+import type { Decision, HoldRef, RefundRef, SubjectRef } from '../quota/types.js';
 import { subjectRef } from '../subjects/subject-ref.js';
-import { needsJsonBody, planCharges, type ChargePlan } from './charge-plan.js';
+import { needsJsonBody, planCharges, reservesAny, type ChargePlan } from './charge-plan.js';
 import { requestFingerprint } from './fingerprint.js';
 import { clientResponseHeaders, upstreamRequestHeaders } from './headers.js';
-import { relay, type RelayEnd } from './relay.js';
+import { arrivedWhole, relay, type RelayEnd } from './relay.js';
 import { checkDeclaredLength, limitStream, readBodyLimited } from './request-body.js';
 import { ResponseTap } from './response-tap.js';
+import { declaresSmallBody } from './small-body.js';
 import { decodeStoredResponse, encodeStoredResponse } from './stored-response.js';
 import { classifyUpstreamError, UpstreamFailure, type UpstreamResponse } from './upstream-client.js';
 
@@ -28,8 +30,12 @@ interface Forwarding {
   c: Context;
   route: RouteDef;
   subject: SubjectRef;
-  /** The hold to end once the response is done; null when nothing was charged. */
+  /** Where the request goes: the route's upstream origin and the request's path and query. */
+  upstreamUrl: string;
+  /** The hold to end once the response is done; null when nothing was held. */
   hold: HoldRef | null;
+  /** A charge taken outright, to give back if the upstream fails; null when there is none. */
+  refund: RefundRef | null;
   plan: ChargePlan;
   body: Uint8Array | null;
   idempotencyKey: string | null;
@@ -44,32 +50,36 @@ interface Forwarding {
  */
 export function proxyRoute(route: RouteDef, deps: GatewayDeps): Handler {
   const readsBody = needsJsonBody(route);
+  const reserves = reservesAny(route);
   const readsResponse = route.charge.some((c) => isReserved(c) && c.settle.from.startsWith('response.'));
   const holdTtlMs = Math.max(deps.settings.holdTtlMs, route.timeout_ms + 30_000);
   const rateClass = route.rate_class ?? route.name;
+  const origin = new URL(route.upstream).origin;
 
   return async function proxyHandler(c) {
     const request = c.req.raw;
-    const url = new URL(request.url);
+    const pathAndQuery = pathAndQueryOf(request.url);
+    const upstreamUrl = origin + pathAndQuery;
     const idempotencyKey = idempotencyKeyOf(request.headers);
     const hasBody = request.method !== 'GET' && request.method !== 'HEAD';
     const max = deps.settings.maxBodyBytes;
 
-    // The body is read up front only when the charge or the idempotency fingerprint needs it.
+    // The body is read up front when the charge or the idempotency fingerprint needs it, or
+    // when it is small (see SMALL_BODY_BYTES); any other body streams to the upstream.
     let body: Uint8Array | null = null;
-    if (hasBody && (readsBody || idempotencyKey)) body = await readBodyLimited(request, max);
+    if (hasBody && (readsBody || idempotencyKey || declaresSmallBody(request.headers.get('content-length')))) body = await readBodyLimited(request, max);
     else if (hasBody) checkDeclaredLength(request.headers, max);
-    const plan = planCharges(route, { json: readsBody ? parseJson(body) : undefined, query: url.searchParams, headers: request.headers });
 
     const owner = c.get('owner');
     const subject = subjectRef(owner.subject);
     const idempotency = idempotencyKey
-      ? {
-          key: idempotencyKey,
-          fingerprint: requestFingerprint({ route: route.name, method: request.method, pathAndQuery: url.pathname + url.search, body }),
-        }
+      ? { key: idempotencyKey, fingerprint: requestFingerprint({ route: route.name, method: request.method, pathAndQuery, body }) }
       : undefined;
-    const holds = plan.charges.some((ch) => ch.held) || planOf(deps.policy, subject).concurrency !== undefined || idempotency !== undefined;
+    const holds = reserves || planOf(deps.policy, subject).concurrency !== undefined || idempotency !== undefined;
+    const query = new URLSearchParams(pathAndQuery.includes('?') ? pathAndQuery.slice(pathAndQuery.indexOf('?') + 1) : '');
+    const plan = planCharges(route, { json: readsBody ? parseJson(body) : undefined, query, headers: request.headers }, { holds });
+    // Without a hold, a refunding route's charge is taken outright and given back only if the upstream fails.
+    const refunds = !holds && route.on_upstream_error === 'refund' && plan.charges.some((ch) => ch.amount > 0);
 
     const started = performance.now();
     let decision: Decision;
@@ -82,17 +92,18 @@ export function proxyRoute(route: RouteDef, deps: GatewayDeps): Handler {
         concurrency: true,
         idempotency,
         holdTtlMs: holds ? holdTtlMs : undefined,
+        refundTtlMs: refunds ? holdTtlMs : undefined,
         mode: route.mode,
         context: { route: route.name, key: owner.keyId },
       });
     } catch (err) {
       if (err instanceof EngineInputError) throw err;
-      deps.metrics.backendErrors.inc({ backend: 'redis' });
+      deps.metrics.backendError(err);
       c.get('log').warn({ err, route: route.name }, 'quota decision unavailable');
       if (route.when_redis_down === 'open') {
         deps.metrics.failOpen.inc({ route: route.name });
         deps.metrics.decisions.inc({ route: route.name, outcome: 'fail_open' });
-        return forward({ c, route, subject, hold: null, plan, body, idempotencyKey, extraHeaders: {}, deadlineMs: holdTtlMs }, deps, readsResponse);
+        return forward({ c, route, subject, upstreamUrl, hold: null, refund: null, plan, body, idempotencyKey, extraHeaders: {}, deadlineMs: holdTtlMs }, deps, readsResponse);
       }
       deps.metrics.decisions.inc({ route: route.name, outcome: 'unavailable' });
       throw new ProblemError('backend_unavailable', 'quota decisions are unavailable right now; retry shortly', {}, { 'retry-after': '1' });
@@ -101,7 +112,7 @@ export function proxyRoute(route: RouteDef, deps: GatewayDeps): Handler {
     }
 
     const now = deps.clock.now();
-    deps.metrics.decisions.inc({ route: route.name, outcome: decision.outcome === 'denied' ? `denied_${decision.reason}` : decision.outcome });
+    deps.metrics.decided(route.name, decision);
     const problem = decisionProblem(decision, { now, upgradeUrl: deps.settings.upgradeUrl });
     if (problem) throw problem;
     const extraHeaders = decisionHeaders(decision, now);
@@ -110,7 +121,7 @@ export function proxyRoute(route: RouteDef, deps: GatewayDeps): Handler {
       extraHeaders['idempotent-replayed'] = 'true';
       if (decision.response !== null) return storedReply(decision.response, extraHeaders);
       // A streamed (or too large) response was not stored: forward again, charging nothing.
-      return forward({ c, route, subject, hold: null, plan, body, idempotencyKey, extraHeaders, deadlineMs: holdTtlMs }, deps, readsResponse);
+      return forward({ c, route, subject, upstreamUrl, hold: null, refund: null, plan, body, idempotencyKey, extraHeaders, deadlineMs: holdTtlMs }, deps, readsResponse);
     }
     if (decision.outcome !== 'allowed') throw new Error(`unexpected decision ${decision.outcome}`);
     if (decision.wouldDeny) {
@@ -119,11 +130,17 @@ export function proxyRoute(route: RouteDef, deps: GatewayDeps): Handler {
       extraHeaders['quotagate-shadow'] = decision.wouldDeny.metric ? `would-deny; reason=${reason}; metric=${decision.wouldDeny.metric}` : `would-deny; reason=${reason}`;
     }
     return forward(
-      { c, route, subject, hold: decision.hold, plan, body, idempotencyKey, extraHeaders, deadlineMs: holdTtlMs - DEADLINE_MARGIN_MS },
+      { c, route, subject, upstreamUrl, hold: decision.hold, refund: decision.refund, plan, body, idempotencyKey, extraHeaders, deadlineMs: holdTtlMs - DEADLINE_MARGIN_MS },
       deps,
       readsResponse,
     );
   };
+}
+
+/** The path and query of an absolute URL (already normalised by the server): no second parse. */
+function pathAndQueryOf(url: string): string {
+  const start = url.indexOf('/', url.indexOf('//') + 2);
+  return start < 0 ? '/' : url.slice(start);
 }
 
 function parseJson(body: Uint8Array | null): unknown {
@@ -145,7 +162,6 @@ function storedReply(stored: string, extraHeaders: Record<string, string>): Resp
 async function forward(f: Forwarding, deps: GatewayDeps, readsResponse: boolean): Promise<Response> {
   const { c, route, subject, hold } = f;
   const request = c.req.raw;
-  const url = new URL(request.url);
   let bodyTooLarge = false;
   let upstreamBody: Uint8Array | Readable | null = f.body;
   if (!upstreamBody && request.body && request.method !== 'GET' && request.method !== 'HEAD') {
@@ -156,7 +172,7 @@ async function forward(f: Forwarding, deps: GatewayDeps, readsResponse: boolean)
   let upstream: UpstreamResponse;
   try {
     upstream = await deps.upstream.send({
-      url: new URL(url.pathname + url.search, route.upstream).toString(),
+      url: f.upstreamUrl,
       method: request.method,
       headers: upstreamRequestHeaders(request.headers, {
         subjectId: subject.id,
@@ -171,7 +187,7 @@ async function forward(f: Forwarding, deps: GatewayDeps, readsResponse: boolean)
     const failure = classifyUpstreamError(err);
     deps.metrics.upstreamSeconds.observe({ route: route.name, status: failure.kind }, (performance.now() - started) / 1000);
     c.get('log').warn({ err: failure, route: route.name }, 'upstream request failed');
-    if (hold) endFailed(deps, route, subject, hold);
+    endFailed(deps, route, subject, f, c.get('log'));
     if (bodyTooLarge) throw new ProblemError('payload_too_large', `the request body exceeds ${deps.settings.maxBodyBytes} bytes`);
     throw upstreamProblem(failure, route);
   }
@@ -179,7 +195,7 @@ async function forward(f: Forwarding, deps: GatewayDeps, readsResponse: boolean)
 
   if (route.release.length > 0 && upstream.status >= 200 && upstream.status < 300) {
     for (const line of route.release) {
-      deps.settlements.run(`release ${line.metric}`, () => deps.engine.release(subject, line.metric, line.amount, { context: { route: route.name } }));
+      deps.settlements.run(c.get('log'), `release ${line.metric}`, () => deps.engine.release(subject, line.metric, line.amount, { context: { route: route.name } }));
     }
   }
 
@@ -191,8 +207,11 @@ async function forward(f: Forwarding, deps: GatewayDeps, readsResponse: boolean)
   });
   const headers = clientResponseHeaders(upstream.headers);
   for (const [name, value] of Object.entries(f.extraHeaders)) headers.set(name, value);
+  // Settlements run after the response has left: they log with the request's logger.
+  const log = c.get('log');
   const onEnd = (end: RelayEnd) => {
-    if (hold) endHold(deps, route, subject, hold, upstream, tap, end);
+    if (hold) endHold(deps, route, subject, hold, upstream, tap, end, log);
+    else if (failed(upstream, end)) endFailed(deps, route, subject, f, log);
   };
 
   if (request.method === 'HEAD' || NO_BODY.has(upstream.status)) {
@@ -200,6 +219,12 @@ async function forward(f: Forwarding, deps: GatewayDeps, readsResponse: boolean)
     tap.end();
     onEnd({ kind: 'complete' });
     return new Response(null, { status: upstream.status, headers });
+  }
+  // An event stream is relayed at once, whatever has arrived of it.
+  const whole = tap.streamed ? null : await arrivedWhole(upstream.body, tap);
+  if (whole) {
+    onEnd({ kind: 'complete' });
+    return new Response(whole, { status: upstream.status, headers });
   }
   const drainOnAbort = hold !== null && f.plan.settle.some((s) => s.from.startsWith('response.'));
   return new Response(relay(upstream.body, tap, { drainOnAbort, deadlineMs: f.deadlineMs }, onEnd), { status: upstream.status, headers });
@@ -218,12 +243,18 @@ function upstreamProblem(failure: UpstreamFailure, route: RouteDef): ProblemErro
   return new ProblemError('upstream_error', `the upstream of route ${route.name} could not be reached`);
 }
 
-/** The upstream failed before answering: refund, or keep the charge, as the route says. */
-function endFailed(deps: GatewayDeps, route: RouteDef, subject: SubjectRef, hold: HoldRef): void {
-  if (route.on_upstream_error === 'refund') {
-    deps.settlements.run('refund', () => deps.engine.releaseHold(subject.id, hold, 'refund'));
-  } else {
-    deps.settlements.run('settle', () => deps.engine.settle(subject, hold));
+/** An upstream 5xx, or a body broken off by the upstream: what `on_upstream_error` is about. */
+const failed = (upstream: UpstreamResponse, end: RelayEnd): boolean => upstream.status >= 500 || end.kind === 'upstream_error';
+
+/** The upstream failed: refund, or keep the charge, as the route says. */
+function endFailed(deps: GatewayDeps, route: RouteDef, subject: SubjectRef, f: Pick<Forwarding, 'hold' | 'refund'>, log: Logger): void {
+  const { hold, refund } = f;
+  if (hold && route.on_upstream_error === 'refund') {
+    deps.settlements.run(log, 'refund', () => deps.engine.releaseHold(subject.id, hold, 'refund'));
+  } else if (hold) {
+    deps.settlements.run(log, 'settle', () => deps.engine.settle(subject, hold));
+  } else if (refund) {
+    deps.settlements.run(log, 'refund', () => deps.engine.refund(refund));
   }
 }
 
@@ -241,9 +272,9 @@ function endHold(
   upstream: UpstreamResponse,
   tap: ResponseTap,
   end: RelayEnd,
+  log: Logger,
 ): void {
-  const failed = upstream.status >= 500 || end.kind === 'upstream_error';
-  if (failed) return endFailed(deps, route, subject, hold);
+  if (failed(upstream, end)) return endFailed(deps, route, subject, { hold, refund: null }, log);
   const actuals = tap.actuals();
   if (upstream.status >= 400) {
     for (const line of hold.lines) if (actuals[line.metric] === undefined && route.charge.some((ch) => ch.metric === line.metric && isReserved(ch))) actuals[line.metric] = 0;
@@ -256,5 +287,5 @@ function endHold(
       headers: [...clientResponseHeaders(upstream.headers)].filter(([name]) => name !== 'content-length'),
       body: recorded,
     });
-  deps.settlements.run('settle', () => deps.engine.settle(subject, hold, actuals, { response: response || undefined }));
+  deps.settlements.run(log, 'settle', () => deps.engine.settle(subject, hold, actuals, { response: response || undefined }));
 }

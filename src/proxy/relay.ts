@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
 import type { ResponseTap } from './response-tap.js';
+import { SMALL_BODY_BYTES } from './small-body.js';
 
 /** How a relayed body ended. */
 export type RelayEnd =
@@ -14,6 +15,43 @@ export interface RelayOptions {
   /** On client abort, keep reading the upstream to its end (bounded by the deadline). */
   drainOnAbort: boolean;
   deadlineMs: number;
+}
+
+/**
+ * The whole body, if it has all arrived within one turn of the event loop and is small (see
+ * SMALL_BODY_BYTES) — as a short JSON answer that came with its headers has — fed to the
+ * tap: it then goes to the client in one write with the headers, far cheaper than a web
+ * stream. Otherwise null, with what was read put back, and the body is to be relayed.
+ */
+export async function arrivedWhole(body: Readable, tap: ResponseTap): Promise<Buffer | null> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  const ended = await new Promise<boolean>((resolve) => {
+    const done = (whole: boolean) => {
+      clearImmediate(turn);
+      body.off('data', onData).off('end', onEnd).off('error', onError);
+      body.pause();
+      resolve(whole);
+    };
+    const onData = (chunk: Buffer) => {
+      chunks.push(chunk);
+      size += chunk.byteLength;
+      if (size > SMALL_BODY_BYTES) done(false);
+    };
+    const onEnd = () => done(true);
+    // The relay meets the error again when it reads on.
+    const onError = () => done(false);
+    const turn = setImmediate(() => done(false));
+    body.on('data', onData).on('end', onEnd).on('error', onError);
+  });
+  if (!ended) {
+    if (!body.destroyed) for (let i = chunks.length - 1; i >= 0; i--) body.unshift(chunks[i]);
+    return null;
+  }
+  const bytes = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+  tap.write(bytes);
+  tap.end();
+  return bytes;
 }
 
 /**

@@ -11,13 +11,11 @@ const RETRY_DELAYS_MS = [100, 500, 2_000];
 export class Settlements {
   private readonly running = new Set<Promise<void>>();
 
-  constructor(
-    private readonly logger: Logger,
-    private readonly onFailure: (label: string) => void = () => {},
-  ) {}
+  constructor(private readonly onFailure: (label: string) => void = () => {}) {}
 
-  run(label: string, work: () => Promise<unknown>): void {
-    const task = this.attempt(label, work).finally(() => this.running.delete(task));
+  /** `log` is the request's logger, so a failure is logged with its request id. */
+  run(log: Logger, label: string, work: () => Promise<unknown>): void {
+    const task = this.attempt(log, label, work).finally(() => this.running.delete(task));
     this.running.add(task);
   }
 
@@ -33,7 +31,7 @@ export class Settlements {
     }
   }
 
-  private async attempt(label: string, work: () => Promise<unknown>): Promise<void> {
+  private async attempt(log: Logger, label: string, work: () => Promise<unknown>): Promise<void> {
     for (let attempt = 0; ; attempt++) {
       try {
         await work();
@@ -42,7 +40,7 @@ export class Settlements {
         const delay = RETRY_DELAYS_MS[attempt];
         if (err instanceof EngineInputError || delay === undefined) {
           this.onFailure(label);
-          this.logger.error({ err, label }, 'could not end a request; the expiry job will release its hold');
+          log.error({ err, label }, 'could not end a request; the expiry job will release its hold');
           return;
         }
         await new Promise((r) => setTimeout(r, delay));

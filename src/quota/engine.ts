@@ -24,6 +24,7 @@ import type {
   HoldRef,
   MetricUsage,
   RateState,
+  RefundRef,
   SubjectRef,
 } from './types.js';
 
@@ -54,7 +55,6 @@ export const MAX_AMOUNT = 1_000_000_000_000;
 const MAX_PERIOD_MS = 31 * 86_400_000;
 const MAX_HYDRATION_ATTEMPTS = 3;
 
-/** A caller broke the engine's contract (unknown metric, bad amount): a bug upstream of it. */
 /** A grant as Redis holds it now. */
 export interface LiveGrant {
   id: string;
@@ -64,6 +64,7 @@ export interface LiveGrant {
   expiresAt: number | null;
 }
 
+/** A caller broke the engine's contract (unknown metric, bad amount): a bug upstream of it. */
 export class EngineInputError extends Error {
   override name = 'EngineInputError';
 }
@@ -93,6 +94,11 @@ export interface ConsumeInput {
    * record wait for settle or release. Defaults to the hold TTL when anything is held.
    */
   holdTtlMs?: number;
+  /**
+   * Charge outright, without a hold, but keep what `refund` needs (the grants drawn) for
+   * this long (ms), so an upstream failure can give the charge back. Not with a hold.
+   */
+  refundTtlMs?: number;
   /** `shadow`: decide and record, but never deny. */
   mode?: 'enforce' | 'shadow';
   /** Stored with every event (route, idempotency key, actor, ...). */
@@ -184,11 +190,15 @@ export class QuotaEngine {
     const holdTtlMs = input.holdTtlMs ?? (held ? this.options.holdTtlMs : 0);
     if (held && holdTtlMs <= 0) throw new EngineInputError('held charges and leases need a hold TTL > 0');
     const idem = input.idempotency;
+    const refundTtlMs = mode === 'peek' ? 0 : (input.refundTtlMs ?? 0);
+    if (refundTtlMs > 0 && (holdTtlMs > 0 || idem)) throw new EngineInputError('a refundable charge without a hold cannot also hold or carry an idempotency key');
 
     // The layout is documented in lua/consume.lua.
     const k = this.keys;
     const partition = k.partitionOf(subject.id);
     const keys = [k.outbox(partition), k.denials(partition, now - (now % 60_000)), k.rate(subject.id, input.rateClass ?? '-')];
+    // Events carry the key, so the ledger can spot a key charged twice after Redis lost it.
+    const context = JSON.stringify(idem ? { ...input.context, idempotency_key: idem.key } : (input.context ?? {}));
     const args: (string | number)[] = [
       now,
       subject.id,
@@ -196,8 +206,7 @@ export class QuotaEngine {
       mode,
       rate ? 1000 / rate.rps : 0,
       rate?.burst ?? 0,
-      // Events carry the key, so the ledger can spot a key charged twice after Redis lost it.
-      JSON.stringify(idem ? { ...input.context, idempotency_key: idem.key } : (input.context ?? {})),
+      context,
       this.options.denialTallyTtlMs,
       lines.length,
     ];
@@ -212,6 +221,9 @@ export class QuotaEngine {
       keys.push(k.holdDeadlines(partition), k.concurrency(subject.id), k.idempotency(subject.id, idem?.key ?? '-'), k.hold(subject.id, requestId));
       args.push(concurrency, idem?.fingerprint ?? '', this.options.idempotencyTtlMs, holdTtlMs, idem?.key ?? '');
       for (const charge of charges) args.push(charge.held ? '1' : '0');
+    } else if (refundTtlMs > 0) {
+      keys.push(k.refund(subject.id, requestId));
+      args.push(refundTtlMs);
     }
 
     args.push(0); // the deadline, set at each attempt: it counts from when the call is sent
@@ -223,13 +235,15 @@ export class QuotaEngine {
     const rateState = (r: Decided): RateState | null =>
       rate && { limit: rate.burst, rps: rate.rps, remaining: r.rateRemaining, resetMs: r.rateResetMs };
 
-    const allowed = (r: Decided, id: string, hold: HoldRef | null): Allowed => ({
+    const lineOf = (c: Charge, i: number): HoldLine => ({ metric: c.metric, kind: lines[i]!.kind, periodStart: lines[i]!.periodStart, amount: c.amount });
+    const allowed = (r: Decided, id: string, hold: HoldRef | null, refund: RefundRef | null): Allowed => ({
       outcome: 'allowed',
       requestId: id,
       metrics: this.usageOf(lines, r.metrics),
       rate: rateState(r),
       concurrency: concurrency > 0 ? { limit: concurrency, inUse: r.leases } : null,
       hold,
+      refund,
       wouldDeny:
         r.flag === 0
           ? null
@@ -248,12 +262,12 @@ export class QuotaEngine {
                 id: requestId,
                 subjectId: subject.id,
                 idempotencyKey: idem?.key ?? null,
-                lines: charges.flatMap((c, i): HoldLine[] =>
-                  c.held ? [{ metric: c.metric, kind: lines[i]!.kind, periodStart: lines[i]!.periodStart, amount: c.amount }] : [],
-                ),
+                lines: charges.flatMap((c, i) => (c.held ? [lineOf(c, i)] : [])),
               }
             : null;
-        return allowed(reply, requestId, hold);
+        // No line is held here (a hold and a refund TTL exclude each other): line j is metric j of the script.
+        const refund = refundTtlMs > 0 ? { requestId, subjectId: subject.id, lines: charges.map(lineOf), context, ttlMs: refundTtlMs } : null;
+        return allowed(reply, requestId, hold, refund);
       }
       case ReplyCode.DeniedQuota:
         return {
@@ -274,7 +288,7 @@ export class QuotaEngine {
       case ReplyCode.DeniedConcurrency:
         return { outcome: 'denied', reason: 'concurrency', limit: concurrency, inUse: reply.leases, rate: rateState(reply) };
       case ReplyCode.Replayed:
-        return { outcome: 'replayed', original: allowed(reply.original, reply.requestId, null), response: reply.response };
+        return { outcome: 'replayed', original: allowed(reply.original, reply.requestId, null, null), response: reply.response };
       case ReplyCode.IdempotencyMismatch:
         return { outcome: 'idempotency_mismatch' };
       case ReplyCode.IdempotencyInFlight:
@@ -309,6 +323,21 @@ export class QuotaEngine {
     const lines = hold.lines.map((l) => this.holdLine(subjectId, l, null, undefined));
     const args = [this.clock.now(), subjectId, newId(), hold.id, kind, lines.length];
     return this.endHold('release-hold', hold, lines, args);
+  }
+
+  /**
+   * Give back a charge consumed outright with `refundTtlMs` (the upstream failed): one
+   * `refund` event per line. At most once per request: a repeat answers `not_found`.
+   */
+  async refund(ref: RefundRef): Promise<'refunded' | 'not_found'> {
+    const lines = ref.lines.map((l) => this.holdLine(ref.subjectId, l, null, undefined));
+    const keys = [this.outboxOf(ref.subjectId), this.keys.refund(ref.subjectId, ref.requestId), ...lines.flatMap((l) => [l.usageKey, l.grantsKey])];
+    const args: (string | number)[] = [this.clock.now(), ref.subjectId, ref.requestId, ref.ttlMs, ref.context, lines.length];
+    for (const l of ref.lines) args.push(l.metric, l.periodStart ?? '', l.amount);
+    const reply = await this.withHydration(ref.subjectId, lines, async () => decodeValues('refund', await this.scripts.run('refund', keys, args)));
+    if (reply.code === ReplyCode.NotFound) return 'not_found';
+    this.okValues('refund', reply);
+    return 'refunded';
   }
 
   /** Reads a hold by id (for settle or release by a later API call); null when it has ended. */

@@ -95,6 +95,11 @@ export class KeySchema {
     return this.subjectKey('h', subjectId, holdId);
   }
 
+  /** What refunding a charge taken outright needs (its grant draws), then its refunded mark. */
+  refund(subjectId: string, requestId: string): string {
+    return this.subjectKey('rf', subjectId, requestId);
+  }
+
   /** The key that holds a metric's usage: per period for counters, one level for gauges. */
   usage(subjectId: string, metric: string, kind: 'counter' | 'gauge', periodStart: number): string {
     return kind === 'counter' ? this.counter(subjectId, metric, periodStart) : this.gauge(subjectId, metric);

@@ -68,6 +68,18 @@ export interface HoldLine {
   amount: number;
 }
 
+/** What `refund` needs to give back a charge taken outright (consumed with `refundTtlMs`). */
+export interface RefundRef {
+  requestId: string;
+  subjectId: string;
+  /** Every line charged, in the period it was charged in. */
+  lines: HoldLine[];
+  /** The consume's event context, carried by the refund's events too. */
+  context: string;
+  /** How long the refund record lives (the consume's `refundTtlMs`). */
+  ttlMs: number;
+}
+
 export interface Allowed {
   outcome: 'allowed';
   requestId: string;
@@ -75,6 +87,8 @@ export interface Allowed {
   rate: RateState | null;
   concurrency: { limit: number; inUse: number } | null;
   hold: HoldRef | null;
+  /** Set when consumed with `refundTtlMs`: how to give the charge back. */
+  refund: RefundRef | null;
   /** Shadow mode only: what would have denied the request under enforcement. */
   wouldDeny: { reason: DenyReason; metric?: string } | null;
 }

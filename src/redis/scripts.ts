@@ -6,6 +6,7 @@ export const SCRIPT_NAMES = [
   'consume',
   'settle',
   'release-hold',
+  'refund',
   'release',
   'reset',
   'grant',
@@ -14,6 +15,7 @@ export const SCRIPT_NAMES = [
   'hydrate',
   'snapshot',
   'repair',
+  'ack-outbox',
 ] as const;
 export type ScriptName = (typeof SCRIPT_NAMES)[number];
 

@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { createServer, type AddressInfo } from 'node:net';
+import { createServer, type AddressInfo, type Server } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PolicyInput } from '../../src/config/policy.js';
 import { gatewayTestPolicy, startGatewayFixture, type GatewayFixture, type TestSubject } from '../support/gateway.js';
@@ -15,9 +15,19 @@ async function closedPort(): Promise<number> {
   return port;
 }
 
+/** An upstream that declares a small body, sends part of it and hangs up. */
+async function brokenUpstream(): Promise<Server> {
+  const server = createServer((socket) => {
+    socket.once('data', () => socket.end('HTTP/1.1 202 Accepted\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{"id":'));
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return server;
+}
+
 /** The default test policy plus routes for the failure modes and a header-settled route. */
 const settlementPolicy =
-  (deadPort: number) =>
+  (deadPort: number, brokenPort: number) =>
   (upstream: string): PolicyInput => {
     const base = gatewayTestPolicy(upstream);
     return {
@@ -41,6 +51,14 @@ const settlementPolicy =
           charge: [{ metric: 'exports', amount: 1 }],
           timeout_ms: 2_000,
         },
+        // An upstream that breaks off a small response.
+        {
+          name: 'broken-export',
+          match: { method: 'POST', path: '/v1/broken-exports' },
+          upstream: `http://127.0.0.1:${brokenPort}`,
+          charge: [{ metric: 'exports', amount: 1 }],
+          timeout_ms: 2_000,
+        },
         // Reserved from the body, settled from the upstream's x-usage-tokens header.
         {
           name: 'metered',
@@ -54,10 +72,15 @@ const settlementPolicy =
   };
 
 let gw: GatewayFixture;
+let broken: Server;
 beforeAll(async () => {
-  gw = await startGatewayFixture({ policy: settlementPolicy(await closedPort()) });
+  broken = await brokenUpstream();
+  gw = await startGatewayFixture({ policy: settlementPolicy(await closedPort(), (broken.address() as AddressInfo).port) });
 });
-afterAll(() => gw?.close());
+afterAll(async () => {
+  await gw?.close();
+  broken?.close();
+});
 
 /** The demo's prompt-token count of a chat request: a quarter of the message characters, at least 1. */
 const promptTokens = (messages: { content: string }[]) => Math.max(1, Math.ceil(messages.reduce((n, m) => n + m.content.length, 0) / 4));
@@ -81,12 +104,26 @@ describe('upstream failures', () => {
 
     expect(await gw.used(subject, 'exports')).toBe(0);
     const events = (await gw.events(subject)).filter((e) => e.metric === 'exports');
-    const requestId = response.headers.get('x-request-id');
+    const requestId = response.headers.get('x-request-id')!;
     expect(events.map((e) => e.kind)).toEqual(['consume', 'refund']);
     const [consume, refund] = events;
-    expect(consume).toMatchObject({ delta: 1, value: 1, extra: { hold: requestId } });
-    expect(refund).toMatchObject({ delta: -1, value: 0, extra: { hold: requestId } });
-    expect(refund!.id).not.toBe(consume!.id);
+    // Nothing else holds this request, so the unit was charged outright (no hold) and the refund names the request.
+    expect(consume).toMatchObject({ id: `${requestId}:1`, delta: 1, value: 1 });
+    expect(consume!.extra.hold).toBeUndefined();
+    expect(refund).toMatchObject({ id: `${requestId}:r:1`, delta: -1, value: 0, extra: { request: requestId } });
+    expect(refund!.context).toEqual(consume!.context);
+  });
+
+  it('charges a successful fixed-charge request outright: no hold and no refund record are left to end', async () => {
+    const subject = await gw.createSubject();
+    const { response } = await exportAs(subject, '/v1/exports');
+    expect(response.status).toBe(202);
+    await requestSettled(gw, subject, response);
+
+    expect(await gw.used(subject, 'exports')).toBe(1);
+    const requestId = response.headers.get('x-request-id')!;
+    expect(await gw.redis.exists(gw.keys.hold(subject.id, requestId), gw.keys.refund(subject.id, requestId))).toBe(0);
+    expect((await gw.events(subject)).map((e) => e.kind)).toEqual(['consume']);
   });
 
   it('answers 504 upstream_timeout when the upstream does not answer within timeout_ms, and refunds', async () => {
@@ -113,6 +150,21 @@ describe('upstream failures', () => {
     expect(response.status).toBe(502);
     expect(response.headers.get('content-type')).toMatch(/^application\/problem\+json/);
     expect(body).toMatchObject({ status: 502, code: 'upstream_error' });
+    await requestSettled(gw, subject, response);
+
+    expect(await gw.used(subject, 'exports')).toBe(0);
+    const kinds = (await gw.events(subject)).filter((e) => e.metric === 'exports').map((e) => [e.kind, e.delta]);
+    expect(kinds).toEqual([
+      ['consume', 1],
+      ['refund', -1],
+    ]);
+  });
+
+  it('refunds when the upstream breaks off a small response; the client gets the broken body as it came', async () => {
+    const subject = await gw.createSubject();
+    const response = await gw.request('/v1/broken-exports', { method: 'POST', key: subject.key, json: { format: 'csv' } });
+    expect(response.status).toBe(202);
+    await expect(response.text()).rejects.toThrow();
     await requestSettled(gw, subject, response);
 
     expect(await gw.used(subject, 'exports')).toBe(0);
