@@ -1,49 +1,27 @@
 import { Client } from 'pg';
 import type { LedgerEvent } from '../src/ledger/ledger-event.js';
+import { eventsJson, INSERT_EVENTS } from '../src/ledger/ledger-writer.js';
 import { processCpuSeconds } from './process-cpu.js';
 
 /**
  * The database's own insert rate, the baseline of the flush figures: the same rows as the
- * flusher writes, into `usage_events` alone, with the same multi-row `INSERT ... SELECT
- * FROM unnest(...)` and the same batch size and number of connections, one transaction per
- * batch; but no counters, no ON CONFLICT / RETURNING, no Redis, no job queue.
+ * flusher writes, into `usage_events` alone, with LedgerWriter's insert (the batch as one
+ * JSON parameter) and the same batch size and number of connections, one
+ * transaction per batch; but no counters, no ON CONFLICT / RETURNING, no Redis, no job queue.
  */
-const INSERT = `INSERT INTO usage_events (event_id, occurred_at, subject_id, metric, kind, period_start, delta, value_after, extra, context, stream_id)
-  SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::timestamptz[],
-                       $7::bigint[], $8::bigint[], $9::jsonb[], $10::jsonb[], $11::text[])`;
-
-const iso = (ms: number) => new Date(ms).toISOString();
-
-/** One batch's parameters, encoded as LedgerWriter encodes them. */
-function parameters(events: readonly LedgerEvent[]): unknown[][] {
-  return [
-    events.map((e) => e.id),
-    events.map((e) => iso(e.occurredAt)),
-    events.map((e) => e.subjectId),
-    events.map((e) => e.metric),
-    events.map((e) => e.kind),
-    events.map((e) => (e.periodStart === null ? null : iso(e.periodStart))),
-    events.map((e) => e.delta),
-    events.map((e) => e.valueAfter),
-    events.map((e) => JSON.stringify(e.extra)),
-    events.map((e) => JSON.stringify(e.context)),
-    events.map((e) => e.streamId),
-  ];
-}
-
 export interface RawInsert {
   rows: number;
   seconds: number;
   /** CPU seconds of the Postgres backends that did the inserts. */
   postgresCpu: number;
-  /** CPU seconds of this process meanwhile (node-postgres encoding the arrays). */
+  /** CPU seconds of this process meanwhile (node-postgres sending the parameters). */
   clientCpu: number;
 }
 
 export async function rawInsert(databaseUrl: string, events: readonly LedgerEvent[], batchSize: number, connections: number): Promise<RawInsert> {
   // Built before the clock starts: the baseline times the database and the driver, not building rows.
-  const batches: unknown[][][] = [];
-  for (let i = 0; i < events.length; i += batchSize) batches.push(parameters(events.slice(i, i + batchSize)));
+  const batches: string[][] = [];
+  for (let i = 0; i < events.length; i += batchSize) batches.push([eventsJson(events.slice(i, i + batchSize))]);
   const clients = Array.from({ length: connections }, () => new Client({ connectionString: databaseUrl, application_name: 'quotagate-bench-raw' }));
   try {
     await Promise.all(clients.map((c) => c.connect()));
@@ -55,7 +33,7 @@ export async function rawInsert(databaseUrl: string, events: readonly LedgerEven
     let next = 0;
     await Promise.all(
       clients.map(async (client) => {
-        while (next < batches.length) await client.query(INSERT, batches[next++]);
+        while (next < batches.length) await client.query(INSERT_EVENTS, batches[next++]);
       }),
     );
     const seconds = (performance.now() - t0) / 1000;

@@ -152,7 +152,7 @@ export function ledgerReport(input: ReportInput): Report {
 - **Events**: the consume script's own: each an allowed \`consume\` of 1 × \`${METRIC}\` plus the \`${BASE_PLAN}\` plan's request rate in class \`${RATE_CLASS}\`
   (plan \`${BASE_PLAN}\` of \`${POLICY_FILE}\`, limit raised so nothing is denied), for one of ${f0(config.subjects)} subjects over ${config.partitions} partitions.
   The subjects exist in the \`subjects\` table, as in a deployment (the worker looks them up for usage-threshold notifications; none is due).
-- **Workers**: ${config.workers} worker process${config.workers > 1 ? 'es' : ''} (\`startWorker\`, as \`src/worker/main.ts\` runs it), QG_WORKER_CONCURRENCY ${config.concurrency},
+- **Workers**: ${config.workers} worker process${config.workers > 1 ? 'es' : ''} (\`startWorker\`, as \`quotagate worker\` runs it), QG_WORKER_CONCURRENCY ${config.concurrency},
   QG_FLUSH_INTERVAL_MS ${config.flushIntervalMs}, started anew for every run on a freshly created and migrated database, with no BullMQ state
   left from the run before; the reconciliation a worker runs as soon as it starts is let finish (on the empty ledger) before the run begins.
 - **Flush throughput**: ${f0(config.events)} events put in the outboxes once (${f0(config.subjects)} through \`QuotaEngine.consume\`, the rest replaying
@@ -162,7 +162,7 @@ export function ledgerReport(input: ReportInput): Report {
   ${f0(config.events)} events new to the ledger (quotagate_ledger_events_total: none was written twice), usage_events holds that many rows
   and usage_counters add up to it.
 - **Raw baseline**: the same rows (read from the outboxes, decoded as the flusher decodes them) inserted into \`usage_events\` alone with
-  \`INSERT ... SELECT * FROM unnest(...)\` as LedgerWriter does, but without ON CONFLICT / RETURNING, counters or Redis: same batch size,
+  LedgerWriter's own \`INSERT\` (the batch as one JSON parameter, \`jsonb_array_elements\`), but without ON CONFLICT / RETURNING, counters or Redis: same batch size,
   ${config.concurrency} connections, one transaction per batch, parameters built before the clock starts.
 - **Lag**: \`QuotaEngine.consume\` (one ioredis connection) at a fixed ${f0(lagRun.rate)} decisions/s, an open loop (decision i starts at i/${f0(lagRun.rate)} s
   whatever the answers), ${f1(lagRun.warmupMs / 1000)} s warm-up (its events all committed before the measurement starts: a new worker lags while it warms up) then ${f1(lagRun.durationMs / 1000)} s measured, QG_FLUSH_BATCH_SIZE ${config.lagBatchSize}.

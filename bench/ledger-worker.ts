@@ -1,6 +1,6 @@
 /**
  * A child process of `npm run bench:ledger`: one quotagate worker (`startWorker`, configured
- * from the environment exactly as `src/worker/main.ts` is), plus an HTTP endpoint on a free
+ * from the environment exactly as `quotagate worker` is), plus an HTTP endpoint on a free
  * loopback port serving its Prometheus registry, so the benchmark reads the worker's own
  * ledger-lag and batch-size histograms. Prints `listening on <url>`; SIGTERM closes the
  * worker (its batches in progress commit first) and exits.

@@ -65,7 +65,7 @@ export const sampleDelta = (before: WorkerSample, after: WorkerSample): WorkerSa
   events: after.events - before.events,
 });
 
-/** Entries left in all the outbox streams (the flusher deletes what it has committed). */
+/** Entries left in all the outbox streams (the flusher trims what it has committed). */
 export async function outboxLength(redis: Redis, keys: KeySchema): Promise<number> {
   const pipeline = redis.pipeline();
   for (let p = 0; p < keys.partitions; p++) pipeline.xlen(keys.outbox(p));

@@ -1,6 +1,6 @@
 /**
  * One ledger event as the Lua scripts write it to an outbox stream (lua/includes/outbox.lua):
- * fields id, k, s, m, p, d, v, t, x, c.
+ * one entry per event, its one field `e` a JSON object with members id, k, s, m, p, d, v, t, x, c.
  */
 export interface LedgerEvent {
   /** `<request or call id>:<n>`: unique, and the same on every redelivery. */
@@ -23,50 +23,43 @@ export interface LedgerEvent {
 
 /** Kinds that move usage; `denied`, `grant` and `grant_revoke` record without moving it. */
 export const USAGE_KINDS = new Set(['consume', 'settle', 'refund', 'release', 'expire', 'reset', 'adjust']);
+/** Every kind usage_events accepts (its CHECK): any other would fail the whole batch's insert. */
+const KINDS = new Set([...USAGE_KINDS, 'grant', 'grant_revoke', 'denied']);
 
 /** A stream entry that is not an event of ours: kept out of the ledger, reported, then dropped. */
 export class MalformedEntryError extends Error {
   override name = 'MalformedEntryError';
 }
 
-const INTEGER = /^-?\d+$/;
+/** The outbox entry's one field: the event as JSON. */
+export const EVENT_FIELD = 'e';
 
-function object(text: string | undefined, field: string, streamId: string): Record<string, unknown> {
-  let value: unknown;
-  try {
-    value = JSON.parse(text ?? '');
-  } catch {
-    throw new MalformedEntryError(`outbox entry ${streamId}: field ${field} is not JSON`);
-  }
-  // cjson encodes an empty Lua table as {} or [] alike.
+const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+const isText = (v: unknown): v is string => typeof v === 'string' && v.length > 0;
+const isInteger = (v: unknown): v is number => Number.isSafeInteger(v);
+
+/** extra or context: an object; cjson encodes an empty Lua table as {} or [] alike. */
+function object(value: unknown, member: string, streamId: string): Record<string, unknown> {
   if (Array.isArray(value) && value.length === 0) return {};
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new MalformedEntryError(`outbox entry ${streamId}: field ${field} is not an object`);
-  return value as Record<string, unknown>;
+  if (!isObject(value)) throw new MalformedEntryError(`outbox entry ${streamId}: ${member} is not an object`);
+  return value;
 }
 
-function integer(text: string | undefined, field: string, streamId: string): number {
-  if (text === undefined || !INTEGER.test(text)) throw new MalformedEntryError(`outbox entry ${streamId}: field ${field} is not an integer`);
-  return Number(text);
-}
-
-/** Decodes one stream entry's flat [field, value, ...] list. */
+/** Decodes one stream entry's flat [field, value, ...] list: exactly the field `e`, holding an event. */
 export function decodeLedgerEvent(streamId: string, flat: readonly string[]): LedgerEvent {
-  const f: Record<string, string> = {};
-  for (let i = 0; i + 1 < flat.length; i += 2) f[flat[i]!] = flat[i + 1]!;
-  if (!f.id || !f.k || !f.s || !f.m) throw new MalformedEntryError(`outbox entry ${streamId}: id, k, s and m are required`);
-  return {
-    id: f.id,
-    kind: f.k,
-    subjectId: f.s,
-    metric: f.m,
-    periodStart: f.p ? integer(f.p, 'p', streamId) : null,
-    delta: integer(f.d, 'd', streamId),
-    valueAfter: integer(f.v, 'v', streamId),
-    occurredAt: integer(f.t, 't', streamId),
-    extra: object(f.x, 'x', streamId),
-    context: object(f.c, 'c', streamId),
-    streamId,
-  };
+  if (flat.length !== 2 || flat[0] !== EVENT_FIELD) throw new MalformedEntryError(`outbox entry ${streamId}: not the one field "${EVENT_FIELD}"`);
+  let e: unknown;
+  try {
+    e = JSON.parse(flat[1]!);
+  } catch {
+    throw new MalformedEntryError(`outbox entry ${streamId}: not JSON`);
+  }
+  if (!isObject(e)) throw new MalformedEntryError(`outbox entry ${streamId}: not a JSON object`);
+  const { id, k, s, m, p, d, v, t } = e;
+  if (!isText(id) || !isText(k) || !isText(s) || !isText(m)) throw new MalformedEntryError(`outbox entry ${streamId}: id, k, s and m must be non-empty strings`);
+  if (!KINDS.has(k)) throw new MalformedEntryError(`outbox entry ${streamId}: unknown kind "${k}"`);
+  if (!(p === null || isInteger(p)) || !isInteger(d) || !isInteger(v) || !isInteger(t)) throw new MalformedEntryError(`outbox entry ${streamId}: p, d, v and t must be integers (p may be null)`);
+  return { id, kind: k, subjectId: s, metric: m, periodStart: p, delta: d, valueAfter: v, occurredAt: t, extra: object(e.x, 'x', streamId), context: object(e.c, 'c', streamId), streamId };
 }
 
 /** `[[grant id, units], ...]` from an event's draws or restored list (absent or {} = none). */

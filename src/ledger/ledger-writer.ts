@@ -4,14 +4,14 @@ import { GAUGE_PERIOD } from './pg-hydrator.js';
 import { grantMoves, USAGE_KINDS, type LedgerEvent } from './ledger-event.js';
 
 const iso = (ms: number) => new Date(ms).toISOString();
-const json = (value: unknown) => JSON.stringify(value);
 
 /**
  * Moves a batch of outbox events into Postgres in ONE transaction: the events themselves
  * (a redelivered event id is ignored), the per-period counters, grant balances and the
  * idempotency keys charged. Only events new to the ledger move counters or grants, so a
  * batch delivered twice (a worker killed between commit and acknowledgement) counts once.
- * Multi-row statements over unnest() arrays: a few round trips per batch, not per event.
+ * Multi-row statements, a few round trips per batch, not per event: events and counters in
+ * one; grants, Idempotency-Keys and audit entries only when the batch carries such events.
  */
 export class LedgerWriter {
   constructor(
@@ -30,9 +30,24 @@ export class LedgerWriter {
     const onConnectionError = () => {};
     client.on('error', onConnectionError);
     try {
+      try {
+        return await this.transaction(client, events, 'first');
+      } catch (err) {
+        // Some event is stored already: a redelivered batch (a worker killed between commit
+        // and acknowledgement, or two claiming the same entries). Rare; written again, skipping those.
+        if ((err as { code?: string }).code !== UNIQUE_VIOLATION) throw err;
+        return await this.transaction(client, events, 'redelivered');
+      }
+    } finally {
+      client.removeListener('error', onConnectionError);
+      client.release();
+    }
+  }
+
+  private async transaction(client: PoolClient, events: readonly LedgerEvent[], delivery: Delivery): Promise<LedgerEvent[]> {
+    try {
       await client.query('BEGIN');
-      const fresh = await insertEvents(client, events);
-      await addToCounters(client, fresh);
+      const fresh = await insertAndCount(client, events, delivery);
       await applyGrantEvents(client, fresh);
       await recordIdempotencyKeys(client, fresh, this.idempotencyWindowMs);
       await recordAudit(client, fresh);
@@ -41,62 +56,67 @@ export class LedgerWriter {
     } catch (err) {
       await client.query('ROLLBACK').catch(() => {});
       throw err;
-    } finally {
-      client.removeListener('error', onConnectionError);
-      client.release();
     }
   }
 }
 
-async function insertEvents(client: PoolClient, events: readonly LedgerEvent[]): Promise<LedgerEvent[]> {
-  const { rows } = await client.query<{ event_id: string }>(
-    `INSERT INTO usage_events (event_id, occurred_at, subject_id, metric, kind, period_start, delta, value_after, extra, context, stream_id)
-     SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::timestamptz[],
-                          $7::bigint[], $8::bigint[], $9::jsonb[], $10::jsonb[], $11::text[])
-     ON CONFLICT DO NOTHING
-     RETURNING event_id`,
-    [
-      events.map((e) => e.id),
-      events.map((e) => iso(e.occurredAt)),
-      events.map((e) => e.subjectId),
-      events.map((e) => e.metric),
-      events.map((e) => e.kind),
-      events.map((e) => (e.periodStart === null ? null : iso(e.periodStart))),
-      events.map((e) => e.delta),
-      events.map((e) => e.valueAfter),
-      events.map((e) => json(e.extra)),
-      events.map((e) => json(e.context)),
-      events.map((e) => e.streamId),
-    ],
-  );
-  const inserted = new Set(rows.map((r) => r.event_id));
-  return events.filter((e) => inserted.has(e.id));
-}
+const UNIQUE_VIOLATION = '23505';
 
-/** Sums deltas per subject, metric and period; rows are locked in key order so concurrent batches cannot deadlock. */
-async function addToCounters(client: PoolClient, events: readonly LedgerEvent[]): Promise<void> {
-  const sums = new Map<string, { subject: string; metric: string; period: string; delta: number; last: number }>();
-  for (const e of events) {
-    if (!USAGE_KINDS.has(e.kind)) continue;
-    const period = e.periodStart === null ? GAUGE_PERIOD : iso(e.periodStart);
-    const key = `${e.subjectId}\u0000${e.metric}\u0000${period}`;
-    const sum = sums.get(key);
-    if (sum) {
-      sum.delta += e.delta;
-      sum.last = Math.max(sum.last, e.occurredAt);
-    } else sums.set(key, { subject: e.subjectId, metric: e.metric, period, delta: e.delta, last: e.occurredAt });
-  }
-  if (sums.size === 0) return;
-  const rows = [...sums.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, s]) => s);
-  await client.query(
-    `INSERT INTO usage_counters AS c (subject_id, metric, period_start, value, last_event_at)
-     SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::bigint[], $5::timestamptz[])
-     ON CONFLICT (subject_id, metric, period_start) DO UPDATE
-       SET value = c.value + excluded.value,
-           last_event_at = greatest(c.last_event_at, excluded.last_event_at),
-           updated_at = now()`,
-    [rows.map((r) => r.subject), rows.map((r) => r.metric), rows.map((r) => r.period), rows.map((r) => r.delta), rows.map((r) => iso(r.last))],
+/**
+ * 'first': a batch read for the first time, inserted as is: a stored event fails the whole
+ * insert (the primary key), which is then made again as 'redelivered', with ON CONFLICT DO
+ * NOTHING. Checking every row for a conflict up front would cost Postgres more than a
+ * rare second attempt.
+ */
+type Delivery = 'first' | 'redelivered';
+
+/**
+ * The statement that inserts a batch of events into usage_events from ONE parameter, the
+ * batch as a JSON array of rows (eventsJson), each an array in the column order below:
+ * Postgres parses it in one pass, rather than node-postgres encoding and escaping an array
+ * per column (every timestamp as text) for Postgres to parse again, and extra and context
+ * arrive already parsed. Times travel as ms; to_timestamp(ms / 1000) is exact to the µs.
+ */
+export const INSERT_EVENTS = `INSERT INTO usage_events (event_id, occurred_at, subject_id, metric, kind, period_start, delta, value_after, extra, context, stream_id)
+  SELECT e->>0, to_timestamp((e->>1)::float8 / 1000), e->>2, e->>3, e->>4, to_timestamp((e->>5)::float8 / 1000),
+         (e->>6)::bigint, (e->>7)::bigint, e->8, e->9, e->>10
+    FROM jsonb_array_elements($1::jsonb) AS e`;
+
+/** $1 of INSERT_EVENTS: each event as an array in the column order of its INSERT. */
+export const eventsJson = (events: readonly LedgerEvent[]): string =>
+  JSON.stringify(events.map((e) => [e.id, e.occurredAt, e.subjectId, e.metric, e.kind, e.periodStart, e.delta, e.valueAfter, e.extra, e.context, e.streamId]));
+
+/**
+ * Inserts the events (a redelivered event id is ignored) and, in the same statement, adds
+ * the usage of those that were new to usage_counters, summed per subject, metric and
+ * period; the counter rows are locked in key order so concurrent batches cannot deadlock.
+ * Returns the events that were new.
+ */
+async function insertAndCount(client: PoolClient, events: readonly LedgerEvent[], delivery: Delivery): Promise<LedgerEvent[]> {
+  const { rows } = await client.query<{ fresh: string[] | null }>(
+    `WITH fresh AS (
+       ${INSERT_EVENTS}
+       ${delivery === 'redelivered' ? 'ON CONFLICT DO NOTHING' : ''}
+       RETURNING event_id, occurred_at, subject_id, metric, kind, period_start, delta
+     ), counted AS (
+       INSERT INTO usage_counters AS c (subject_id, metric, period_start, value, last_event_at)
+       SELECT subject_id, metric, coalesce(period_start, $3::timestamptz), sum(delta), max(occurred_at)
+         FROM fresh WHERE kind = ANY($2::text[])
+        GROUP BY 1, 2, 3
+        ORDER BY 1, 2, 3
+       ON CONFLICT (subject_id, metric, period_start) DO UPDATE
+         SET value = c.value + excluded.value,
+             last_event_at = greatest(c.last_event_at, excluded.last_event_at),
+             updated_at = now()
+     )
+     -- Usually every event is new: one row and no ids to send back then.
+     SELECT CASE WHEN count(*) = $4 THEN NULL ELSE coalesce(array_agg(event_id), '{}') END AS fresh FROM fresh`,
+    [eventsJson(events), [...USAGE_KINDS], GAUGE_PERIOD, events.length],
   );
+  const ids = rows[0]!.fresh;
+  if (ids === null) return [...events];
+  const inserted = new Set(ids);
+  return events.filter((e) => inserted.has(e.id));
 }
 
 /**

@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Clock } from '../lib/clock.js';
 import type { KeySchema } from '../quota/keys.js';
+import type { Scripts } from '../redis/scripts.js';
 import { decodeLedgerEvent, MalformedEntryError, type LedgerEvent } from './ledger-event.js';
 import type { LedgerWriter } from './ledger-writer.js';
 
@@ -24,9 +25,10 @@ type StreamEntry = [id: string, fields: string[] | null];
 
 /**
  * Drains a partition's outbox stream into the ledger. Entries are read through a consumer
- * group, written to Postgres in one transaction per batch, and acknowledged and deleted
- * only after the commit: a crash at any point leaves them pending, to be read again by
- * this consumer or claimed by another, and the writer ignores what was already stored.
+ * group, written to Postgres in one transaction per batch, and acknowledged and trimmed
+ * from the stream only after the commit (lua/ack-outbox.lua): a crash at any point leaves
+ * them pending, to be read again by this consumer or claimed by another, and the writer
+ * ignores what was already stored.
  */
 export class OutboxFlusher {
   private readonly groups = new Set<number>();
@@ -34,6 +36,8 @@ export class OutboxFlusher {
   constructor(
     private readonly deps: {
       redis: Redis;
+      /** Runs lua/ack-outbox.lua on `redis`. */
+      scripts: Scripts;
       keys: KeySchema;
       writer: LedgerWriter;
       /** This process's consumer name; unique per live process. */
@@ -114,7 +118,7 @@ export class OutboxFlusher {
   private async flush(partition: number, entries: StreamEntry[]): Promise<number> {
     const events: LedgerEvent[] = [];
     for (const [id, fields] of entries) {
-      // A pending entry deleted from the stream comes back without fields: only its ack is left.
+      // A pending entry removed from the stream (by hand; the flusher never removes one) comes back without fields: only its ack is left.
       if (!fields) continue;
       try {
         events.push(decodeLedgerEvent(id, fields));
@@ -124,9 +128,8 @@ export class OutboxFlusher {
       }
     }
     const fresh = await this.deps.writer.write(events);
-    const key = this.deps.keys.outbox(partition);
-    const ids = entries.map(([id]) => id);
-    await this.deps.redis.multi().xack(key, FLUSH_GROUP, ...ids).xdel(key, ...ids).exec();
+    // Malformed entries too: reported above, they must not come back and block the partition.
+    await this.deps.scripts.run('ack-outbox', [this.deps.keys.outbox(partition)], [FLUSH_GROUP, ...entries.map(([id]) => id)]);
     const now = this.deps.clock.now();
     for (const observer of this.deps.observers) observer.committed(partition, events, fresh, now);
     return events.length;

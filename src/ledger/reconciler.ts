@@ -157,7 +157,7 @@ export class Reconciler {
     }));
   }
 
-  /** True once no entry at or below `mark` is left in the partition's outbox (the flusher deletes what it committed). */
+  /** True once no entry at or below `mark` is left in the partition's outbox (the flusher trims what it committed). */
   private async flushedPast(partition: number, mark: string): Promise<boolean> {
     const outbox = this.deps.keys.outbox(partition);
     for (let waited = 0; waited <= this.deps.options.watermarkTimeoutMs; waited += POLL_MS) {

@@ -43,6 +43,13 @@ interface Target {
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();
+
+/**
+ * False when `used` is too far below `limit` for any grant to matter: grants only add to
+ * what may be used (used + remaining ≥ limit), so the percentage is at most used / limit,
+ * and it is rounded to 0.1. Most keys are such; they need no grant lookup nor period math.
+ */
+const mayReachThreshold = (used: number, limit: number) => used * 100 >= (NOTIFY_THRESHOLDS[0]! - 0.05) * limit;
 const pair = (subjectId: string, metric: string) => `${subjectId}\u0000${metric}`;
 const keyOf = (t: ThresholdTouch) => `${pair(t.subjectId, t.metric)}\u0000${t.periodStart === undefined ? 'current' : String(t.periodStart)}`;
 
@@ -196,7 +203,7 @@ export class ThresholdNotifier implements FlushObserver {
       for (const t of unknown) t.used = 0;
       for (const c of counters) unknown[Number(c.ord) - 1]!.used = Number(c.value);
     }
-    return targets.filter((t): t is Target => t.used !== null && t.used > 0);
+    return targets.filter((t): t is Target => t.used !== null && t.used > 0 && mayReachThreshold(t.used, t.limit));
   }
 
   /** Usable grant balance per (subject, metric): unrevoked, unexpired, remaining > 0. */

@@ -2,7 +2,8 @@ import type { Redis } from 'ioredis';
 import type { Pool } from 'pg';
 import { loadEnv, type Env } from '../../src/config/env.js';
 import { parsePolicy } from '../../src/config/load-policy.js';
-import { USAGE_KINDS } from '../../src/ledger/ledger-event.js';
+import type { Policy } from '../../src/config/policy.js';
+import { decodeLedgerEvent, USAGE_KINDS } from '../../src/ledger/ledger-event.js';
 import type { Clock } from '../../src/lib/clock.js';
 import { createLogger } from '../../src/observability/logger.js';
 import type { KeySchema } from '../../src/quota/keys.js';
@@ -18,7 +19,7 @@ import { testPolicy, type EngineFixture } from './engine.js';
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Polls `check` until it returns a truthy value (returned) or `timeoutMs` passes (throws, naming `what`). */
-export async function waitFor<T>(what: string, check: () => Promise<T> | T, timeoutMs = 30_000, everyMs = 25): Promise<T> {
+export async function waitFor<T>(what: string, check: () => Promise<T> | T, timeoutMs = 30_000, everyMs = 25): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();
@@ -61,12 +62,11 @@ export async function waitForDrain(redis: Redis, keys: KeySchema, timeoutMs = 30
 export async function outboxEventIds(redis: Redis, keys: KeySchema): Promise<Map<string, string[]>> {
   const bySubject = new Map<string, string[]>();
   for (let p = 0; p < keys.partitions; p++) {
-    for (const [, fields] of await redis.xrange(keys.outbox(p), '-', '+')) {
-      const f: Record<string, string> = {};
-      for (let i = 0; i + 1 < fields.length; i += 2) f[fields[i]!] = fields[i + 1]!;
-      const list = bySubject.get(f.s!) ?? [];
-      list.push(f.id!);
-      bySubject.set(f.s!, list);
+    for (const [streamId, fields] of await redis.xrange(keys.outbox(p), '-', '+')) {
+      const e = decodeLedgerEvent(streamId, fields);
+      const list = bySubject.get(e.subjectId) ?? [];
+      list.push(e.id);
+      bySubject.set(e.subjectId, list);
     }
   }
   return bySubject;
@@ -189,10 +189,12 @@ export function startTestWorker(options: {
   databaseUrl: string;
   clock?: Clock;
   env?: Record<string, string>;
+  /** Default: the engine tests' policy. */
+  policy?: Policy;
 }): Promise<WorkerHandle> {
   return startWorker({
     env: workerEnv(options.keys, options.redisUrl, options.databaseUrl, options.env),
-    policy: parsePolicy(testPolicy),
+    policy: options.policy ?? parsePolicy(testPolicy),
     logger: createLogger('silent'),
     clock: options.clock,
   });

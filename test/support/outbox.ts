@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { decodeLedgerEvent } from '../../src/ledger/ledger-event.js';
 import type { KeySchema } from '../../src/quota/keys.js';
 
 export interface OutboxEvent {
@@ -6,31 +7,20 @@ export interface OutboxEvent {
   kind: string;
   subject: string;
   metric: string;
-  period: string;
+  periodStart: number | null;
   delta: number;
   value: number;
   extra: Record<string, unknown>;
   context: Record<string, unknown>;
 }
 
-/** Outbox events of a subject (its partition's stream, filtered), oldest first, fields decoded. */
+/** Outbox events of a subject (its partition's stream, filtered), oldest first, decoded as the flusher decodes them. */
 export async function readOutboxEvents(redis: Redis, keys: KeySchema, subjectId: string): Promise<OutboxEvent[]> {
   const entries = await redis.xrange(keys.outbox(keys.partitionOf(subjectId)), '-', '+');
   return entries
-    .map(([, fields]) => {
-      const f: Record<string, string> = {};
-      for (let i = 0; i < fields.length; i += 2) f[fields[i]!] = fields[i + 1]!;
-      return {
-        id: f.id!,
-        kind: f.k!,
-        subject: f.s!,
-        metric: f.m!,
-        period: f.p!,
-        delta: Number(f.d),
-        value: Number(f.v),
-        extra: JSON.parse(f.x!) as Record<string, unknown>,
-        context: JSON.parse(f.c!) as Record<string, unknown>,
-      };
+    .map(([streamId, fields]) => {
+      const e = decodeLedgerEvent(streamId, fields);
+      return { id: e.id, kind: e.kind, subject: e.subjectId, metric: e.metric, periodStart: e.periodStart, delta: e.delta, value: e.valueAfter, extra: e.extra, context: e.context };
     })
     .filter((e) => e.subject === subjectId);
 }
