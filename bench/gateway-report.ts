@@ -207,8 +207,8 @@ export function gatewayReport(input: ReportInput): Report {
     script per request. The request body (declared length) is read whole, and the demo's answer, which arrives whole with its headers, goes
     back in one write; larger or slower bodies would stream. API keys are cached ${input.authCacheTtlMs / 1000} s,
     so each key costs a Postgres lookup that often. No flusher runs (outboxes are emptied between runs).
-  - **${VARIANT_NAMES.baseline}**: the same route in a Hono app on @hono/node-server with the gateway's \`UpstreamClient\` and header rules, streaming both bodies
-    whatever their size (the gateway's passing small bodies whole is part of the difference); no key, no quota, no metrics, no request logger.
+  - **${VARIANT_NAMES.baseline}**: the same route in a Hono app on @hono/node-server with the gateway's \`UpstreamClient\`, header rules and body handling
+    (bodies up to 64 KiB passed whole, the rest streamed, as the gateway does); no key, no quota, no metrics, no request logger.
   - Both run from source under tsx, as \`npm start\` runs the gateway.
 - **Throughput**: autocannon, ${config.connections} keep-alive connections (closed loop), one variant at a time, alternating which goes first; a warm-up of
   ${config.warmupRequestsPerConnection} requests per connection, then as many requests as the warm-up's rate gives in ${config.durationMs / 1000} s. Runs end by count, not time,

@@ -221,8 +221,10 @@ async function forward(f: Forwarding, deps: GatewayDeps, readsResponse: boolean)
     return new Response(null, { status: upstream.status, headers });
   }
   // An event stream is relayed at once, whatever has arrived of it.
-  const whole = tap.streamed ? null : await arrivedWhole(upstream.body, tap);
+  const whole = tap.streamed ? null : await arrivedWhole(upstream.body);
   if (whole) {
+    tap.write(whole);
+    tap.end();
     onEnd({ kind: 'complete' });
     return new Response(whole, { status: upstream.status, headers });
   }

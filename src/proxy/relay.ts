@@ -19,11 +19,11 @@ export interface RelayOptions {
 
 /**
  * The whole body, if it has all arrived within one turn of the event loop and is small (see
- * SMALL_BODY_BYTES) — as a short JSON answer that came with its headers has — fed to the
- * tap: it then goes to the client in one write with the headers, far cheaper than a web
- * stream. Otherwise null, with what was read put back, and the body is to be relayed.
+ * SMALL_BODY_BYTES) — as a short JSON answer that came with its headers has: it then goes
+ * to the client in one write with the headers, far cheaper than a web stream. Otherwise
+ * null, with what was read put back, and the body is to be relayed.
  */
-export async function arrivedWhole(body: Readable, tap: ResponseTap): Promise<Buffer | null> {
+export async function arrivedWhole(body: Readable): Promise<Buffer | null> {
   const chunks: Buffer[] = [];
   let size = 0;
   const ended = await new Promise<boolean>((resolve) => {
@@ -48,10 +48,7 @@ export async function arrivedWhole(body: Readable, tap: ResponseTap): Promise<Bu
     if (!body.destroyed) for (let i = chunks.length - 1; i >= 0; i--) body.unshift(chunks[i]);
     return null;
   }
-  const bytes = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
-  tap.write(bytes);
-  tap.end();
-  return bytes;
+  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
 }
 
 /**
