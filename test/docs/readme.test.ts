@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { envSchema } from '../../src/config/env.js';
-import { routeSchema } from '../../src/config/policy.js';
+import { metricSchema, planSchema, policySchema, rateSchema, reservedChargeSchema, routeSchema } from '../../src/config/policy.js';
 
 const readme = readFileSync(fileURLToPath(new URL('../../README.md', import.meta.url)), 'utf8');
 
@@ -26,5 +26,20 @@ describe('README configuration reference', () => {
 
   it('shows every route key in the policy example', () => {
     for (const key of Object.keys(routeSchema.shape)) expect(readme, `route key ${key}`).toMatch(new RegExp(`^\\s+-?\\s*${key}:`, 'm'));
+  });
+
+  it('shows every other policy key in the policy example', () => {
+    const example = /### Policy file[\s\S]*?```yaml\n([\s\S]*?)```/.exec(readme)?.[1] ?? '';
+    const keys = {
+      policy: Object.keys(policySchema.shape),
+      metric: Object.keys(metricSchema.shape),
+      plan: Object.keys(planSchema.shape),
+      rate: Object.keys(rateSchema.shape),
+      charge: Object.keys(reservedChargeSchema.shape),
+      reserve: Object.keys(reservedChargeSchema.shape.reserve.shape),
+    };
+    for (const [where, names] of Object.entries(keys)) {
+      for (const key of names) expect(example, `${where} key ${key}`).toMatch(new RegExp(`(^|[\\s{,-])${key}:`, 'm'));
+    }
   });
 });
