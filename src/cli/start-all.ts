@@ -40,7 +40,7 @@ export async function startAll(dataDir: string): Promise<void> {
 
   await prepareDatabase(env.DATABASE_URL, (line) => logger.info(line));
   const upstream = await startDemoUpstream({ port: DEMO_UPSTREAM_PORT });
-  const worker = await startWorker({ env, policy: config.policy, logger: logger.child({ name: 'quotagate-worker' }) });
+  const worker = await startWorker({ env, policy: config.policy, logger: logger.child({ component: 'worker' }) });
   const gateway = await startGateway({ env, policy: config.policy, logger });
   // One process, one scrape: the gateway's /metrics serves the worker's metrics too.
   gateway.deps.metrics.include(worker.metrics.registry);
@@ -83,6 +83,7 @@ function printWelcome(
   console.log(`
 quotagate is running
   gateway        ${g}   (docs: ${g}/docs, metrics: ${g}/metrics)
+  dashboard      ${g}/admin/ui   (log in with the admin token)
   demo upstream  ${upstream.url}
   redis          ${where(services.redis)}
   postgres       ${where(services.postgres)}
