@@ -38,7 +38,7 @@ const OPENAPI_INFO = {
 export function createApp(deps: GatewayDeps): OpenAPIHono {
   const app = new OpenAPIHono({ defaultHook: validationHook });
   app.use('*', requestContext(deps.logger));
-  app.onError(errorHandler(deps.logger));
+  app.onError(errorHandler(deps.logger, () => deps.metrics.backendErrors.inc({ backend: 'postgres' })));
   app.notFound(notFound);
 
   registerOpsRoutes(app, deps);

@@ -98,3 +98,24 @@ describe('API keys', () => {
     expect(((await (await b.request('/v1/usage', { key: subject.key })).json()) as { plan: string }).plan).toBe('unlimited');
   });
 });
+
+describe('a database outage', () => {
+  it('answers admin requests 503 backend_unavailable with Retry-After, never 500', async () => {
+    // Port 1 on loopback: nothing listens, connections are refused at once.
+    const down = await startGatewayFixture({ env: { DATABASE_URL: 'postgres://postgres@127.0.0.1:1/none' } });
+    try {
+      for (const [method, path, json] of [
+        ['GET', '/admin/v1/subjects'],
+        ['POST', '/admin/v1/subjects', { id: 'outage', plan: 'test' }],
+        ['GET', '/admin/v1/audit'],
+        ['GET', '/admin/v1/reconciliations'],
+      ] as [string, string, unknown?][]) {
+        const res = await down.admin(path, { method, json });
+        expect([res.status, ((await res.json()) as { code: string }).code], `${method} ${path}`).toEqual([503, 'backend_unavailable']);
+        expect(res.headers.get('retry-after')).toBe('1');
+      }
+    } finally {
+      await down.close();
+    }
+  });
+});
