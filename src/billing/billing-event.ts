@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import { z } from '@hono/zod-openapi';
 import { subjectIdSchema } from '../subjects/subject.js';
 
 const iso = z.iso.datetime({ offset: true, error: 'must be an ISO 8601 date-time with a time zone' });
@@ -8,11 +8,16 @@ const iso = z.iso.datetime({ offset: true, error: 'must be an ISO 8601 date-time
  * Event types quotagate does not handle are accepted and recorded, so the provider does not
  * retry them forever; their `data` is not checked.
  */
-export const billingEventSchema = z.object({
-  id: z.string().min(1).max(255, 'must be at most 255 characters'),
-  type: z.string().min(1).max(100),
-  data: z.record(z.string(), z.unknown()).default({}),
-});
+export const billingEventSchema = z
+  .object({
+    id: z.string().min(1).max(255, 'must be at most 255 characters').openapi({ description: "The provider's event id; applied once" }),
+    type: z.string().min(1).max(100).openapi({ example: 'subscription.renewed' }),
+    data: z
+      .record(z.string(), z.unknown())
+      .default({})
+      .openapi({ description: 'subscription.renewed: {subject_id, period_start?, plan?}; subscription.plan_changed: {subject_id, plan}; subscription.canceled: {subject_id}' }),
+  })
+  .openapi('BillingEvent');
 
 export const HANDLED_TYPES = ['subscription.renewed', 'subscription.plan_changed', 'subscription.canceled'] as const;
 export type HandledType = (typeof HANDLED_TYPES)[number];

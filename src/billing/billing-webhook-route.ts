@@ -98,13 +98,7 @@ export function registerBillingWebhookRoute(app: OpenAPIHono, deps: GatewayDeps)
         required: true,
         content: {
           'application/json': {
-            schema: z
-              .object({
-                id: z.string(),
-                type: z.string(),
-                data: z.object({ subject_id: z.string(), plan: z.string().optional(), period_start: z.string().optional() }).passthrough(),
-              })
-              .openapi('BillingEvent'),
+            schema: billingEventSchema,
           },
         },
       },
