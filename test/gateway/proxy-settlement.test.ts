@@ -93,6 +93,16 @@ async function exportAs(subject: TestSubject, path: string, headers: Record<stri
   return { response, body };
 }
 
+/** The export was charged, then given back: usage at 0, a consume event and a refund event. */
+async function expectRefunded(subject: TestSubject): Promise<void> {
+  expect(await gw.used(subject, 'exports')).toBe(0);
+  const kinds = (await gw.events(subject)).filter((e) => e.metric === 'exports').map((e) => [e.kind, e.delta]);
+  expect(kinds).toEqual([
+    ['consume', 1],
+    ['refund', -1],
+  ]);
+}
+
 describe('upstream failures', () => {
   it('passes an upstream 500 through, refunds the charge with a refund event and keeps the consume event', async () => {
     const subject = await gw.createSubject();
@@ -136,12 +146,7 @@ describe('upstream failures', () => {
     expect(upstreamCalls('/v1/exports')).toBe(before + 1);
     await requestSettled(gw, subject, response);
 
-    expect(await gw.used(subject, 'exports')).toBe(0);
-    const kinds = (await gw.events(subject)).filter((e) => e.metric === 'exports').map((e) => [e.kind, e.delta]);
-    expect(kinds).toEqual([
-      ['consume', 1],
-      ['refund', -1],
-    ]);
+    await expectRefunded(subject);
   });
 
   it('answers 502 upstream_error when the upstream cannot be reached, and refunds', async () => {
@@ -152,12 +157,7 @@ describe('upstream failures', () => {
     expect(body).toMatchObject({ status: 502, code: 'upstream_error' });
     await requestSettled(gw, subject, response);
 
-    expect(await gw.used(subject, 'exports')).toBe(0);
-    const kinds = (await gw.events(subject)).filter((e) => e.metric === 'exports').map((e) => [e.kind, e.delta]);
-    expect(kinds).toEqual([
-      ['consume', 1],
-      ['refund', -1],
-    ]);
+    await expectRefunded(subject);
   });
 
   it('refunds when the upstream breaks off a small response; the client gets the broken body as it came', async () => {
@@ -167,12 +167,7 @@ describe('upstream failures', () => {
     await expect(response.text()).rejects.toThrow();
     await requestSettled(gw, subject, response);
 
-    expect(await gw.used(subject, 'exports')).toBe(0);
-    const kinds = (await gw.events(subject)).filter((e) => e.metric === 'exports').map((e) => [e.kind, e.delta]);
-    expect(kinds).toEqual([
-      ['consume', 1],
-      ['refund', -1],
-    ]);
+    await expectRefunded(subject);
   });
 
   it('keeps the charge after an upstream 500 on an on_upstream_error: charge route', async () => {
