@@ -1,3 +1,4 @@
+import { auditedContext } from '../audit/audited-events.js';
 import type { Pool } from 'pg';
 import type { Clock } from '../lib/clock.js';
 import type { Logger } from 'pino';
@@ -64,11 +65,9 @@ export class DuplicateRefunds {
     for (const row of rows) {
       const net = Number(row.net);
       if (net <= 0) continue;
-      const { applied } = await this.deps.engine.adjust(subject, row.metric, -net, {
-        actor: 'reconciliation',
-        reason: `refund of a duplicate charge under Idempotency-Key ${idempotencyKey}`,
-        duplicate_request: requestId,
-      });
+      const who = { actor: 'reconciliation', reason: `refund of a duplicate charge under Idempotency-Key ${idempotencyKey}` };
+      const context = auditedContext('usage.duplicate_refunded', who, { duplicate_request: requestId });
+      const { applied } = await this.deps.engine.adjust(subject, row.metric, -net, context);
       refunded[row.metric] = -applied;
     }
     return { requestId, subjectId: subject.id, refunded };

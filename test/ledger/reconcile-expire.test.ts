@@ -91,6 +91,8 @@ describe('duplicate charges under one Idempotency-Key', () => {
     await drained();
     const { rows: adjust } = await f.pool.query(`SELECT metric, delta::int, context->>'actor' AS actor FROM usage_events WHERE subject_id = $1 AND kind = 'adjust'`, [s.id]);
     expect(adjust).toEqual([{ metric: 'gens', delta: -1, actor: 'reconciliation' }]);
+    const { rows: audit } = await f.pool.query(`SELECT actor, action, details->>'delta' AS delta FROM audit_log WHERE subject_id = $1`, [s.id]);
+    expect(audit).toEqual([{ actor: 'reconciliation', action: 'usage.duplicate_refunded', delta: '-1' }]);
     // Resolved once: a later run leaves it alone.
     expect((await worker.reconcile('manual')).duplicates.filter((d) => d.subjectId === s.id)).toEqual([]);
   });
