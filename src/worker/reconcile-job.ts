@@ -43,7 +43,7 @@ export function reconcileJob(ctx: WorkerContext): JobKind & { reconcile(trigger:
   };
 }
 
-/** One `reconciliation.drift` notification per drifting key and run. */
+/** One `reconciliation.drift` notification per drifting key and distinct drift. */
 async function notifyDrifts(ctx: WorkerContext, report: ReconcileReport): Promise<void> {
   if (report.drifts.length === 0) return;
   const ids = await recordNotifications(
@@ -53,7 +53,9 @@ async function notifyDrifts(ctx: WorkerContext, report: ReconcileReport): Promis
       subjectId: d.subjectId,
       metric: d.metric,
       periodStart: d.period,
-      threshold: report.runId,
+      // The drift's values, not the run: a Redis ahead of the ledger is reported by every
+      // run until someone acts, but notified once (again only if the numbers change).
+      threshold: `redis=${d.redisValue ?? 'missing'},ledger=${d.ledgerValue}`,
       payload: { run_id: report.runId, subject: d.subjectId, metric: d.metric, period_start: d.period, redis_value: d.redisValue, ledger_value: d.ledgerValue, action: d.action },
     })),
   );

@@ -55,6 +55,13 @@ describe('reconciliation', () => {
     ]);
     const { rows: notified } = await f.pool.query(`SELECT DISTINCT metric FROM notifications WHERE kind = 'drift' AND subject_id = $1 ORDER BY metric`, [s.id]);
     expect(notified).toEqual([{ metric: 'exports' }, { metric: 'gens' }]);
+
+    // Redis is still ahead: the next run reports it again but does not notify it again.
+    await worker.reconcile('manual');
+    const { rows: reports } = await f.pool.query(`SELECT count(*)::int AS n FROM reconciliation_drifts WHERE subject_id = $1 AND metric = 'exports'`, [s.id]);
+    expect(reports[0].n).toBeGreaterThanOrEqual(2);
+    const { rows: notifications } = await f.pool.query(`SELECT count(*)::int AS n FROM notifications WHERE kind = 'drift' AND subject_id = $1 AND metric = 'exports'`, [s.id]);
+    expect(notifications[0].n).toBe(1);
   });
 
   it('finds no drift while decisions keep running during the comparison', async () => {
