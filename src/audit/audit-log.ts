@@ -1,4 +1,4 @@
-import type { Pool, PoolClient } from 'pg';
+import type { Queryable } from '../db/transaction.js';
 
 /** Who changed something and why; carried by an admin change and by the events it causes. */
 export interface AuditActor {
@@ -17,8 +17,8 @@ export interface AuditEntry extends AuditActor {
  * Writes one audit entry with the client of the transaction that makes the change, so
  * the change and its record commit together or not at all.
  */
-export async function writeAudit(client: PoolClient | Pool, entry: AuditEntry): Promise<number> {
-  const { rows } = await client.query<{ id: string }>(
+export async function writeAudit(db: Queryable, entry: AuditEntry): Promise<number> {
+  const { rows } = await db.query<{ id: string }>(
     `INSERT INTO audit_log (actor, action, subject_id, reason, details) VALUES ($1, $2, $3, $4, $5) RETURNING id`,
     [entry.actor, entry.action, entry.subjectId, entry.reason, JSON.stringify(entry.details)],
   );
