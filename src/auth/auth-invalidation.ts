@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/scripts.js';
 import type { Logger } from 'pino';
 import type { Authenticator } from './authenticator.js';
 
@@ -11,7 +11,7 @@ import type { Authenticator } from './authenticator.js';
  */
 export class AuthInvalidation {
   constructor(
-    private readonly publisher: Redis,
+    private readonly publisher: RedisClient,
     private readonly channel: string,
     private readonly logger: Logger,
   ) {}
@@ -36,7 +36,7 @@ export class AuthInvalidation {
   }
 
   /** Subscribes `authenticator` on its own connection (a subscribed connection runs nothing else). */
-  static subscribe(subscriber: Redis, channel: string, authenticator: Authenticator, logger: Logger): () => void {
+  static subscribe(subscriber: RedisClient, channel: string, authenticator: Authenticator, logger: Logger): () => void {
     let connectedBefore = false;
     subscriber.on('message', (_channel: string, subjectId: string) => authenticator.invalidate(subjectId));
     subscriber.on('ready', () => {

@@ -28,6 +28,7 @@ export async function startAll(dataDir: string): Promise<void> {
   const services = await startLocalServices({
     redisUrl: process.env.REDIS_URL,
     databaseUrl: process.env.DATABASE_URL,
+    redisCluster: config.env.QG_REDIS_CLUSTER,
     // Unset, the variables default to the local services (see the env schema).
     localRedisUrl: config.env.REDIS_URL,
     localDatabaseUrl: config.env.DATABASE_URL,

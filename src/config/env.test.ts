@@ -107,6 +107,13 @@ describe('loadEnv', () => {
     expect(problemsOf({ QG_ABUSE_DENIALS_PER_MINUTE: '0' })).toEqual([expect.stringMatching(/^QG_ABUSE_DENIALS_PER_MINUTE: Too small/)]);
   });
 
+  it('reads QG_REDIS_CLUSTER as a boolean, and refuses a database in a Cluster URL', () => {
+    expect(loadEnv({}).QG_REDIS_CLUSTER).toBe(false);
+    expect(loadEnv({ QG_REDIS_CLUSTER: 'true', REDIS_URL: 'redis://10.0.0.1:7000' }).QG_REDIS_CLUSTER).toBe(true);
+    expect(problemsOf({ QG_REDIS_CLUSTER: 'yes' })).toEqual(["QG_REDIS_CLUSTER: must be 'true' or 'false'"]);
+    expect(problemsOf({ QG_REDIS_CLUSTER: 'true', REDIS_URL: 'redis://10.0.0.1:7000/2' })).toEqual([expect.stringMatching(/^REDIS_URL: must not name a database/)]);
+  });
+
   it('reports every bad variable at once', () => {
     const found = problemsOf({ REDIS_URL: 'nope', QG_PARTITIONS: 'x', LOG_LEVEL: 'loud' });
     expect(found.map((p) => p.split(':')[0]).sort()).toEqual(['LOG_LEVEL', 'QG_PARTITIONS', 'REDIS_URL']);

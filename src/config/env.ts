@@ -9,6 +9,8 @@ const int = (min: number, max: number) => z.coerce.number().int('must be a whole
  */
 export const envSchema = z.object({
   REDIS_URL: z.url().default('redis://127.0.0.1:6379'),
+  /** REDIS_URL is a node of a Redis Cluster: every process discovers the others from it. */
+  QG_REDIS_CLUSTER: z.enum(['true', 'false'], "must be 'true' or 'false'").default('false').transform((v) => v === 'true'),
   DATABASE_URL: z.url().default('postgres://postgres@127.0.0.1:5432/quotagate'),
   POLICY_FILE: z.string().min(1).default('config/policy.yaml'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -59,6 +61,10 @@ export const envSchema = z.object({
 })
   // Outgoing webhooks are always signed: a URL without a secret is a configuration error.
   .superRefine((env, ctx) => {
+    // A Cluster has database 0 only; a URL naming another would be silently ignored.
+    if (env.QG_REDIS_CLUSTER && URL.canParse(env.REDIS_URL) && !['', '/', '/0'].includes(new URL(env.REDIS_URL).pathname)) {
+      ctx.addIssue({ code: 'custom', path: ['REDIS_URL'], message: 'must not name a database when QG_REDIS_CLUSTER is true (a Cluster has database 0 only)' });
+    }
     if (env.QG_NOTIFY_URL !== undefined && env.QG_NOTIFY_SECRET === undefined) {
       ctx.addIssue({ code: 'custom', path: ['QG_NOTIFY_SECRET'], message: 'is required when QG_NOTIFY_URL is set (webhooks are always signed)' });
     }

@@ -1,7 +1,6 @@
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { serve, type ServerType } from '@hono/node-server';
-import { Redis } from 'ioredis';
 import type { Pool } from 'pg';
 import type { Logger } from 'pino';
 import type { AdminDeps } from '../admin/admin-deps.js';
@@ -24,7 +23,8 @@ import { UpstreamClient } from '../proxy/upstream-client.js';
 import { QuotaEngine } from '../quota/engine.js';
 import { KeySchema } from '../quota/keys.js';
 import { RedisClockOffset } from '../redis/clock-offset.js';
-import { connectRedis, createRedisClient } from '../redis/client.js';
+import { connectRedis, createRedisClient, openRedis, pingAll } from '../redis/client.js';
+import type { RedisClient } from '../redis/scripts.js';
 import { SubjectStore } from '../subjects/subject-store.js';
 import { jobQueue } from '../worker/job-queue.js';
 
@@ -58,7 +58,7 @@ const probe = (work: () => Promise<unknown>) => withTimeout(work(), PROBE_TIMEOU
 export function gatewayDeps(
   env: Env,
   policy: Policy,
-  redis: Redis,
+  redis: RedisClient,
   pool: Pool,
   logger: Logger,
   admin: AdminDeps,
@@ -100,7 +100,7 @@ export function gatewayDeps(
     clock,
     settings,
     readiness: async () => {
-      const [redisUp, postgresUp] = await Promise.all([probe(() => redis.ping()), probe(() => pool.query('SELECT 1'))]);
+      const [redisUp, postgresUp] = await Promise.all([probe(() => pingAll(redis)), probe(() => pool.query('SELECT 1'))]);
       const scripts = redisUp && (await probe(async () => (await engine.scripts.loaded()) || Promise.reject(new Error('not loaded'))));
       return { redis: redisUp, scripts, postgres: postgresUp };
     },
@@ -110,7 +110,7 @@ export function gatewayDeps(
 /** Connects to Redis and Postgres and serves the gateway on HOST:PORT. */
 export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const { env, policy, logger } = options;
-  const redis = createRedisClient(env.REDIS_URL, { name: 'quotagate-gateway', commandTimeoutMs: env.QG_REDIS_COMMAND_TIMEOUT_MS, logger });
+  const redis = createRedisClient(env, { name: 'quotagate-gateway', commandTimeoutMs: env.QG_REDIS_COMMAND_TIMEOUT_MS, logger });
   const pool = createPool(env.DATABASE_URL, {
     applicationName: 'quotagate-gateway',
     // Hydration and key lookups are on the request path: fail fast rather than queue.
@@ -121,8 +121,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const redisTime = new RedisClockOffset(redis);
   // The admin API's connections: one for the job queue (BullMQ waits for its connection,
   // which the request-path client must never do), one subscribed to key revocations.
-  const jobsRedis = new Redis(env.REDIS_URL, { connectionName: 'quotagate-gateway-jobs', maxRetriesPerRequest: 1 });
-  const subscriber = new Redis(env.REDIS_URL, { connectionName: 'quotagate-gateway-revocations', maxRetriesPerRequest: null });
+  const jobsRedis = openRedis(env, { connectionName: 'quotagate-gateway-jobs', maxRetriesPerRequest: 1 });
+  const subscriber = openRedis(env, { connectionName: 'quotagate-gateway-revocations', maxRetriesPerRequest: null });
   jobsRedis.on('error', () => {}); // reconnects; a failed job add answers 503
   const channel = AuthInvalidation.channelOf(env.QG_KEY_PREFIX);
   const admin: AdminDeps = {
@@ -133,11 +133,12 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     jobs: jobQueue(jobsRedis, env.QG_KEY_PREFIX),
     adminTokenHash: env.ADMIN_TOKEN === undefined ? null : hashToken(env.ADMIN_TOKEN),
     webhookSecret: env.WEBHOOK_SECRET ?? null,
-    // Its blocking reads get a connection of their own, opened only while a dashboard listens.
+    // Its blocking reads get connections of their own (one per partition on a Cluster), opened only while a dashboard listens.
     outboxTail: new OutboxTail(
-      () => new Redis(env.REDIS_URL, { connectionName: 'quotagate-gateway-feed', maxRetriesPerRequest: null }),
+      () => openRedis(env, { connectionName: 'quotagate-gateway-feed', maxRetriesPerRequest: null }),
       new KeySchema(env.QG_KEY_PREFIX, env.QG_PARTITIONS),
       logger,
+      env.QG_REDIS_CLUSTER,
     ),
   };
   const deps = gatewayDeps(env, policy, redis, pool, logger, admin, options.clock, redisTime);

@@ -1,8 +1,7 @@
-import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Clock } from '../lib/clock.js';
 import type { KeySchema } from '../quota/keys.js';
-import type { Scripts } from '../redis/scripts.js';
+import type { RedisClient, Scripts } from '../redis/scripts.js';
 import { decodeLedgerEvent, MalformedEntryError, type LedgerEvent } from './ledger-event.js';
 import type { LedgerWriter } from './ledger-writer.js';
 
@@ -35,7 +34,7 @@ export class OutboxFlusher {
 
   constructor(
     private readonly deps: {
-      redis: Redis;
+      redis: RedisClient;
       /** Runs lua/ack-outbox.lua on `redis`. */
       scripts: Scripts;
       keys: KeySchema;

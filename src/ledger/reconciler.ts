@@ -1,9 +1,8 @@
-import type { Redis } from 'ioredis';
 import type { Pool } from 'pg';
 import type { Logger } from 'pino';
 import type { KeySchema } from '../quota/keys.js';
 import { decodeSnapshot, decodeValues, ReplyCode } from '../quota/replies.js';
-import type { Scripts } from '../redis/scripts.js';
+import type { RedisClient, Scripts } from '../redis/scripts.js';
 import { USAGE_KINDS } from './ledger-event.js';
 import { GAUGE_PERIOD } from './pg-hydrator.js';
 
@@ -53,7 +52,7 @@ const POLL_MS = 50;
  */
 export class Reconciler {
   constructor(
-    private readonly deps: { redis: Redis; scripts: Scripts; keys: KeySchema; pool: Pool; logger: Logger; options: ReconcileOptions },
+    private readonly deps: { redis: RedisClient; scripts: Scripts; keys: KeySchema; pool: Pool; logger: Logger; options: ReconcileOptions },
   ) {}
 
   async run(trigger: 'schedule' | 'manual'): Promise<ReconcileReport> {

@@ -4,7 +4,8 @@ import { postgresAnswers, redisAnswers } from './probes.js';
 
 /**
  * Where `quotagate start` finds Redis and PostgreSQL, first match wins:
- *   1. REDIS_URL / DATABASE_URL when set — it must answer: an explicit choice never falls back;
+ *   1. REDIS_URL / DATABASE_URL when set — it must answer: an explicit choice never falls back
+ *      (nor does QG_REDIS_CLUSTER: a cluster is never replaced by a single local Redis);
  *   2. the local service on its default port;
  *   3. an embedded server in the project-local data folder (redis-server from PATH; PostgreSQL
  *      from an npm package), reused when one from an earlier run still answers on its port;
@@ -27,6 +28,8 @@ export interface LocalServicesOptions {
   /** REDIS_URL and DATABASE_URL as set in the environment; undefined or empty: unset. */
   redisUrl?: string;
   databaseUrl?: string;
+  /** QG_REDIS_CLUSTER: Redis must be the cluster REDIS_URL names; nothing else will do. */
+  redisCluster?: boolean;
   /** Tried when unset: the local services on their default ports. */
   localRedisUrl: string;
   localDatabaseUrl: string;
@@ -43,6 +46,8 @@ interface ServiceSpec {
   name: string;
   envVar: string;
   configured: string | undefined;
+  /** Set when only `configured` may be used: why, as the error to give when it is unset. */
+  onlyConfigured?: string;
   localUrl: string;
   embeddedUrl: string;
   answers(url: string, timeoutMs: number): Promise<boolean>;
@@ -58,6 +63,7 @@ async function chooseService(spec: ServiceSpec, log: (line: string) => void): Pr
     if (await spec.answers(spec.configured, 5_000)) return { url: spec.configured, source: 'env', stop: nothingToStop };
     throw new Error(`${spec.envVar} is set, but no ${spec.name} answers at ${redactPassword(spec.configured)}`);
   }
+  if (spec.onlyConfigured) throw new Error(spec.onlyConfigured);
   if (await spec.answers(spec.localUrl, 1_000)) return { url: spec.localUrl, source: 'local', stop: nothingToStop };
   if (await spec.answers(spec.embeddedUrl, 1_000)) {
     log(`${spec.name}: the embedded server of an earlier run still answers at ${spec.embeddedUrl}; using it`);
@@ -86,6 +92,7 @@ export async function startLocalServices(options: LocalServicesOptions): Promise
         name: 'Redis',
         envVar: 'REDIS_URL',
         configured: options.redisUrl,
+        onlyConfigured: options.redisCluster ? 'QG_REDIS_CLUSTER is true, but REDIS_URL is not set: set it to a node of the Redis Cluster' : undefined,
         localUrl: options.localRedisUrl,
         embeddedUrl: embeddedRedisUrl(redisPort),
         answers: redisAnswers,

@@ -28,16 +28,18 @@ export function abuseJob(ctx: WorkerContext): JobKind {
       const minutes = Array.from({ length: LOOKBACK_MINUTES }, (_, i) => current - (LOOKBACK_MINUTES - i) * MINUTE_MS);
       const limit = ctx.env.QG_ABUSE_DENIALS_PER_MINUTE;
 
-      const reads: { partition: number; minute: number }[] = [];
-      for (let p = 0; p < ctx.keys.partitions; p++) for (const minute of minutes) reads.push({ partition: p, minute });
-      const pipeline = ctx.redis.pipeline();
-      for (const r of reads) pipeline.zrangebyscore(ctx.keys.denials(r.partition, r.minute), `(${limit}`, '+inf', 'WITHSCORES');
-      const replies = (await pipeline.exec()) ?? [];
+      // One pipeline per partition, all sent at once: a Cluster pipeline must stay within one slot.
+      const readPartition = (p: number) => {
+        const pipeline = ctx.redis.pipeline();
+        for (const minute of minutes) pipeline.zrangebyscore(ctx.keys.denials(p, minute), `(${limit}`, '+inf', 'WITHSCORES');
+        return pipeline.exec();
+      };
+      const byPartition = await Promise.all(Array.from({ length: ctx.keys.partitions }, (_, p) => readPartition(p)));
 
       const inputs: NotificationInput[] = [];
-      replies.forEach(([err, reply], i) => {
+      byPartition.flatMap((replies) => replies ?? []).forEach(([err, reply], i) => {
         if (err) throw err;
-        const { minute } = reads[i]!;
+        const minute = minutes[i % minutes.length]!;
         const flat = reply as string[];
         for (let j = 0; j + 1 < flat.length; j += 2) {
           const subjectId = flat[j]!;

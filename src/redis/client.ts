@@ -1,5 +1,48 @@
-import { Redis } from 'ioredis';
+import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
+import type { RedisClient } from './scripts.js';
+
+/** Where Redis is: one server, or a node of a Cluster (the other nodes are discovered). */
+export interface RedisTarget {
+  REDIS_URL: string;
+  QG_REDIS_CLUSTER: boolean;
+}
+
+/**
+ * Every Redis client of quotagate is made here, so a deployment is a single server or a
+ * Cluster by configuration alone (QG_REDIS_CLUSTER). `options` are per connection; on a
+ * Cluster the ones ioredis keeps at cluster level (offline queue, lazy connect, retry
+ * strategy) go there and the rest apply to every node's connection.
+ */
+export function openRedis(target: RedisTarget, options: RedisOptions = {}): RedisClient {
+  if (!target.QG_REDIS_CLUSTER) return new Redis(target.REDIS_URL, options);
+  const { enableOfflineQueue, lazyConnect, retryStrategy, ...nodeOptions } = options;
+  const seed = new URL(target.REDIS_URL);
+  return new Cluster([{ host: seed.hostname, port: Number(seed.port || 6379) }], {
+    enableOfflineQueue,
+    lazyConnect,
+    clusterRetryStrategy: retryStrategy,
+    // Nodes found through CLUSTER SLOTS are bare host:port: the seed URL's credentials and TLS apply to all.
+    redisOptions: {
+      username: seed.username ? decodeURIComponent(seed.username) : undefined,
+      password: seed.password ? decodeURIComponent(seed.password) : undefined,
+      tls: seed.protocol === 'rediss:' ? {} : undefined,
+      ...nodeOptions,
+    },
+  });
+}
+
+/** The masters of a Cluster (where the data is), or the one server. */
+export function masterNodes(redis: RedisClient): Redis[] {
+  return redis instanceof Cluster ? redis.nodes('master') : [redis];
+}
+
+/** PINGs every master: a Cluster is up only when each node holding slots answers. */
+export async function pingAll(redis: RedisClient): Promise<void> {
+  const nodes = masterNodes(redis);
+  if (nodes.length === 0) throw new Error('no Redis Cluster node is known yet');
+  await Promise.all(nodes.map((node) => node.ping()));
+}
 
 export interface RedisClientOptions {
   /** Shown by CLIENT LIST; tells operators which process holds a connection. */
@@ -15,8 +58,8 @@ export interface RedisClientOptions {
  * open within the command timeout, never after seconds of hanging. Reconnection goes on in
  * the background, so decisions resume by themselves when Redis returns.
  */
-export function createRedisClient(url: string, opts: RedisClientOptions): Redis {
-  const redis = new Redis(url, {
+export function createRedisClient(target: RedisTarget, opts: RedisClientOptions): RedisClient {
+  const redis = openRedis(target, {
     connectionName: opts.name,
     commandTimeout: opts.commandTimeoutMs,
     connectTimeout: Math.max(1_000, opts.commandTimeoutMs),
@@ -27,7 +70,7 @@ export function createRedisClient(url: string, opts: RedisClientOptions): Redis 
   });
   // Without a listener, ioredis reports every failed reconnect as an unhandled error.
   let down = false;
-  redis.on('error', (err) => {
+  redis.on('error', (err: Error) => {
     if (!down) opts.logger.warn({ err: err.message }, 'redis connection error; reconnecting');
     down = true;
   });
@@ -39,7 +82,7 @@ export function createRedisClient(url: string, opts: RedisClientOptions): Redis 
 }
 
 /** Connects, but a Redis that is down at start is not fatal: the client keeps retrying. */
-export async function connectRedis(redis: Redis, logger: Logger): Promise<boolean> {
+export async function connectRedis(redis: RedisClient, logger: Logger): Promise<boolean> {
   try {
     await redis.connect();
     return true;

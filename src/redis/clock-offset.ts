@@ -1,16 +1,17 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './scripts.js';
 
 /**
  * Redis's clock as seen from here: the offset between Redis TIME and the local clock,
  * measured every `everyMs` (to ±half a round trip). Lets a script tell whether the caller
- * has already given up on it (see the consume script's deadline).
+ * has already given up on it (see the consume script's deadline). On a Cluster, TIME is
+ * answered by any node: their clocks are taken as one (NTP keeps them within milliseconds).
  */
 export class RedisClockOffset {
   private offsetMs: number | null = null;
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly everyMs = 10_000,
   ) {}
 

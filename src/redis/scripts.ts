@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
+import { masterNodes } from './client.js';
 import { loadLua } from './lua.js';
 
 export const SCRIPT_NAMES = [
@@ -47,17 +48,15 @@ export class Scripts {
 
   /** Loads every script into each node's cache ahead of the first request (readiness). */
   async preload(): Promise<void> {
-    const nodes = 'nodes' in this.redis ? this.redis.nodes('master') : [this.redis];
     await Promise.all(
-      nodes.flatMap((node) => SCRIPT_NAMES.map((name) => node.script('LOAD', loadLua(name)))),
+      masterNodes(this.redis).flatMap((node) => SCRIPT_NAMES.map((name) => node.script('LOAD', loadLua(name)))),
     );
   }
 
   /** True when every script is in the cache of every node. */
   async loaded(): Promise<boolean> {
-    const nodes = 'nodes' in this.redis ? this.redis.nodes('master') : [this.redis];
     const shas = [...this.shas.values()];
-    const answers = await Promise.all(nodes.map((node) => node.script('EXISTS', ...shas) as Promise<number[]>));
+    const answers = await Promise.all(masterNodes(this.redis).map((node) => node.script('EXISTS', ...shas) as Promise<number[]>));
     return answers.every((flags) => flags.every((f) => f === 1));
   }
 }

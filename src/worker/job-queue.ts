@@ -1,5 +1,5 @@
 import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/scripts.js';
 import type { JobData } from './job.js';
 
 /** The BullMQ queue every quotagate job runs on; braces keep its keys in one Cluster slot. */
@@ -9,7 +9,7 @@ export const QUEUE_NAME = '{jobs}';
 export const queuePrefix = (keyPrefix: string) => `${keyPrefix}:bull`;
 
 /** The job queue, for the worker and for whoever adds jobs to it (the admin API). */
-export const jobQueue = (connection: Redis, keyPrefix: string) => new Queue<JobData>(QUEUE_NAME, { connection, prefix: queuePrefix(keyPrefix) });
+export const jobQueue = (connection: RedisClient, keyPrefix: string) => new Queue<JobData>(QUEUE_NAME, { connection, prefix: queuePrefix(keyPrefix) });
 
 /** Options of a job added on demand: kept a while so its caller can read its state and result. */
 export const onDemandJobOptions = { removeOnComplete: 1_000, removeOnFail: 1_000 } as const;

@@ -1,5 +1,4 @@
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { Pool } from 'pg';
 import type { Logger } from 'pino';
 import type { Env } from '../config/env.js';
@@ -8,13 +7,14 @@ import type { Clock } from '../lib/clock.js';
 import type { WorkerMetrics } from '../observability/worker-metrics.js';
 import type { QuotaEngine } from '../quota/engine.js';
 import type { KeySchema } from '../quota/keys.js';
+import type { RedisClient } from '../redis/scripts.js';
 
 /** What every job of the worker may use; built once per worker process. */
 export interface WorkerContext {
   env: Env;
   policy: Policy;
   /** A client that fails fast (not BullMQ's); shares the gateway's key schema. */
-  redis: Redis;
+  redis: RedisClient;
   keys: KeySchema;
   pool: Pool;
   engine: QuotaEngine;

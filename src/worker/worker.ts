@@ -1,5 +1,4 @@
 import { Worker } from 'bullmq';
-import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Env } from '../config/env.js';
 import type { Policy } from '../config/policy.js';
@@ -15,6 +14,7 @@ import { abuseJob } from '../notify/abuse-job.js';
 import { ThresholdNotifier } from '../notify/thresholds.js';
 import { webhookJob } from '../notify/webhook-job.js';
 import { KeySchema } from '../quota/keys.js';
+import { openRedis } from '../redis/client.js';
 import { expireJob } from './expire-job.js';
 import { flushJob } from './flush-job.js';
 import type { JobData, JobKind, Schedule, WorkerContext } from './job.js';
@@ -61,8 +61,8 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
   const keys = new KeySchema(env.QG_KEY_PREFIX, env.QG_PARTITIONS);
   const prefix = queuePrefix(env.QG_KEY_PREFIX);
   // BullMQ needs a client that retries forever; the jobs' own client fails fast instead.
-  const bullRedis = new Redis(env.REDIS_URL, { maxRetriesPerRequest: null, connectionName: 'quotagate-worker-jobs' });
-  const redis = new Redis(env.REDIS_URL, { maxRetriesPerRequest: 1, connectionName: 'quotagate-worker' });
+  const bullRedis = openRedis(env, { maxRetriesPerRequest: null, connectionName: 'quotagate-worker-jobs' });
+  const redis = openRedis(env, { maxRetriesPerRequest: 1, connectionName: 'quotagate-worker' });
   for (const client of [bullRedis, redis]) client.on('error', () => {}); // reconnects; failures surface in jobs
   const pool = createPool(env.DATABASE_URL, {
     applicationName: 'quotagate-worker',

@@ -86,6 +86,14 @@ describe('local services for quotagate start', () => {
     expect(existsSync(join(options.dataDir, 'redis'))).toBe(false);
   });
 
+  it('never falls back to a single Redis in cluster mode: REDIS_URL must name the cluster', async () => {
+    const options = await nothingLocal(dataDir());
+    await expect(startLocalServices({ ...options, redisCluster: true, localRedisUrl: redisUrl(), databaseUrl: databaseUrl() })).rejects.toThrow(
+      'QG_REDIS_CLUSTER is true, but REDIS_URL is not set',
+    );
+    expect(existsSync(join(options.dataDir, 'redis'))).toBe(false);
+  });
+
   it('says what to install when neither a local service nor the fallback works', async () => {
     const options = await nothingLocal(dataDir());
     await expect(startLocalServices({ ...options, localDatabaseUrl: databaseUrl(), redisServer: 'qg-no-such-redis-server' })).rejects.toThrow(

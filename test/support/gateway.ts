@@ -1,4 +1,3 @@
-import { Redis } from 'ioredis';
 import type { Pool } from 'pg';
 import { KeyStore } from '../../src/auth/key-store.js';
 import { loadEnv } from '../../src/config/env.js';
@@ -8,6 +7,8 @@ import { startDemoUpstream, type DemoUpstream } from '../../src/demo/upstream.js
 import { startGateway, type Gateway } from '../../src/gateway/gateway.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { KeySchema } from '../../src/quota/keys.js';
+import { openRedis } from '../../src/redis/client.js';
+import type { RedisClient } from '../../src/redis/scripts.js';
 import { SubjectStore } from '../../src/subjects/subject-store.js';
 import { readOutboxEvents, type OutboxEvent } from './outbox.js';
 import { cleanupPrefix, createTestPool, databaseUrl, redisUrl, uniquePrefix } from './services.js';
@@ -63,7 +64,7 @@ export interface GatewayFixture {
   readonly gateway: Gateway;
   readonly upstream: DemoUpstream;
   /** A client of the gateway's Redis, for inspecting keys and the outbox. */
-  readonly redis: Redis;
+  readonly redis: RedisClient;
   readonly keys: KeySchema;
   readonly pool: Pool;
   readonly policy: Policy;
@@ -111,7 +112,7 @@ export async function startGatewayFixture(
   });
   const logger = createLogger(process.env.QG_TEST_LOG_LEVEL ?? 'silent');
   const gateway = await startGateway({ env, policy, logger });
-  const redis = new Redis(env.REDIS_URL, { maxRetriesPerRequest: 1 });
+  const redis = openRedis(env, { maxRetriesPerRequest: 1 });
   const keys = new KeySchema(env.QG_KEY_PREFIX, env.QG_PARTITIONS);
   const pool = createTestPool();
   const subjectStore = new SubjectStore(pool);

@@ -1,4 +1,3 @@
-import type { Redis } from 'ioredis';
 import type { Pool } from 'pg';
 import { loadEnv, type Env } from '../../src/config/env.js';
 import { parsePolicy } from '../../src/config/load-policy.js';
@@ -8,6 +7,7 @@ import type { Clock } from '../../src/lib/clock.js';
 import { createLogger } from '../../src/observability/logger.js';
 import type { KeySchema } from '../../src/quota/keys.js';
 import type { Allowed, Decision, SubjectRef } from '../../src/quota/types.js';
+import type { RedisClient } from '../../src/redis/scripts.js';
 import { startWorker, type WorkerHandle } from '../../src/worker/worker.js';
 import { testPolicy, type EngineFixture } from './engine.js';
 
@@ -37,15 +37,15 @@ export async function inChunks<T>(tasks: readonly (() => Promise<T>)[], size = 5
 }
 
 /** XLEN of every outbox stream of the schema's prefix, by partition. */
-export async function outboxLengths(redis: Redis, keys: KeySchema): Promise<number[]> {
+export async function outboxLengths(redis: RedisClient, keys: KeySchema): Promise<number[]> {
   return Promise.all(Array.from({ length: keys.partitions }, (_, p) => redis.xlen(keys.outbox(p))));
 }
 
-export const outboxTotal = async (redis: Redis, keys: KeySchema): Promise<number> =>
+export const outboxTotal = async (redis: RedisClient, keys: KeySchema): Promise<number> =>
   (await outboxLengths(redis, keys)).reduce((a, b) => a + b, 0);
 
 /** Waits until every outbox stream of the prefix is empty (XLEN 0); the error says what is left where. */
-export async function waitForDrain(redis: Redis, keys: KeySchema, timeoutMs = 30_000): Promise<void> {
+export async function waitForDrain(redis: RedisClient, keys: KeySchema, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const lengths = await outboxLengths(redis, keys);
@@ -59,7 +59,7 @@ export async function waitForDrain(redis: Redis, keys: KeySchema, timeoutMs = 30
 }
 
 /** Every event id in the prefix's outbox streams right now, by subject. */
-export async function outboxEventIds(redis: Redis, keys: KeySchema): Promise<Map<string, string[]>> {
+export async function outboxEventIds(redis: RedisClient, keys: KeySchema): Promise<Map<string, string[]>> {
   const bySubject = new Map<string, string[]>();
   for (let p = 0; p < keys.partitions; p++) {
     for (const [streamId, fields] of await redis.xrange(keys.outbox(p), '-', '+')) {
@@ -118,7 +118,7 @@ export interface LedgerRow {
  */
 export async function compareLedger(
   pool: Pool,
-  redis: Redis,
+  redis: RedisClient,
   keys: KeySchema,
   subjectIds: readonly string[],
 ): Promise<{ rows: LedgerRow[]; mismatches: LedgerRow[] }> {

@@ -1,6 +1,6 @@
-import type { Redis } from 'ioredis';
 import { decodeLedgerEvent } from '../../src/ledger/ledger-event.js';
 import type { KeySchema } from '../../src/quota/keys.js';
+import type { RedisClient } from '../../src/redis/scripts.js';
 
 export interface OutboxEvent {
   id: string;
@@ -15,7 +15,7 @@ export interface OutboxEvent {
 }
 
 /** Outbox events of a subject (its partition's stream, filtered), oldest first, decoded as the flusher decodes them. */
-export async function readOutboxEvents(redis: Redis, keys: KeySchema, subjectId: string): Promise<OutboxEvent[]> {
+export async function readOutboxEvents(redis: RedisClient, keys: KeySchema, subjectId: string): Promise<OutboxEvent[]> {
   const entries = await redis.xrange(keys.outbox(keys.partitionOf(subjectId)), '-', '+');
   return entries
     .map(([streamId, fields]) => {

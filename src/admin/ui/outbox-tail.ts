@@ -1,7 +1,7 @@
-import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { decodeLedgerEvent, type LedgerEvent } from '../../ledger/ledger-event.js';
 import type { KeySchema } from '../../quota/keys.js';
+import type { RedisClient } from '../../redis/scripts.js';
 
 /** Longest XREAD wait; a shorter one only costs more idle round trips. */
 const BLOCK_MS = 5_000;
@@ -18,6 +18,11 @@ export interface TailListener {
   closed(): void;
 }
 
+/** The connections of a running tail, one per group of streams it reads. */
+interface Session {
+  connections: RedisClient[];
+}
+
 /**
  * One tail of every partition's outbox stream per gateway process, shared by every
  * dashboard feed listener. It reads with plain XREAD (never a consumer group, which would
@@ -26,24 +31,31 @@ export interface TailListener {
  * It runs only while someone listens: the first listener connects it, the last one leaving
  * disconnects it.
  *
+ * On a Cluster one XREAD cannot span partitions (each has a slot of its own), so there each
+ * partition gets a blocking reader and connection of its own while someone listens: polling
+ * instead would lose most entries to the flusher.
+ *
  * Best effort, as a live view should be: entries the flusher deletes before they are read
  * (it deletes right after writing them to Postgres) are not seen.
  */
 export class OutboxTail {
   private readonly listeners = new Set<TailListener>();
-  private readonly streams: string[];
-  /** The connection of the running tail; undefined while nobody listens. */
-  private redis: Redis | undefined;
+  /** The streams each connection reads: all of them on one, or one each on a Cluster. */
+  private readonly groups: string[][];
+  /** The running tail; undefined while nobody listens. */
+  private session: Session | undefined;
   /** Whether the running tail has fixed where it reads from (listeners joining now are ready at once). */
   private reading = false;
   private closed = false;
 
   constructor(
-    private readonly connect: () => Redis,
+    private readonly connect: () => RedisClient,
     keys: KeySchema,
     private readonly logger: Logger,
+    cluster = false,
   ) {
-    this.streams = Array.from({ length: keys.partitions }, (_, p) => keys.outbox(p));
+    const streams = Array.from({ length: keys.partitions }, (_, p) => keys.outbox(p));
+    this.groups = cluster ? streams.map((s) => [s]) : [streams];
   }
 
   /** Starts receiving events; returns the function that stops. */
@@ -54,11 +66,11 @@ export class OutboxTail {
     }
     this.listeners.add(listener);
     if (this.reading) listener.ready();
-    if (!this.redis) {
-      const redis = (this.redis = this.connect());
-      // It reconnects by itself; run() reports reads that fail meanwhile.
-      redis.on('error', () => {});
-      void this.run(redis);
+    if (!this.session) {
+      const session: Session = (this.session = { connections: this.groups.map(() => this.connect()) });
+      // They reconnect by themselves; the readers report reads that fail meanwhile.
+      for (const redis of session.connections) redis.on('error', () => {});
+      void this.run(session);
     }
     return () => {
       this.listeners.delete(listener);
@@ -79,27 +91,37 @@ export class OutboxTail {
   }
 
   private stop(): void {
-    // Disconnecting rejects the pending XREAD, which ends run().
-    this.redis?.disconnect();
-    this.redis = undefined;
+    // Disconnecting rejects the pending XREADs, which ends the readers.
+    for (const redis of this.session?.connections ?? []) redis.disconnect();
+    this.session = undefined;
     this.reading = false;
   }
 
-  private async run(redis: Redis): Promise<void> {
-    const active = () => this.redis === redis;
-    let cursors: string[] | undefined;
+  private async run(session: Session): Promise<void> {
+    const active = () => this.session === session;
+    let start: string | undefined;
+    while (start === undefined) {
+      try {
+        start = await this.startId(session.connections[0]!);
+      } catch (err) {
+        if (!active()) return;
+        await this.failed(err);
+      }
+    }
+    if (!active()) return;
+    this.reading = true;
+    for (const listener of this.listeners) listener.ready();
+    await Promise.all(session.connections.map((redis, i) => this.read(redis, this.groups[i]!, start, active)));
+  }
+
+  private async read(redis: RedisClient, streams: string[], start: string, active: () => boolean): Promise<void> {
+    const cursors = streams.map(() => start);
     while (active()) {
       try {
-        if (!cursors) {
-          cursors = await this.startCursors(redis);
-          if (!active()) return;
-          this.reading = true;
-          for (const listener of this.listeners) listener.ready();
-        }
-        const reply = await redis.xread('COUNT', BATCH, 'BLOCK', BLOCK_MS, 'STREAMS', ...this.streams, ...cursors);
+        const reply = await redis.xread('COUNT', BATCH, 'BLOCK', BLOCK_MS, 'STREAMS', ...streams, ...cursors);
         if (!active()) return;
         for (const [stream, entries] of reply ?? []) {
-          const index = this.streams.indexOf(stream);
+          const index = streams.indexOf(stream);
           for (const [id, fields] of entries) {
             cursors[index] = id;
             this.deliver(id, fields);
@@ -107,21 +129,25 @@ export class OutboxTail {
         }
       } catch (err) {
         if (!active()) return;
-        this.logger.warn({ err: (err as Error).message }, 'dashboard feed: reading the outbox failed; retrying');
-        await new Promise((resolve) => setTimeout(resolve, RETRY_MS).unref());
+        await this.failed(err);
       }
     }
   }
 
+  private async failed(err: unknown): Promise<void> {
+    this.logger.warn({ err: (err as Error).message }, 'dashboard feed: reading the outbox failed; retrying');
+    await new Promise((resolve) => setTimeout(resolve, RETRY_MS).unref());
+  }
+
   /**
-   * Where each stream's reading starts: like `$` (only what is added from now on), but one
+   * Where every stream's reading starts: like `$` (only what is added from now on), but one
    * fixed id from Redis's clock, kept until a stream has entries. With `$` on every call, what
-   * a stream that had nothing yet received between two reads would be missed.
+   * a stream that had nothing yet received between two reads would be missed. On a Cluster
+   * this is one node's clock, taken as every node's (NTP keeps them within milliseconds).
    */
-  private async startCursors(redis: Redis): Promise<string[]> {
+  private async startId(redis: RedisClient): Promise<string> {
     const [seconds, micros] = await redis.time();
-    const start = `${Number(seconds) * 1000 + Math.floor(Number(micros) / 1000) - 1}-0`;
-    return this.streams.map(() => start);
+    return `${Number(seconds) * 1000 + Math.floor(Number(micros) / 1000) - 1}-0`;
   }
 
   private deliver(id: string, fields: string[]): void {
