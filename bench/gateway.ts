@@ -37,7 +37,7 @@ import { redisStats, redisVersion } from './redis-stats.js';
 import { writeSection } from './results.js';
 import { startService, type Service } from './services.js';
 import { percentile } from './stats.js';
-import { runBenchmark } from './run-benchmark.js';
+import { runBenchmark, teardownSteps } from './run-benchmark.js';
 
 const CONFIG = {
   connections: envInt('BENCH_CONNECTIONS', 32),
@@ -59,19 +59,8 @@ const LATENCY_BLOCK = 10;
 const f0 = (n: number) => Math.round(n).toLocaleString('en-US');
 const ms = (run: LoadRun, q: number) => `${percentile(run.latenciesMs, q).toFixed(2)} ms`;
 
-/** Undo steps, run last-in first-out by `cleanup`, each whatever the others do. */
-const teardown: (() => Promise<unknown> | void)[] = [];
-let cleaning: Promise<void> | undefined;
-const cleanup = () =>
-  (cleaning ??= (async () => {
-    for (const step of teardown.reverse()) {
-      try {
-        await step();
-      } catch (err) {
-        console.error(`cleanup: ${err instanceof Error ? err.message : String(err)}`);
-      }
-    }
-  })());
+/** Undo steps of everything the run makes (see teardownSteps). */
+const teardown = teardownSteps();
 
 async function main(): Promise<void> {
   // Before anything starts, so that Redis and the upstream inherit this process's cores.
@@ -230,4 +219,4 @@ function expectAllAllowed(label: string, gateway: GatewayCounters, responses: nu
     `the benchmark's load must all be allowed`);
 }
 
-runBenchmark(main, cleanup, 10_000);
+runBenchmark(main, teardown.run, 10_000);

@@ -2,6 +2,7 @@ import { cpus } from 'node:os';
 import type { Redis } from 'ioredis';
 import type { Pool } from 'pg';
 import { backendCpuSeconds } from './ledger-database.js';
+import { machineCpu } from './load.js';
 import { redisStats } from './redis-stats.js';
 
 /** Cumulative CPU counters at one instant; two of them make a `CpuSpent`. */
@@ -42,13 +43,7 @@ export async function readCpu(sources: CpuSources): Promise<CpuReading> {
     sources.redis ? redisStats(sources.redis).then((s) => s.cpuSeconds) : 0,
     sources.pool ? backendCpuSeconds(sources.pool) : 0,
   ]);
-  let busy = 0;
-  let total = 0;
-  for (const { times } of cpus()) {
-    const all = times.user + times.nice + times.sys + times.irq + times.idle;
-    total += all;
-    busy += all - times.idle;
-  }
+  const { busy, total } = machineCpu();
   const self = process.cpuUsage();
   return {
     at: performance.now(),

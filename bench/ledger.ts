@@ -40,7 +40,7 @@ import { benchRedis } from './private-redis.js';
 import { deletePrefix } from './redis-keys.js';
 import { redisVersion } from './redis-stats.js';
 import { writeSection } from './results.js';
-import { runBenchmark } from './run-benchmark.js';
+import { runBenchmark, teardownSteps } from './run-benchmark.js';
 
 const CONFIG = {
   events: envInt('BENCH_EVENTS', 200_000),
@@ -54,21 +54,10 @@ const DATABASE_URL = process.env.BENCH_DATABASE_URL || 'postgres://postgres@127.
 const PROFILE_DIR = process.env.BENCH_CPU_PROF ? resolve(process.env.BENCH_CPU_PROF) : undefined;
 const SECTION = 'Ledger (npm run bench:ledger)';
 
-/** Undo steps, run last-in first-out by `cleanup`, each whatever the others do. */
-const teardown: (() => Promise<unknown> | void)[] = [];
-let cleaning: Promise<void> | undefined;
-const cleanup = () =>
-  (cleaning ??= (async () => {
-    for (const step of teardown.reverse()) {
-      try {
-        await step();
-      } catch (err) {
-        console.error(`cleanup: ${err instanceof Error ? err.message : String(err)}`);
-      }
-    }
-  })());
+/** Undo steps of everything the run makes (see teardownSteps). */
+const teardown = teardownSteps();
 
-/** Registers `close` with `cleanup` and returns it made idempotent, so a phase can close early and a failed one still closes. */
+/** Registers `close` with the teardown and returns it made idempotent, so a phase can close early and a failed one still closes. */
 function closeLater(close: () => Promise<unknown> | void): () => Promise<void> {
   let closed: Promise<void> | undefined;
   const once = () => (closed ??= Promise.resolve().then(close).then(() => {}));
@@ -140,4 +129,4 @@ function envIntList(name: string, fallback: number[]): number[] {
   return values;
 }
 
-runBenchmark(main, cleanup, 15_000);
+runBenchmark(main, teardown.run, 15_000);

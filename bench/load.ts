@@ -25,7 +25,7 @@ export interface LoadResult<T> extends Window {
 }
 
 /** Busy and total CPU time of the machine so far (ms, summed over cores). */
-function machineCpu(): { busy: number; total: number } {
+export function machineCpu(): { busy: number; total: number } {
   let busy = 0;
   let total = 0;
   for (const { times } of cpus()) {

@@ -18,3 +18,25 @@ export function runBenchmark(main: () => Promise<void>, cleanup: () => Promise<v
     })
     .finally(() => cleanup().catch((err: unknown) => console.error(`cleanup failed: ${String(err)}`)));
 }
+
+/**
+ * Undo steps of a benchmark: `push` each as its resource is made; `run` (the cleanup given
+ * to runBenchmark) runs them last-in first-out, each whatever the others do, once.
+ */
+export function teardownSteps(): { push(step: () => Promise<unknown> | void): void; run(): Promise<void> } {
+  const steps: (() => Promise<unknown> | void)[] = [];
+  let running: Promise<void> | undefined;
+  return {
+    push: (step) => void steps.push(step),
+    run: () =>
+      (running ??= (async () => {
+        for (const step of steps.reverse()) {
+          try {
+            await step();
+          } catch (err) {
+            console.error(`cleanup: ${err instanceof Error ? err.message : String(err)}`);
+          }
+        }
+      })()),
+  };
+}
