@@ -2,9 +2,9 @@ import { z } from '@hono/zod-openapi';
 import type { Policy } from '../config/policy.js';
 import { MAX_AMOUNT } from '../quota/engine.js';
 import { subjectIdSchema } from '../subjects/subject.js';
+import { isoDateTimeSchema as iso } from '../lib/iso-time.js';
 
 const MAX_REASON = 500;
-const iso = z.iso.datetime({ offset: true, error: 'must be an ISO 8601 date-time with a time zone (e.g. 2026-12-01T00:00:00Z)' });
 const wholeNumber = (min: number, max: number) =>
   z.number().int('must be a whole number').min(min, `must be at least ${min}`).max(max, `must be at most ${max}`);
 

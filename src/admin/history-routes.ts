@@ -4,6 +4,7 @@ import type { AdminDeps } from './admin-deps.js';
 import { adminRoute, json } from './admin-openapi.js';
 import type { AdminSchemas } from './admin-schemas.js';
 import { decodeCursor, page } from './cursor.js';
+import { isoOrNull } from '../lib/iso-time.js';
 
 const auditEntry = z
   .object({
@@ -34,7 +35,6 @@ const ledgerEvent = z
   .openapi('LedgerEvent');
 
 const pageOf = <T extends z.ZodType>(item: T) => z.object({ items: z.array(item), next_cursor: z.string().nullable() });
-const iso = (d: Date | null) => d?.toISOString() ?? null;
 
 /** The audit log and the ledger, newest first, filtered, in keyset pages. */
 export function registerHistoryRoutes(app: OpenAPIHono, admin: AdminDeps, s: AdminSchemas): void {
@@ -62,7 +62,7 @@ export function registerHistoryRoutes(app: OpenAPIHono, admin: AdminDeps, s: Adm
       const { items, next_cursor } = page(rows, q.limit, (r) => [Number(r.id)]);
       return c.json(
         {
-          items: items.map((r) => ({ id: Number(r.id), at: iso(r.at)!, actor: r.actor, action: r.action, subject: r.subject_id, reason: r.reason, details: r.details, event_id: r.event_id })),
+          items: items.map((r) => ({ id: Number(r.id), at: isoOrNull(r.at)!, actor: r.actor, action: r.action, subject: r.subject_id, reason: r.reason, details: r.details, event_id: r.event_id })),
           next_cursor,
         },
         200,
@@ -100,7 +100,7 @@ export function registerHistoryRoutes(app: OpenAPIHono, admin: AdminDeps, s: Adm
             subject: r.subject_id,
             metric: r.metric,
             kind: r.kind,
-            period_start: iso(r.period_start),
+            period_start: isoOrNull(r.period_start),
             delta: Number(r.delta),
             value_after: r.value_after === null ? null : Number(r.value_after),
             extra: r.extra,

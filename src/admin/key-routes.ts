@@ -7,6 +7,7 @@ import { actorOf, subjectOr404 } from './admin-context.js';
 import type { AdminDeps } from './admin-deps.js';
 import { adminRoute, json } from './admin-openapi.js';
 import type { AdminSchemas } from './admin-schemas.js';
+import { isoOrNull } from '../lib/iso-time.js';
 
 const keyInfo = z
   .object({
@@ -19,7 +20,6 @@ const keyInfo = z
   })
   .openapi('ApiKey');
 
-const iso = (d: Date | null) => d?.toISOString() ?? null;
 
 /** API keys: create (the secret is in this one answer only), list (metadata), revoke (on every gateway at once). */
 export function registerKeyRoutes(app: OpenAPIHono, admin: AdminDeps, s: AdminSchemas): void {
@@ -58,7 +58,7 @@ export function registerKeyRoutes(app: OpenAPIHono, admin: AdminDeps, s: AdminSc
       const { id } = c.req.valid('param');
       await subjectOr404(admin, id);
       const keys = await admin.keys.list(id);
-      const items = keys.map((k) => ({ id: k.id, prefix: k.prefix, name: k.name, created_at: k.createdAt.toISOString(), last_used_at: iso(k.lastUsedAt), revoked_at: iso(k.revokedAt) }));
+      const items = keys.map((k) => ({ id: k.id, prefix: k.prefix, name: k.name, created_at: k.createdAt.toISOString(), last_used_at: isoOrNull(k.lastUsedAt), revoked_at: isoOrNull(k.revokedAt) }));
       return c.json({ items }, 200);
     },
   );

@@ -6,6 +6,7 @@ import type { AdminDeps } from './admin-deps.js';
 import { adminRoute, json } from './admin-openapi.js';
 import type { AdminSchemas } from './admin-schemas.js';
 import { decodeCursor, page } from './cursor.js';
+import { isoOrNull } from '../lib/iso-time.js';
 
 const run = z
   .object({
@@ -39,11 +40,10 @@ const job = z
   })
   .openapi('ReconciliationJob');
 
-const iso = (d: Date | null) => d?.toISOString() ?? null;
 const runJson = (r: { id: string; started_at: Date; finished_at: Date | null; status: string; trigger: string; stats: Record<string, unknown> }) => ({
   id: Number(r.id),
   started_at: r.started_at.toISOString(),
-  finished_at: iso(r.finished_at),
+  finished_at: isoOrNull(r.finished_at),
   status: r.status,
   trigger: r.trigger,
   stats: r.stats,

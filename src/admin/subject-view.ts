@@ -7,8 +7,8 @@ import { usageStatus } from '../quota/usage-status.js';
 import type { SubjectRecord } from '../subjects/subject.js';
 import { subjectRef } from '../subjects/subject-ref.js';
 import type { AdminDeps } from './admin-deps.js';
+import { isoOrNull } from '../lib/iso-time.js';
 
-const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
 /** JSON schemas of what the admin API answers about subjects. */
 export function subjectJsonSchemas(api: ApiSchemas) {
@@ -47,7 +47,7 @@ export function subjectJsonSchemas(api: ApiSchemas) {
 export const subjectJson = (s: SubjectRecord) => ({
   id: s.id,
   plan: s.plan,
-  anchor: iso(s.anchor),
+  anchor: isoOrNull(s.anchor),
   overrides: s.overrides,
   created_at: s.createdAt.toISOString(),
   updated_at: s.updatedAt.toISOString(),
@@ -71,7 +71,7 @@ export async function grantsJson(deps: GatewayDeps, admin: AdminDeps, subject: S
       metric: g.metric,
       remaining: g.remaining,
       amount: m ? Number(m.amount) : null,
-      expires_at: iso(g.expiresAt),
+      expires_at: isoOrNull(g.expiresAt),
       reason: m?.reason ?? null,
       created_by: m?.created_by ?? null,
       created_at: m ? m.created_at.toISOString() : null,
@@ -85,7 +85,7 @@ export async function subjectDetailJson(deps: GatewayDeps, admin: AdminDeps, sub
   const period = periodAt(deps.clock.now(), subject.anchor);
   return {
     ...subjectJson(subject),
-    period: { start: iso(period.start)!, end: iso(period.end)! },
+    period: { start: isoOrNull(period.start)!, end: isoOrNull(period.end)! },
     metrics: metrics.map((m) => ({ ...usageJson(m), ...usageStatus(m) })),
     grants,
   };

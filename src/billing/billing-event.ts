@@ -1,7 +1,7 @@
 import { z } from '@hono/zod-openapi';
 import { subjectIdSchema } from '../subjects/subject.js';
+import { isoDateTimeSchema as iso } from '../lib/iso-time.js';
 
-const iso = z.iso.datetime({ offset: true, error: 'must be an ISO 8601 date-time with a time zone' });
 
 /**
  * A billing provider's event, as POSTed to /webhooks/billing (the README shows examples).

@@ -1,6 +1,7 @@
 import type { Decision, MetricUsage } from '../quota/types.js';
 import { ProblemError } from './problem.js';
 import { rateLimitHeaders } from './rate-limit-headers.js';
+import { isoOrNull } from '../lib/iso-time.js';
 
 /** The RateLimit fields for whatever limits a decision reports. */
 export function decisionHeaders(decision: Decision, now: number): Record<string, string> {
@@ -16,7 +17,6 @@ export function decisionHeaders(decision: Decision, now: number): Record<string,
   }
 }
 
-const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
 export function usageJson(m: MetricUsage) {
   return {
@@ -26,8 +26,8 @@ export function usageJson(m: MetricUsage) {
     used: m.used,
     remaining: m.remaining,
     grant_balance: m.grantBalance,
-    period_start: iso(m.periodStart),
-    resets_at: iso(m.resetsAt),
+    period_start: isoOrNull(m.periodStart),
+    resets_at: isoOrNull(m.resetsAt),
   };
 }
 
@@ -64,7 +64,7 @@ export function decisionProblem(decision: Decision, context: { now: number; upgr
               used: m.used,
               remaining: m.remaining,
               requested: decision.requested,
-              resets_at: iso(m.resetsAt),
+              resets_at: isoOrNull(m.resetsAt),
               upgrade_url: context.upgradeUrl,
             },
             headers,

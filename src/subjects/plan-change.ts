@@ -7,6 +7,7 @@ import { downgradeBlockers, type DowngradeBlocker } from './downgrade.js';
 import type { SubjectRecord } from './subject.js';
 import { subjectRef } from './subject-ref.js';
 import type { SubjectChange, SubjectStore } from './subject-store.js';
+import { isoOrNull } from '../lib/iso-time.js';
 
 export interface SubjectChanges {
   pool: Pool;
@@ -63,7 +64,7 @@ export async function changeSubjectIn(
   };
   // Gauge levels are read from the engine, which rebuilds them from the ledger if Redis lost them.
   const blockers = downgradeBlockers(deps.engine.policy, subjectRef(next), await deps.engine.usage(subjectRef(previous)));
-  const details = { from: { plan: previous.plan, anchor: iso(previous.anchor) }, to: { plan: next.plan, anchor: iso(next.anchor) } };
+  const details = { from: { plan: previous.plan, anchor: isoOrNull(previous.anchor) }, to: { plan: next.plan, anchor: isoOrNull(next.anchor) } };
   if (blockers.length > 0 && !change.force) {
     const auditId = who.recordRefusal
       ? await writeAudit(db, { ...who, action: `${who.action}.blocked`, subjectId: id, details: { ...details, blockers } })
@@ -79,4 +80,3 @@ export async function changeSubjectIn(
   return { outcome: 'changed', subject, previous, blockers, auditId };
 }
 
-const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
