@@ -481,9 +481,14 @@ export class QuotaEngine {
    * used-up, expired and revoked grants are gone from Redis and so are not listed.
    */
   async grantsOf(subject: SubjectRef): Promise<LiveGrant[]> {
-    await this.usage(subject); // hydrates any grants hash Redis lost
     const metrics = Object.keys(this.policy.metrics);
-    const replies = await Promise.all(metrics.map((m) => this.deps.redis.hgetall(this.keys.grants(subject.id, m))));
+    const read = () => Promise.all(metrics.map((m) => this.deps.redis.hgetall(this.keys.grants(subject.id, m))));
+    let replies = await read();
+    // A hydrated hash has its `_h` marker (lua/includes/grants.lua); a usage read rebuilds lost ones.
+    if (replies.some((r) => r._h === undefined)) {
+      await this.usage(subject);
+      replies = await read();
+    }
     const now = this.clock.now();
     const grants = metrics.flatMap((metric, i) =>
       Object.entries(replies[i]!)
