@@ -45,6 +45,12 @@ export interface Gateway {
 
 /** While closing, how often connections whose last response has finished are closed. */
 const IDLE_SWEEP_MS = 50;
+/**
+ * How long an idle client connection is kept. Above the idle timeout of the usual load
+ * balancers (60 s): Node's default (5 s) lets a balancer reuse a connection the gateway is
+ * closing, and its client gets a 502.
+ */
+const KEEP_ALIVE_TIMEOUT_MS = 65_000;
 
 /** How long one readiness probe of a dependency may take. */
 const PROBE_TIMEOUT_MS = 1_000;
@@ -155,6 +161,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const app = createApp(deps);
   const server: ServerType = serve({ fetch: app.fetch, hostname: env.HOST, port: env.PORT });
   await once(server, 'listening');
+  // headersTimeout above keepAliveTimeout, or Node may cut a reused connection's next request.
+  Object.assign(server, { keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS, headersTimeout: KEEP_ALIVE_TIMEOUT_MS + 1_000 });
   const { port } = server.address() as AddressInfo;
   const url = `http://${env.HOST.includes(':') ? `[${env.HOST}]` : env.HOST}:${port}`;
   logger.info({ url, routes: policy.routes.length }, 'gateway listening');
