@@ -27,7 +27,7 @@
   ARGV[8]   denial tally TTL, ms
   ARGV[9]   number of metrics n; then 6 values per metric i, from ARGV[10 + 6(i-1)]:
             name, kind ('c' counter | 'g' gauge), period start ms ('' for gauges),
-            limit ('-1' = unlimited), amount, usage expire-at ms ('0' = none)
+            limit ('-1' = unlimited), amount, usage TTL ms on Redis's clock ('0' = none)
   then, with the hold section only, from ARGV[10 + 6n]:
   ARGV[10+6n]    concurrency limit ('0' = none); the lease lives until the hold ends
   ARGV[11+6n]    idempotency fingerprint ('' = no idempotency key)
@@ -135,7 +135,7 @@ local metrics, missing = {}, {}
 for i = 1, n do
   local a = 10 + 6 * (i - 1)
   local m = { name = ARGV[a], kind = ARGV[a + 1], period = ARGV[a + 2], limit = tonumber(ARGV[a + 3]),
-              amount = tonumber(ARGV[a + 4]), expire_at = tonumber(ARGV[a + 5]), held = ARGV[section + 4 + i] == '1',
+              amount = tonumber(ARGV[a + 4]), ttl = tonumber(ARGV[a + 5]), held = ARGV[section + 4 + i] == '1',
               key = KEYS[2 + 2 * i], grants_key = KEYS[3 + 2 * i], grants_raw = {} }
   local used = redis.call('GET', m.key)
   if not used then missing[#missing + 1] = i end
@@ -204,7 +204,7 @@ local lines, refund_draws, drew = {}, {}, false
 for i, m in ipairs(metrics) do
   local draws, overage = {}, 0
   if m.amount > 0 then
-    m.used, draws, overage = usage_take(m.kind, m.key, m.grants_key, m.grants, m.used, m.limit, m.amount, m.expire_at)
+    m.used, draws, overage = usage_take(m.kind, m.key, m.grants_key, m.grants, m.used, m.limit, m.amount, m.ttl)
     emit(ob, 'consume', m.name, m.period, m.amount, m.used,
          { draws = draws, overage = overage, hold = (hold_ttl > 0 and m.held) and id or nil })
   end

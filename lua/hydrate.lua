@@ -6,7 +6,7 @@
   KEYS[i]  a usage key (counter or gauge) or a grants hash
 
   ARGV[1]  number of keys n; then 3 values per key i, from ARGV[2 + 3(i-1)]:
-           type ('v' = usage value | 'g' = grants), data, expire-at ms ('0' = none)
+           type ('v' = usage value | 'g' = grants), data, TTL ms on Redis's clock ('0' = none)
            data: the integer value for 'v'; for 'g' a JSON object
                  {grant id: '<remaining>:<expires_at ms>'} (may be empty)
 
@@ -18,7 +18,7 @@
 local n, written = tonumber(ARGV[1]), 0
 for i = 1, n do
   local a = 2 + 3 * (i - 1)
-  local key, kind, data, expire_at = KEYS[i], ARGV[a], ARGV[a + 1], tonumber(ARGV[a + 2])
+  local key, kind, data, ttl_ms = KEYS[i], ARGV[a], ARGV[a + 1], tonumber(ARGV[a + 2])
   if redis.call('EXISTS', key) == 0 then
     if kind == 'v' then
       redis.call('SET', key, data)
@@ -26,7 +26,7 @@ for i = 1, n do
       redis.call('HSET', key, '_h', '1')
       for id, value in pairs(cjson.decode(data)) do redis.call('HSET', key, id, value) end
     end
-    if expire_at > 0 then redis.call('PEXPIREAT', key, expire_at) end
+    if ttl_ms > 0 then redis.call('PEXPIRE', key, ttl_ms) end
     written = written + 1
   end
 end

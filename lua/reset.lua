@@ -11,7 +11,7 @@
   ARGV[3]  event id base (events are <base>:<n>)
   ARGV[4]  context JSON stored with the events (actor, reason)
   ARGV[5]  number of metrics n; then 3 values per metric i, from ARGV[6 + 3(i-1)]:
-           name, period start ms, counter expire-at ms
+           name, period start ms, counter TTL ms (on Redis's clock)
 
   Reply:
     {1, previous_1, ..., previous_n}   RESET
@@ -34,7 +34,7 @@ local result = { 1 }
 for i = 1, n do
   local a = 6 + 3 * (i - 1)
   local previous = to_int(redis.call('GET', KEYS[1 + i]))
-  redis.call('SET', KEYS[1 + i], '0', 'PXAT', ARGV[a + 2])
+  redis.call('SET', KEYS[1 + i], '0', 'PX', ARGV[a + 2])
   emit(ob, 'reset', ARGV[a], ARGV[a + 1], -previous, 0, { previous = previous })
   result[#result + 1] = previous
 end

@@ -4,12 +4,17 @@
   as extra ceiling (a level, not a consumable).
 
   usage_room(kind, used, limit, grants) -> units that still fit (math.huge if unlimited)
-  usage_take(kind, key, grants_key, grants, used, limit, amount, expire_at)
+  usage_take(kind, key, grants_key, grants, used, limit, amount, ttl_ms)
       -> used_after, draws, overage; applies `amount` unconditionally (the caller checked,
          or this is a settle/shadow charge that records overage beyond limit + grants)
-  usage_give(key, grants_key, draws, amount, expire_at) -> used_after, restored
+  usage_give(key, grants_key, draws, amount, ttl_ms) -> used_after, restored
       gives `amount` back: grant draws first (latest first), then the plan; never below 0
-  usage_set_expiry(key, expire_at): counters expire after their period plus grace (0 = keep)
+  usage_set_expiry(key, ttl_ms): counters expire after their period plus grace (0 = keep)
+
+  Expiry is a TTL counted on Redis's own clock, never an instant from the caller's clock: the
+  caller sends the time left in the period plus grace, so a gateway whose clock is off (or a
+  test clock) can shorten or lengthen a key's life by its error, but never make a fresh key
+  vanish at once.
 ]]
 local function usage_room(kind, used, limit, grants)
   if limit < 0 then return math.huge end
@@ -17,11 +22,11 @@ local function usage_room(kind, used, limit, grants)
   return math.max(0, limit - used) + grants_total(grants)
 end
 
-local function usage_set_expiry(key, expire_at)
-  if expire_at > 0 then redis.call('PEXPIREAT', key, expire_at) end
+local function usage_set_expiry(key, ttl_ms)
+  if ttl_ms > 0 then redis.call('PEXPIRE', key, ttl_ms) end
 end
 
-local function usage_take(kind, key, grants_key, grants, used, limit, amount, expire_at)
+local function usage_take(kind, key, grants_key, grants, used, limit, amount, ttl_ms)
   local draws, overage = {}, 0
   if kind == 'c' and limit >= 0 then
     local from_grants = amount - math.max(0, math.min(amount, limit - used))
@@ -35,16 +40,16 @@ local function usage_take(kind, key, grants_key, grants, used, limit, amount, ex
     overage = math.max(0, used + amount - (limit + grants_total(grants)))
   end
   local after = redis.call('INCRBY', key, fmt_int(amount))
-  usage_set_expiry(key, expire_at)
+  usage_set_expiry(key, ttl_ms)
   return after, draws, overage
 end
 
-local function usage_give(key, grants_key, draws, amount, expire_at)
+local function usage_give(key, grants_key, draws, amount, ttl_ms)
   local used = to_int(redis.call('GET', key))
   amount = math.min(amount, used)
   local restored = {}
   if #draws > 0 then restored = grants_restore(grants_key, draws, amount) end
   local after = redis.call('DECRBY', key, fmt_int(amount))
-  usage_set_expiry(key, expire_at)
+  usage_set_expiry(key, ttl_ms)
   return after, restored, amount
 end

@@ -114,8 +114,11 @@ interface Line {
   periodEnd: number | null;
   usageKey: string;
   grantsKey: string;
-  /** When the usage key expires (ms); 0 = never (gauges). */
-  expireAt: number;
+  /**
+   * How long the usage key lives from now (ms), applied by the scripts on Redis's own clock:
+   * the time left in its period plus grace. 0 = never (gauges).
+   */
+  ttlMs: number;
 }
 
 type Mode = 'apply' | 'peek' | 'shadow';
@@ -213,7 +216,7 @@ export class QuotaEngine {
     charges.forEach((charge, i) => {
       const line = lines[i]!;
       keys.push(line.usageKey, line.grantsKey);
-      args.push(line.metric, line.kind === 'counter' ? 'c' : 'g', line.periodStart ?? '', line.limit ?? -1, charge.amount, line.expireAt);
+      args.push(line.metric, line.kind === 'counter' ? 'c' : 'g', line.periodStart ?? '', line.limit ?? -1, charge.amount, line.ttlMs);
     });
     // The hold section: most requests have neither a hold nor an idempotency key, and leave
     // out its keys and values (every argument costs client and Redis CPU).
@@ -422,7 +425,7 @@ export class QuotaEngine {
     for (const line of lines) if (line.kind !== 'counter') throw new EngineInputError(`"${line.metric}" is a gauge; only counters are reset`);
     const keys = [this.outboxOf(subject.id), ...lines.map((l) => l.usageKey)];
     const args: (string | number)[] = [now, subject.id, newId(), JSON.stringify(context), lines.length];
-    for (const l of lines) args.push(l.metric, l.periodStart!, l.expireAt);
+    for (const l of lines) args.push(l.metric, l.periodStart!, l.ttlMs);
     const reply = await this.withHydration(subject.id, lines, async () => decodeValues('reset', await this.scripts.run('reset', keys, args)));
     return lines.map((l, i) => ({ metric: l.metric, previous: this.okValues('reset', reply)[i]! }));
   }
@@ -470,7 +473,7 @@ export class QuotaEngine {
     const now = this.clock.now();
     const line = this.line(subject, metric, now);
     const keys = [this.outboxOf(subject.id), line.usageKey];
-    const args = [now, subject.id, newId(), metric, line.periodStart ?? '', delta, line.expireAt, JSON.stringify(context)];
+    const args = [now, subject.id, newId(), metric, line.periodStart ?? '', delta, line.ttlMs, JSON.stringify(context)];
     const reply = await this.withHydration(subject.id, [line], async () => decodeValues('adjust', await this.scripts.run('adjust', keys, args)));
     const [value, applied] = this.okValues('adjust', reply);
     return { value: value!, applied: applied! };
@@ -521,7 +524,7 @@ export class QuotaEngine {
         periodEnd: null,
         usageKey: this.keys.gauge(subject.id, metric),
         grantsKey: this.keys.grants(subject.id, metric),
-        expireAt: 0,
+        ttlMs: 0,
       };
     }
     const period = this.periodOf(now, subject.anchor);
@@ -533,8 +536,17 @@ export class QuotaEngine {
       periodEnd: period.end,
       usageKey: this.keys.counter(subject.id, metric, period.start),
       grantsKey: this.keys.grants(subject.id, metric),
-      expireAt: period.end + this.options.counterGraceMs,
+      ttlMs: this.counterTtl(period.end, now),
     };
+  }
+
+  /**
+   * A counter lives until its period ends plus grace. Sent as a TTL, not an instant: Redis
+   * counts it on its own clock, so a caller whose clock is off (or a test clock in another
+   * month) can never write a key that Redis deletes at once.
+   */
+  private counterTtl(periodEnd: number, now: number): number {
+    return Math.max(0, periodEnd - now) + this.options.counterGraceMs;
   }
 
   /**
@@ -552,7 +564,7 @@ export class QuotaEngine {
       usageKey: this.keys.usage(subjectId, l.metric, l.kind, l.periodStart ?? 0),
       grantsKey: this.keys.grants(subjectId, l.metric),
       // Only a hydration writes this; the exact period end needs the anchor, the bound does not.
-      expireAt: counter ? l.periodStart! + MAX_PERIOD_MS + this.options.counterGraceMs : 0,
+      ttlMs: counter ? this.counterTtl(l.periodStart! + MAX_PERIOD_MS, this.clock.now()) : 0,
     };
   }
 
@@ -625,7 +637,7 @@ export class QuotaEngine {
     const args: (string | number)[] = [usage.length + grants.length];
     usage.forEach((l, i) => {
       keys.push(l.usageKey);
-      args.push('v', data.usage[i] ?? 0, l.expireAt);
+      args.push('v', data.usage[i] ?? 0, l.ttlMs);
     });
     for (const l of grants) {
       keys.push(l.grantsKey);
