@@ -73,6 +73,9 @@ describe('ensure_usage_event_partitions', () => {
     await db?.drop();
   });
 
+  // Years well past the months the migration creates from today, whatever today is.
+  const Y = new Date().getUTCFullYear() + 5;
+  const [Y1, Y2, Y3] = [Y + 1, Y + 2, Y + 3];
   const ensure = async (from: string, months: number) =>
     (await pool.query<{ n: number }>(`SELECT ensure_usage_event_partitions($1, $2) AS n`, [from, months])).rows[0]!.n;
   const partitionOf = async (id: string) =>
@@ -81,47 +84,47 @@ describe('ensure_usage_event_partitions', () => {
     ).rows[0]?.part;
 
   it('creates missing months only, so it can run at every start', async () => {
-    expect(await ensure('2031-01-20', 3)).toBe(3);
-    expect(await ensure('2031-02-01', 3)).toBe(1); // only 2031-04 is new
-    expect(await ensure('2031-01-01', 4)).toBe(0);
+    expect(await ensure(`${Y}-01-20`, 3)).toBe(3);
+    expect(await ensure(`${Y}-02-01`, 3)).toBe(1); // only the 4th month is new
+    expect(await ensure(`${Y}-01-01`, 4)).toBe(0);
   });
 
   it('cuts months at UTC midnight', async () => {
-    await ensure('2032-05-01', 2);
-    await insertEvent(pool, { id: 'may-utc', at: '2032-05-31T23:59:59.999Z' });
-    await insertEvent(pool, { id: 'june-utc', at: '2032-05-31T22:30:00-05:00' }); // 2032-06-01T03:30Z
-    expect(await partitionOf('may-utc')).toBe('usage_events_203205');
-    expect(await partitionOf('june-utc')).toBe('usage_events_203206');
+    await ensure(`${Y1}-05-01`, 2);
+    await insertEvent(pool, { id: 'may-utc', at: `${Y1}-05-31T23:59:59.999Z` });
+    await insertEvent(pool, { id: 'june-utc', at: `${Y1}-05-31T22:30:00-05:00` }); // June 1st, 03:30 UTC
+    expect(await partitionOf('may-utc')).toBe(`usage_events_${Y1}05`);
+    expect(await partitionOf('june-utc')).toBe(`usage_events_${Y1}06`);
   });
 
   it('moves rows that landed in the default partition into the month created for them', async () => {
-    await insertEvent(pool, { id: 'early-1', at: '2033-03-01T00:00:00Z' });
-    await insertEvent(pool, { id: 'early-2', at: '2033-03-31T12:00:00Z' });
-    await insertEvent(pool, { id: 'later', at: '2033-04-02T00:00:00Z' });
+    await insertEvent(pool, { id: 'early-1', at: `${Y2}-03-01T00:00:00Z` });
+    await insertEvent(pool, { id: 'early-2', at: `${Y2}-03-31T12:00:00Z` });
+    await insertEvent(pool, { id: 'later', at: `${Y2}-04-02T00:00:00Z` });
     expect(await partitionOf('early-1')).toBe('usage_events_default');
 
-    expect(await ensure('2033-03-01', 1)).toBe(1);
-    expect(await partitionOf('early-1')).toBe('usage_events_203303');
-    expect(await partitionOf('early-2')).toBe('usage_events_203303');
+    expect(await ensure(`${Y2}-03-01`, 1)).toBe(1);
+    expect(await partitionOf('early-1')).toBe(`usage_events_${Y2}03`);
+    expect(await partitionOf('early-2')).toBe(`usage_events_${Y2}03`);
     expect(await partitionOf('later')).toBe('usage_events_default');
 
     // The new partition is as protected as one created empty.
-    await expect(pool.query(`DELETE FROM usage_events_203303`)).rejects.toThrow(/append-only/);
-    await expect(pool.query(`TRUNCATE usage_events_203303`)).rejects.toThrow(/append-only/);
+    await expect(pool.query(`DELETE FROM usage_events_${Y2}03`)).rejects.toThrow(/append-only/);
+    await expect(pool.query(`TRUNCATE usage_events_${Y2}03`)).rejects.toThrow(/append-only/);
     // ...and the maintenance bypass did not outlive the call.
     await expect(pool.query(`DELETE FROM usage_events_default`)).rejects.toThrow(/append-only/);
     // Its primary key still dedupes.
-    expect((await insertEvent(pool, { id: 'early-1', at: '2033-03-01T00:00:00Z' })).rowCount).toBe(0);
+    expect((await insertEvent(pool, { id: 'early-1', at: `${Y2}-03-01T00:00:00Z` })).rowCount).toBe(0);
   });
 
   it('refuses TRUNCATE of the ledger and of any partition', async () => {
     await expect(pool.query(`TRUNCATE usage_events`)).rejects.toThrow(/append-only: TRUNCATE/);
     await expect(pool.query(`TRUNCATE usage_events_default`)).rejects.toThrow(/append-only: TRUNCATE/);
-    await expect(pool.query(`TRUNCATE usage_events_203205`)).rejects.toThrow(/append-only: TRUNCATE/);
+    await expect(pool.query(`TRUNCATE usage_events_${Y1}05`)).rejects.toThrow(/append-only: TRUNCATE/);
   });
 
   it('is safe to call from two workers at once', async () => {
-    const results = await Promise.all([ensure('2034-01-01', 6), ensure('2034-01-01', 6)]);
+    const results = await Promise.all([ensure(`${Y3}-01-01`, 6), ensure(`${Y3}-01-01`, 6)]);
     expect(results.sort()).toEqual([0, 6]);
   });
 });

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Decision } from '../../src/quota/types.js';
 import { createEngineFixture, ledgerSums, type EngineFixture } from '../support/engine.js';
+import { NEXT_PERIOD_START } from '../support/test-time.js';
 
 let f: EngineFixture;
 beforeAll(async () => {
@@ -64,7 +65,7 @@ describe('consume under concurrency', () => {
       metrics: [{ metric: 'gens', kind: 'counter', limit: 100, used: 30, remaining: 70, grantBalance: 0 }],
     });
     if (d.outcome !== 'allowed') throw new Error('unreachable');
-    expect(new Date(d.metrics[0]!.resetsAt!).toISOString()).toBe('2026-12-01T00:00:00.000Z');
+    expect(d.metrics[0]!.resetsAt).toBe(NEXT_PERIOD_START);
     const denied = await f.engine.consume({ subject, charges: [{ metric: 'gens', amount: 71 }] });
     expect(denied).toMatchObject({ outcome: 'denied', reason: 'quota', metric: 'gens', requested: 71, metrics: [{ used: 30, remaining: 70 }] });
   });

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SubjectRef } from '../../src/quota/types.js';
 import { createEngineFixture, type EngineFixture } from '../support/engine.js';
+import { PERIOD_START } from '../support/test-time.js';
 
 let f: EngineFixture;
 beforeAll(async () => {
@@ -8,7 +9,7 @@ beforeAll(async () => {
 });
 afterAll(() => f.close());
 
-const PERIOD = '2026-11-01T00:00:00Z';
+const PERIOD = new Date(PERIOD_START).toISOString();
 
 async function ledgerSubject(subject: SubjectRef, counters: Record<string, number>, gauges: Record<string, number> = {}) {
   await f.pool.query('INSERT INTO subjects (id, plan) VALUES ($1, $2)', [subject.id, subject.plan]);

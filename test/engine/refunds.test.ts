@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EngineInputError } from '../../src/quota/engine.js';
 import type { Charge, SubjectRef } from '../../src/quota/types.js';
 import { createEngineFixture, ledgerSums, T0, type EngineFixture } from '../support/engine.js';
+import { NEXT_PERIOD_START } from '../support/test-time.js';
 
 let f: EngineFixture;
 beforeAll(async () => {
@@ -69,7 +70,7 @@ describe('refunds of charges taken outright', () => {
   it('refunds the period the charge was taken in, after the period has turned', async () => {
     const subject = f.subject();
     const d = await chargeRefundably(subject, [{ metric: 'gens', amount: 1 }]);
-    f.clock.set(Date.parse('2026-12-01T00:00:01Z'));
+    f.clock.set(NEXT_PERIOD_START + 1000);
     try {
       await f.engine.refund(d.refund!);
     } finally {

@@ -7,6 +7,7 @@ import { createPool } from '../../src/db/pool.js';
 import { waitFor } from '../support/ledger-checks.js';
 import { createTestPool, databaseUrl } from '../support/services.js';
 import { startTcpProxy, targetOf } from '../support/tcp-proxy.js';
+import { DAY, monthLabel, NEXT_PERIOD_START, PERIOD_START, PREVIOUS_PERIOD_START, T0 } from '../support/test-time.js';
 
 /**
  * LedgerWriter against the real database: events built by hand the way the Lua scripts
@@ -25,9 +26,12 @@ beforeAll(() => {
 });
 afterAll(() => pool.end());
 
-const PERIOD = Date.parse('2026-11-01T00:00:00Z');
-const PREVIOUS_PERIOD = Date.parse('2026-10-01T00:00:00Z');
-const T = Date.parse('2026-11-10T12:00:00Z');
+const PERIOD = PERIOD_START;
+const PREVIOUS_PERIOD = PREVIOUS_PERIOD_START;
+const T = T0;
+/** The periods as `counters()` names them. */
+const CUR = monthLabel(PERIOD);
+const PREV = monthLabel(PREVIOUS_PERIOD);
 const run = randomBytes(4).toString('hex');
 let subjects = 0;
 let seq = 0;
@@ -99,7 +103,7 @@ describe('LedgerWriter', () => {
     expect(await written(batch)).toBe(3);
     expect(await written(batch)).toBe(0);
     expect(await storedEvents(s)).toBe(3);
-    expect(await counters(s)).toEqual({ 'gens@2026-11': 5, 'projects@gauge': 1 });
+    expect(await counters(s)).toEqual({ [`gens@${CUR}`]: 5, 'projects@gauge': 1 });
   });
 
   it('counts an overlapping redelivery (a batch re-read with new entries after it) only for the new events', async () => {
@@ -107,7 +111,7 @@ describe('LedgerWriter', () => {
     const [a, b, c] = [1, 2, 4].map((d) => event(s, { kind: 'consume', metric: 'gens', delta: d }));
     expect(await written([a!, b!])).toBe(2);
     expect(await written([b!, c!])).toBe(1);
-    expect(await counters(s)).toEqual({ 'gens@2026-11': 7 });
+    expect(await counters(s)).toEqual({ [`gens@${CUR}`]: 7 });
   });
 
   it('counts the same batch once when two writers commit it at the same time', async () => {
@@ -118,7 +122,7 @@ describe('LedgerWriter', () => {
     expect(fresh.reduce((a, b) => a + b, 0)).toBe(40);
     expect(await storedEvents(s)).toBe(40);
     // gens: the even deltas 2 + 4 + ... + 40; tokens: the odd ones 1 + 3 + ... + 39.
-    expect(await counters(s)).toEqual({ 'gens@2026-11': 420, 'tokens@2026-11': 400 });
+    expect(await counters(s)).toEqual({ [`gens@${CUR}`]: 420, [`tokens@${CUR}`]: 400 });
   });
 
   it('moves usage_counters for every usage kind of a mixed batch, per subject, metric and period', async () => {
@@ -146,13 +150,13 @@ describe('LedgerWriter', () => {
     ];
     expect(await written(batch)).toBe(batch.length);
     expect(await counters(s1)).toEqual({
-      'gens@2026-11': 3,
-      'tokens@2026-11': 270,
-      'tokens@2026-10': 7,
-      'exports@2026-11': 0,
+      [`gens@${CUR}`]: 3,
+      [`tokens@${CUR}`]: 270,
+      [`tokens@${PREV}`]: 7,
+      [`exports@${CUR}`]: 0,
       'projects@gauge': 2,
     });
-    expect(await counters(s2)).toEqual({ 'gens@2026-11': 1, 'projects@gauge': 2 });
+    expect(await counters(s2)).toEqual({ [`gens@${CUR}`]: 1, 'projects@gauge': 2 });
     expect(await storedEvents(s1)).toBe(batch.length - 2);
 
     // The rows are the ledger as the scripts wrote it: kind, delta, value, period, extra.
@@ -167,7 +171,7 @@ describe('LedgerWriter', () => {
 
   it('keeps grants in step: created, drawn, restored and revoked; grant events move no usage', async () => {
     const s = await newSubject();
-    const expires = Date.parse('2026-12-31T00:00:00Z');
+    const expires = NEXT_PERIOD_START + 30 * DAY;
     const [g1, g2] = [`g1-${run}-${s}`, `g2-${run}-${s}`];
     const first = [
       event(s, { kind: 'grant', metric: 'gens', periodStart: null, valueAfter: 10, extra: { grant: g1, amount: 10, expires_at: expires }, context: { reason: 'promo', actor: 'admin:ops' } }),
@@ -195,7 +199,7 @@ describe('LedgerWriter', () => {
       { id: g2, remaining: 4, revoked: true },
     ]);
     // Only consume, settle and refund moved gens: 4 + 8 - 1.
-    expect(await counters(s)).toEqual({ 'gens@2026-11': 11 });
+    expect(await counters(s)).toEqual({ [`gens@${CUR}`]: 11 });
   });
 
   it('records the first request charged under an idempotency key once, and a later one as a duplicate', async () => {
@@ -226,7 +230,7 @@ describe('LedgerWriter', () => {
     const requestOf = (id: string) => id.slice(0, id.lastIndexOf(':'));
     expect(await duplicates()).toEqual([{ request_id: requestOf(again.id), idempotency_key: key, first_request_id: requestOf(first.id) }]);
     // The duplicate still counts: the ledger records what Redis charged.
-    expect(await counters(s)).toEqual({ 'gens@2026-11': 1, 'tokens@2026-11': 30 });
+    expect(await counters(s)).toEqual({ [`gens@${CUR}`]: 1, [`tokens@${CUR}`]: 30 });
   });
 
   it('rolls the whole batch back when one statement fails, so a retry counts it once', async () => {
@@ -238,7 +242,7 @@ describe('LedgerWriter', () => {
     expect(await storedEvents(s)).toBe(0);
     expect(await counters(s)).toEqual({});
     expect(await written([good])).toBe(1);
-    expect(await counters(s)).toEqual({ 'gens@2026-11': 5 });
+    expect(await counters(s)).toEqual({ [`gens@${CUR}`]: 5 });
   });
 
   it('rejects a batch whose connection is lost mid-transaction, without an unhandled error event, and a retry counts it once', async () => {
@@ -277,6 +281,6 @@ describe('LedgerWriter', () => {
       await proxy.close();
     }
     expect(await written([e])).toBe(1);
-    expect(await counters(s)).toEqual({ 'gens@2026-11': 2 });
+    expect(await counters(s)).toEqual({ [`gens@${CUR}`]: 2 });
   });
 });

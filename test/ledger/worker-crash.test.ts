@@ -19,6 +19,7 @@ import {
 } from '../support/ledger-checks.js';
 import { databaseUrl, redisUrl } from '../support/services.js';
 import { spawnWorkerProcess, type WorkerProcess } from '../support/worker-process.js';
+import { PERIOD_START } from '../support/test-time.js';
 
 /**
  * SPEC "Worker": a worker killed with SIGKILL in the middle of a flush loses nothing and
@@ -36,7 +37,7 @@ import { spawnWorkerProcess, type WorkerProcess } from '../support/worker-proces
 
 const SUBJECTS = 100;
 const GENS_PER_SUBJECT = 50;
-const PERIOD = Date.parse('2026-11-01T00:00:00Z');
+const PERIOD = PERIOD_START;
 
 let f: EngineFixture;
 let child: WorkerProcess | undefined;

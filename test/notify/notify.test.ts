@@ -15,11 +15,12 @@ import type { JobData, WorkerContext } from '../../src/worker/job.js';
 import { startWorker, type WorkerHandle } from '../../src/worker/worker.js';
 import { createEngineFixture, T0, type EngineFixture } from '../support/engine.js';
 import { databaseUrl, redisUrl } from '../support/services.js';
+import { NEXT_PERIOD_START, PERIOD_START } from '../support/test-time.js';
 
 const SECRET = 'test-notify-secret-0123456789';
 const ABUSE_PER_MINUTE = 5;
-/** 2026-11-01: the calendar period T0 (2026-11-10T12:00Z) is in. */
-const PERIOD = Date.parse('2026-11-01T00:00:00Z');
+/** The calendar period T0 is in. */
+const PERIOD = PERIOD_START;
 const logger = createLogger('silent');
 
 interface Delivery {
@@ -156,8 +157,8 @@ describe('usage threshold webhooks, with the worker running', () => {
         limit: 100,
         remaining: 20,
         grant_balance: 0,
-        period_start: '2026-11-01T00:00:00.000Z',
-        resets_at: '2026-12-01T00:00:00.000Z',
+        period_start: new Date(PERIOD_START).toISOString(),
+        resets_at: new Date(NEXT_PERIOD_START).toISOString(),
       },
     });
     expect(first!.eventIdHeader).toBe(first!.id);

@@ -9,8 +9,10 @@ import { KeySchema } from '../../src/quota/keys.js';
 import type { SubjectRef } from '../../src/quota/types.js';
 import { readOutboxEvents, type OutboxEvent } from './outbox.js';
 import { cleanupPrefix, createTestPool, redisUrl, uniquePrefix } from './services.js';
+import { T0 } from './test-time.js';
 
 export { ledgerSums, type OutboxEvent } from './outbox.js';
+export { T0 } from './test-time.js';
 
 /** A policy small enough to exhaust in a test. */
 export const testPolicy: PolicyInput = {
@@ -27,8 +29,6 @@ export const testPolicy: PolicyInput = {
   default_plan: 'test',
 };
 
-/** 2026-11-10T12:00:00Z: mid-period, so tests can move within the month. */
-export const T0 = Date.parse('2026-11-10T12:00:00Z');
 
 export interface EngineFixture {
   /** One engine per Redis connection: several "gateways" deciding concurrently. */

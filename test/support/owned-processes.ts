@@ -39,6 +39,22 @@ export function spawnOwned(command: string, args: readonly string[], options: Sp
   return child;
 }
 
+/**
+ * The environment for a server a test starts (redis-server): the tests' own, without
+ * libfaketime. When the suite runs under `faketime` to move the Node process's clock, the
+ * servers stand for real infrastructure and keep the real time, as Redis would in
+ * production while a gateway's clock is off.
+ */
+export function realClockEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  const out = Object.fromEntries(Object.entries(env).filter(([name]) => !name.startsWith('FAKETIME') && name !== 'DONT_FAKE_MONOTONIC'));
+  const preload = env.LD_PRELOAD?.split(/[: ]/).filter((lib) => lib !== '' && !lib.includes('faketime'));
+  if (preload !== undefined) {
+    if (preload.length > 0) out.LD_PRELOAD = preload.join(':');
+    else delete out.LD_PRELOAD;
+  }
+  return out;
+}
+
 /** A fresh temp dir, removed by `remove()` or at exit, whichever comes first. */
 export function ownedTempDir(prefix: string): { path: string; remove(): void } {
   installExitHook();

@@ -2,7 +2,7 @@ import { spawnSync, execFile, type ChildProcess } from 'node:child_process';
 import { createServer, connect, type Socket } from 'node:net';
 import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
-import { ownedTempDir, spawnOwned } from './owned-processes.js';
+import { ownedTempDir, realClockEnv, spawnOwned } from './owned-processes.js';
 
 /**
  * Redis servers owned by one test: for tests that stop, crash, restart or FLUSHALL Redis,
@@ -47,7 +47,7 @@ let redisServerChecked = false;
 /** Throws a message that says what to install when `redis-server` is missing. */
 export function assertRedisServerOnPath(): void {
   if (redisServerChecked) return;
-  const probe = spawnSync('redis-server', ['--version'], { stdio: 'ignore' });
+  const probe = spawnSync('redis-server', ['--version'], { stdio: 'ignore', env: realClockEnv() });
   if (probe.error || probe.status !== 0) {
     throw new Error('redis-server is not on PATH: install Redis ≥ 7 (Debian/Ubuntu: apt-get install redis-server)');
   }
@@ -129,7 +129,7 @@ async function spawnServer(port: number, dir: string, args: readonly string[], s
     '--loglevel', 'warning',
     ...args,
   ];
-  const child = spawnOwned('redis-server', serverArgs, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawnOwned('redis-server', serverArgs, { stdio: ['ignore', 'pipe', 'pipe'], env: realClockEnv() });
   // Never keep the test process alive for a forgotten server: the exit hook kills it.
   child.unref();
   (child.stdout as Socket | null)?.unref();
@@ -255,6 +255,7 @@ export async function startPrivateRedisCluster(masters = 3, opts: { startTimeout
     const addresses = servers.map((s) => `${s.host}:${s.port}`);
     await promisify(execFile)('redis-cli', ['--cluster', 'create', ...addresses, '--cluster-replicas', '0', '--cluster-yes'], {
       timeout: 60_000,
+      env: realClockEnv(),
     }).catch((err: NodeJS.ErrnoException & { stdout?: string; stderr?: string }) => {
       const hint = err.code === 'ENOENT' ? ' (redis-cli is not on PATH: install the Redis tools)' : '';
       throw new Error(`redis-cli --cluster create failed${hint}: ${err.message}\n${err.stdout ?? ''}${err.stderr ?? ''}`);
