@@ -102,7 +102,7 @@ export function adminSchemas(policy: Policy) {
       cursor,
     }),
     pageQuery: z.object({ limit, cursor }),
-    runParams: z.object({ id: z.coerce.number().int().min(1).openapi({ param: { name: 'id', in: 'path' } }) }),
+    runParams: z.object({ id: z.coerce.number().int('must be a whole number').min(1, 'must be at least 1').max(Number.MAX_SAFE_INTEGER, 'is not a run id').openapi({ param: { name: 'id', in: 'path' } }) }),
     jobParams: z.object({ jobId: z.string().max(64).openapi({ param: { name: 'jobId', in: 'path' } }) }),
   };
 }

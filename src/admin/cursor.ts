@@ -1,4 +1,5 @@
 import { ProblemError } from '../http/problem.js';
+import { isStorableText } from '../lib/storable-text.js';
 
 /**
  * Keyset pagination: a page ends with an opaque cursor holding the sort key of its last
@@ -7,8 +8,23 @@ import { ProblemError } from '../http/problem.js';
  */
 export const encodeCursor = (key: readonly (string | number)[]): string => Buffer.from(JSON.stringify(key)).toString('base64url');
 
-/** The sort key inside `cursor`, checked against the types expected; a bad cursor is a 400 naming it. */
-export function decodeCursor<T extends readonly ('string' | 'number')[]>(cursor: string | undefined, types: T): (string | number)[] | undefined {
+/**
+ * What each part of a sort key may be: `text` (a string Postgres can store), `id` (a
+ * bigserial: a whole number ≥ 0), `timestamp` (an instant as toISOString writes it).
+ */
+export type CursorPart = 'text' | 'id' | 'timestamp';
+
+const valid: Record<CursorPart, (v: unknown) => boolean> = {
+  text: (v) => typeof v === 'string' && isStorableText(v),
+  id: (v) => Number.isSafeInteger(v) && (v as number) >= 0,
+  timestamp: (v) => typeof v === 'string' && !Number.isNaN(Date.parse(v)) && new Date(v).toISOString() === v,
+};
+
+/**
+ * The sort key inside `cursor`, each part checked against what the query expects (a cursor
+ * is client input: a part Postgres would refuse must be a 400, never a failed query).
+ */
+export function decodeCursor(cursor: string | undefined, parts: readonly CursorPart[]): (string | number)[] | undefined {
   if (cursor === undefined) return undefined;
   let key: unknown;
   try {
@@ -16,7 +32,7 @@ export function decodeCursor<T extends readonly ('string' | 'number')[]>(cursor:
   } catch {
     key = undefined;
   }
-  if (!Array.isArray(key) || key.length !== types.length || key.some((v, i) => typeof v !== types[i])) {
+  if (!Array.isArray(key) || key.length !== parts.length || key.some((v, i) => !valid[parts[i]!](v))) {
     throw new ProblemError('invalid_request', 'cursor is not a cursor this API returned', { field: 'cursor' });
   }
   return key as (string | number)[];

@@ -49,7 +49,7 @@ export function registerHistoryRoutes(app: OpenAPIHono, admin: AdminDeps, s: Adm
     }),
     async (c) => {
       const q = c.req.valid('query');
-      const before = decodeCursor(q.cursor, ['number'] as const)?.[0] ?? null;
+      const before = decodeCursor(q.cursor, ['id'])?.[0] ?? null;
       const { rows } = await admin.pool.query(
         `SELECT id, at, actor, action, subject_id, reason, details, event_id FROM audit_log
           WHERE ($1::text IS NULL OR subject_id = $1)
@@ -81,7 +81,7 @@ export function registerHistoryRoutes(app: OpenAPIHono, admin: AdminDeps, s: Adm
     }),
     async (c) => {
       const q = c.req.valid('query');
-      const [beforeAt, beforeId] = decodeCursor(q.cursor, ['string', 'string'] as const) ?? [null, null];
+      const [beforeAt, beforeId] = decodeCursor(q.cursor, ['timestamp', 'text']) ?? [null, null];
       const { rows } = await admin.pool.query(
         `SELECT event_id, occurred_at, subject_id, metric, kind, period_start, delta, value_after, extra, context FROM usage_events
           WHERE ($1::text IS NULL OR subject_id = $1) AND ($2::text IS NULL OR metric = $2) AND ($3::text IS NULL OR kind = $3)

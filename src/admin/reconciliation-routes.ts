@@ -103,7 +103,7 @@ export function registerReconciliationRoutes(app: OpenAPIHono, admin: AdminDeps,
     }),
     async (c) => {
       const q = c.req.valid('query');
-      const before = decodeCursor(q.cursor, ['number'] as const)?.[0] ?? null;
+      const before = decodeCursor(q.cursor, ['id'])?.[0] ?? null;
       const { rows } = await admin.pool.query(
         `SELECT id, started_at, finished_at, status, trigger, stats FROM reconciliation_runs
           WHERE ($1::bigint IS NULL OR id < $1) ORDER BY id DESC LIMIT $2`,

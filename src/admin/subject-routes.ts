@@ -54,7 +54,7 @@ export function registerSubjectRoutes(app: OpenAPIHono, deps: GatewayDeps, admin
     }),
     async (c) => {
       const q = c.req.valid('query');
-      const after = decodeCursor(q.cursor, ['string'] as const)?.[0] as string | undefined;
+      const after = decodeCursor(q.cursor, ['text'])?.[0] as string | undefined;
       const rows = await admin.subjects.list({ after, plan: q.plan, limit: q.limit + 1 });
       const { items, next_cursor } = page(rows, q.limit, (r) => [r.id]);
       return c.json({ items: items.map(subjectJson), next_cursor }, 200);

@@ -7,6 +7,7 @@ import { inTransaction } from '../db/transaction.js';
 import type { GatewayDeps } from '../http/gateway-deps.js';
 import { ProblemError } from '../http/problem.js';
 import { verifySignature } from '../lib/hmac-signature.js';
+import { UNSTORABLE_TEXT_MESSAGE, unstorableTextPath } from '../lib/storable-text.js';
 import { applyBillingEvent, type BillingResult } from './apply-billing-event.js';
 import { billingEventSchema, HANDLED_TYPES, isHandled } from './billing-event.js';
 
@@ -17,10 +18,11 @@ const CHALLENGE = { 'www-authenticate': `Signature header="${SIGNATURE_HEADER}"`
 /** The subject is not (yet) known: nothing is recorded, so the provider's retry can succeed later. */
 class UnknownSubject extends Error {}
 
-const fieldProblem = (err: ZodError, prefix: string[]) => {
-  const first = err.issues[0];
-  return new ProblemError('invalid_request', formatIssues(err.issues).join('; '), { field: [...prefix, ...(first?.path ?? []).map(String)].join('.') });
-};
+/** A 400 naming the field: its path in the body, or `body` when the body itself is wrong (not an object). */
+const invalidField = (path: readonly PropertyKey[], detail: string) =>
+  new ProblemError('invalid_request', detail, { field: path.map(String).join('.') || 'body' });
+
+const fieldProblem = (err: ZodError, prefix: string[]) => invalidField([...prefix, ...(err.issues[0]?.path ?? [])], formatIssues(err.issues).join('; '));
 
 /**
  * POST /webhooks/billing: the billing provider's subscription events, HMAC-signed. The
@@ -50,8 +52,12 @@ export function registerBillingWebhookRoute(app: OpenAPIHono, deps: GatewayDeps)
       try {
         json = JSON.parse(raw);
       } catch {
-        throw new ProblemError('invalid_request', 'the body is not valid JSON', { field: 'body' });
+        throw invalidField([], 'the body is not valid JSON');
       }
+      // The whole body is stored (webhook_events.payload, jsonb): any string in it, even in
+      // the data of a type quotagate ignores, must be text Postgres can store.
+      const unstorable = unstorableTextPath(json);
+      if (unstorable) throw invalidField(unstorable, `${unstorable.join('.') || 'body'}: ${UNSTORABLE_TEXT_MESSAGE}`);
       const parsed = billingEventSchema.safeParse(json);
       if (!parsed.success) throw fieldProblem(parsed.error, []);
       const event = parsed.data;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { UNSTORABLE_TEXT_MESSAGE, unstorableTextPath } from '../lib/storable-text.js';
 
 /**
  * The policy file: metrics, plans and routes (SPEC.md "Configuration").
@@ -105,6 +106,9 @@ const list = (value: unknown): unknown[] => (Array.isArray(value) ? value : []);
 
 function checkReferences(policy: LoosePolicy, addIssue: AddIssue): void {
   const issue = (path: PropertyKey[], message: string) => addIssue({ code: 'custom', path, message });
+  // Names and values end up in Postgres (plans, metrics) and in ledger events.
+  const unstorable = unstorableTextPath(policy);
+  if (unstorable) issue(unstorable, UNSTORABLE_TEXT_MESSAGE);
   const metrics = record(policy.metrics);
   const plans = record(policy.plans);
   const metricNames = Object.keys(metrics);

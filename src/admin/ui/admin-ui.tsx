@@ -75,7 +75,7 @@ export function registerAdminUi(app: OpenAPIHono, deps: GatewayDeps): void {
     if (jump) return c.redirect(`${UI_BASE}/subjects/${encodeURIComponent(jump)}`, 303);
     const plan = c.req.query('plan');
     const known = plan !== undefined && plan in deps.policy.plans ? plan : undefined;
-    const after = decodeCursor(c.req.query('cursor'), ['string'] as const)?.[0] as string | undefined;
+    const after = decodeCursor(c.req.query('cursor'), ['text'])?.[0] as string | undefined;
     const rows = await admin.subjects.list({ after, plan: known, limit: PAGE_SIZE + 1 });
     const { items, next_cursor } = page(rows, PAGE_SIZE, (r) => [r.id]);
     const subjects = await Promise.all(items.map((s) => detail(c, s)));
