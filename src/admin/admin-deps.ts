@@ -2,6 +2,7 @@ import type { Queue } from 'bullmq';
 import type { Pool } from 'pg';
 import type { AuthInvalidation } from '../auth/auth-invalidation.js';
 import type { KeyStore } from '../auth/key-store.js';
+import type { LedgerWriter } from '../ledger/ledger-writer.js';
 import type { SubjectStore } from '../subjects/subject-store.js';
 import type { OutboxTail } from './ui/outbox-tail.js';
 import type { JobData } from '../worker/job.js';
@@ -18,6 +19,8 @@ export interface AdminDeps {
   adminTokenHash: Buffer | null;
   /** WEBHOOK_SECRET; null = billing webhooks are off. */
   webhookSecret: string | null;
+  /** The flusher's writer, for replaying dead letters. */
+  ledger: LedgerWriter;
   /** The dashboard's live feed: one shared tail of the outbox streams. */
   outboxTail: OutboxTail;
 }

@@ -5,6 +5,7 @@ import type { GatewayDeps } from '../http/gateway-deps.js';
 import { ProblemError } from '../http/problem.js';
 import { adminAuth } from './admin-auth.js';
 import { adminSchemas } from './admin-schemas.js';
+import { registerDeadLetterRoutes } from './dead-letter-routes.js';
 import { registerHistoryRoutes } from './history-routes.js';
 import { registerKeyRoutes } from './key-routes.js';
 import { registerReconciliationRoutes } from './reconciliation-routes.js';
@@ -33,6 +34,7 @@ export function registerAdminRoutes(app: OpenAPIHono, deps: GatewayDeps, api: Ap
   registerUsageChangeRoutes(app, deps, admin, schemas, api);
   registerHistoryRoutes(app, admin, schemas);
   registerReconciliationRoutes(app, admin, schemas);
+  registerDeadLetterRoutes(app, admin, schemas);
   app.openAPIRegistry.registerComponent('securitySchemes', 'adminToken', {
     type: 'http',
     scheme: 'bearer',

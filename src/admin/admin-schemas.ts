@@ -103,6 +103,14 @@ export function adminSchemas(policy: Policy) {
     }),
     pageQuery: z.object({ limit, cursor }),
     runParams: z.object({ id: z.coerce.number().int('must be a whole number').min(1, 'must be at least 1').max(Number.MAX_SAFE_INTEGER, 'is not a run id').openapi({ param: { name: 'id', in: 'path' } }) }),
+    deadLetterQuery: z.object({
+      state: z.enum(['sanitised', 'parked', 'replayed']).optional(),
+      subject: subjectIdSchema.optional(),
+      limit,
+      cursor,
+    }),
+    deadLetterParams: z.object({ eventId: z.string().min(1).max(300).openapi({ param: { name: 'eventId', in: 'path' } }) }),
+    replayAllQuery: z.object({ limit }),
     jobParams: z.object({ jobId: z.string().max(64).openapi({ param: { name: 'jobId', in: 'path' } }) }),
   };
 }

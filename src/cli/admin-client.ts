@@ -127,6 +127,22 @@ export class AdminClient {
     return this.call('POST', '/reconciliations');
   }
 
+  /** Ledger events Postgres refused (newest first). */
+  listDeadLetters(query: { state?: string; subject?: string }) {
+    const params = new URLSearchParams(Object.entries(query).filter((e): e is [string, string] => e[1] !== undefined));
+    return this.call('GET', `/dead-letters${params.size > 0 ? `?${params}` : ''}`);
+  }
+
+  /** Writes one parked dead letter to the ledger. */
+  replayDeadLetter(eventId: string) {
+    return this.call('POST', `/dead-letters/${encodeURIComponent(eventId)}/replay`);
+  }
+
+  /** Writes every parked dead letter (up to 500) to the ledger. */
+  replayDeadLetters() {
+    return this.call('POST', '/dead-letters/replay?limit=500');
+  }
+
   /** The parsed JSON answer, or undefined for an empty one (204). */
   private async call(method: string, path: string, body?: unknown): Promise<unknown> {
     const url = `${this.base}${path}`;

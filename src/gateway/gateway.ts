@@ -14,6 +14,7 @@ import type { Policy } from '../config/policy.js';
 import { createPool } from '../db/pool.js';
 import { createApp } from '../http/app.js';
 import type { GatewayDeps, GatewaySettings } from '../http/gateway-deps.js';
+import { LedgerWriter } from '../ledger/ledger-writer.js';
 import { PgHydrator } from '../ledger/pg-hydrator.js';
 import { systemClock, type Clock } from '../lib/clock.js';
 import { postgresTagged } from '../observability/backend-error.js';
@@ -137,6 +138,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     keys: new KeyStore(pool),
     invalidation: new AuthInvalidation(redis, channel, logger),
     jobs: jobQueue(jobsRedis, env.QG_KEY_PREFIX),
+    ledger: new LedgerWriter(pool, env.QG_IDEMPOTENCY_TTL_SECONDS * 1000),
     adminTokenHash: env.ADMIN_TOKEN === undefined ? null : hashToken(env.ADMIN_TOKEN),
     webhookSecret: env.WEBHOOK_SECRET ?? null,
     // Its blocking reads get connections of their own (one per partition on a Cluster), opened only while a dashboard listens.

@@ -20,8 +20,11 @@ export class LedgerWriter {
     private readonly idempotencyWindowMs: number,
   ) {}
 
-  /** Returns the events that were new to the ledger. */
-  async write(events: readonly LedgerEvent[]): Promise<LedgerEvent[]> {
+  /**
+   * Returns the events that were new to the ledger. `alongside` runs in the same
+   * transaction, after the events (a dead letter's row, a replay's audit entry).
+   */
+  async write(events: readonly LedgerEvent[], alongside?: (db: PoolClient, fresh: readonly LedgerEvent[]) => Promise<void>): Promise<LedgerEvent[]> {
     if (events.length === 0) return [];
     const client = await this.pool.connect();
     // A checked-out client has no pool listener: a connection lost mid-batch (Postgres
@@ -31,12 +34,12 @@ export class LedgerWriter {
     client.on('error', onConnectionError);
     try {
       try {
-        return await this.transaction(client, events, 'first');
+        return await this.transaction(client, events, 'first', alongside);
       } catch (err) {
         // Some event is stored already: a redelivered batch (a worker killed between commit
         // and acknowledgement, or two claiming the same entries). Rare; written again, skipping those.
         if ((err as { code?: string }).code !== UNIQUE_VIOLATION) throw err;
-        return await this.transaction(client, events, 'redelivered');
+        return await this.transaction(client, events, 'redelivered', alongside);
       }
     } finally {
       client.removeListener('error', onConnectionError);
@@ -44,13 +47,19 @@ export class LedgerWriter {
     }
   }
 
-  private async transaction(client: PoolClient, events: readonly LedgerEvent[], delivery: Delivery): Promise<LedgerEvent[]> {
+  private async transaction(
+    client: PoolClient,
+    events: readonly LedgerEvent[],
+    delivery: Delivery,
+    alongside?: (db: PoolClient, fresh: readonly LedgerEvent[]) => Promise<void>,
+  ): Promise<LedgerEvent[]> {
     try {
       await client.query('BEGIN');
       const fresh = await insertAndCount(client, events, delivery);
       await applyGrantEvents(client, fresh);
       await recordIdempotencyKeys(client, fresh, this.idempotencyWindowMs);
       await recordAudit(client, fresh);
+      await alongside?.(client, fresh);
       await client.query('COMMIT');
       return fresh;
     } catch (err) {

@@ -38,7 +38,8 @@ export class OutboxFlusher {
       /** Runs lua/ack-outbox.lua on `redis`. */
       scripts: Scripts;
       keys: KeySchema;
-      writer: LedgerWriter;
+      /** A LedgerWriter, or the IsolatingWriter around one that sets refused events aside. */
+      writer: Pick<LedgerWriter, 'write'>;
       /** This process's consumer name; unique per live process. */
       consumer: string;
       options: FlusherOptions;

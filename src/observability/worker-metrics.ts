@@ -1,11 +1,13 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { DeadLetter } from '../ledger/dead-letters.js';
+import type { DeadLetterObserver } from '../ledger/isolating-writer.js';
 import type { LedgerEvent } from '../ledger/ledger-event.js';
 import type { FlushObserver } from '../ledger/outbox-flusher.js';
 import type { OutboxState } from '../ledger/outbox-state.js';
 import type { Drift } from '../ledger/reconciler.js';
 
 /** The worker's Prometheus metrics, on a registry of its own. */
-export class WorkerMetrics implements FlushObserver {
+export class WorkerMetrics implements FlushObserver, DeadLetterObserver {
   readonly registry = new Registry();
 
   readonly ledgerLag = new Histogram({
@@ -25,6 +27,13 @@ export class WorkerMetrics implements FlushObserver {
   readonly flushed = new Counter({
     name: 'quotagate_ledger_events_total',
     help: 'Events committed to the ledger (duplicates of stored events excluded).',
+    registers: [this.registry],
+  });
+
+  readonly deadLetters = new Counter({
+    name: 'quotagate_ledger_dead_letters_total',
+    help: 'Events the ledger refused, set aside as dead letters (sanitised: in the ledger with U+FFFD for unstorable text; parked: waiting for a replay).',
+    labelNames: ['state'] as const,
     registers: [this.registry],
   });
 
@@ -84,6 +93,10 @@ export class WorkerMetrics implements FlushObserver {
     this.flushBatch.observe(events.length);
     this.flushed.inc(fresh.length);
     for (const e of events) this.ledgerLag.observe(Math.max(0, now - e.occurredAt) / 1000);
+  }
+
+  deadLettered(letter: DeadLetter): void {
+    this.deadLetters.inc({ state: letter.state });
   }
 
   reconciled(drifts: readonly Drift[]): void {

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { FlushObserver } from '../ledger/outbox-flusher.js';
+import { IsolatingWriter, type DeadLetterObserver } from '../ledger/isolating-writer.js';
 import { LedgerWriter } from '../ledger/ledger-writer.js';
 import { OutboxFlusher } from '../ledger/outbox-flusher.js';
 import type { JobKind, WorkerContext } from './job.js';
@@ -9,13 +10,14 @@ import type { JobKind, WorkerContext } from './job.js';
 const FLUSH_BUDGET_MS = 2_000;
 
 /** One flush job per outbox partition, every QG_FLUSH_INTERVAL_MS. */
-export function flushJob(ctx: WorkerContext, observers: FlushObserver[]): JobKind & { flusher: OutboxFlusher } {
+export function flushJob(ctx: WorkerContext, observers: FlushObserver[], deadLetterObservers: DeadLetterObserver[]): JobKind & { flusher: OutboxFlusher } {
   const { env } = ctx;
   const flusher = new OutboxFlusher({
     redis: ctx.redis,
     scripts: ctx.engine.scripts,
     keys: ctx.keys,
-    writer: new LedgerWriter(ctx.pool, env.QG_IDEMPOTENCY_TTL_SECONDS * 1000),
+    // An event Postgres refuses is set aside (dead letters), never left to block its partition.
+    writer: new IsolatingWriter(new LedgerWriter(ctx.pool, env.QG_IDEMPOTENCY_TTL_SECONDS * 1000), ctx.pool, ctx.logger, deadLetterObservers),
     // Unique per process, so a dead worker's pending entries are told apart and claimed.
     consumer: `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`,
     options: { batchSize: env.QG_FLUSH_BATCH_SIZE, claimIdleMs: env.QG_FLUSH_CLAIM_IDLE_MS },

@@ -11,6 +11,7 @@ import { serveMetrics, type MetricsServer } from '../observability/metrics-serve
 import { WorkerMetrics } from '../observability/worker-metrics.js';
 import { QuotaEngine } from '../quota/engine.js';
 import { abuseJob } from '../notify/abuse-job.js';
+import { deadLetterNotifier } from '../notify/dead-letter-notifier.js';
 import { ThresholdNotifier } from '../notify/thresholds.js';
 import { webhookJob } from '../notify/webhook-job.js';
 import { KeySchema } from '../quota/keys.js';
@@ -85,7 +86,7 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
   const ctx: WorkerContext = { env, policy, redis, keys, pool, engine, queue, metrics, logger, clock };
 
   const thresholds = new ThresholdNotifier(ctx);
-  const flush = flushJob(ctx, [metrics, thresholds]);
+  const flush = flushJob(ctx, [metrics, thresholds], [metrics, deadLetterNotifier(ctx)]);
   const reconcile = reconcileJob(ctx);
   const kinds: JobKind[] = [flush, ledgerPartitionsJob(ctx), expireJob(ctx), reconcile, abuseJob(ctx), webhookJob(ctx)];
   const byName = new Map(kinds.map((k) => [k.name, k]));

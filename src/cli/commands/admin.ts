@@ -76,6 +76,18 @@ export function addAdminCommands(program: Command): void {
     .requiredOption('--reason <text>', 'why (recorded in the audit log)')
     .action(async (subject, o) => print(await client(o).adjust(subject, { metric: o.metric, delta: o.delta, reason: o.reason })));
 
+  const deadLetters = program.command('dead-letters').description('ledger events Postgres refused: list them, replay parked ones once mended');
+  admin(deadLetters.command('list').description('dead letters, newest first'))
+    .addOption(new Option('--state <state>', 'only this state').choices(['sanitised', 'parked', 'replayed']))
+    .option('--subject <id>', "only this subject's")
+    .action(async (o) => print(await client(o).listDeadLetters({ state: o.state, subject: o.subject })));
+  admin(deadLetters.command('replay').description('write a parked event (or, with --all, every parked one) to the ledger; audited').argument('[event-id]', 'the event id'))
+    .option('--all', 'replay every parked dead letter (up to 500 per call)')
+    .action(async (eventId, o, command) => {
+      if (eventId === undefined && !o.all) command.error('error: give an event id, or --all', { exitCode: 2 });
+      print(eventId === undefined ? await client(o).replayDeadLetters() : await client(o).replayDeadLetter(eventId));
+    });
+
   admin(program.command('reconcile').description('queue a reconciliation run (Redis against the ledger); prints its job id'))
     .action(async (o) => print(await client(o).triggerReconciliation()));
 }
