@@ -1,6 +1,7 @@
 import type { Queue } from 'bullmq';
 import type { Pool } from 'pg';
 import type { AuthInvalidation } from '../auth/auth-invalidation.js';
+import type { KeyMirror } from '../auth/key-mirror.js';
 import type { KeyStore } from '../auth/key-store.js';
 import type { LedgerWriter } from '../ledger/ledger-writer.js';
 import type { SubjectStore } from '../subjects/subject-store.js';
@@ -12,6 +13,8 @@ export interface AdminDeps {
   pool: Pool;
   subjects: SubjectStore;
   keys: KeyStore;
+  /** Key records in Redis, read while Postgres cannot be reached. */
+  keyMirror: KeyMirror;
   invalidation: AuthInvalidation;
   /** The worker's queue, for jobs run on demand (reconciliation). */
   jobs: Queue<JobData>;

@@ -1,6 +1,7 @@
 import type { RedisClient } from '../redis/scripts.js';
 import type { Logger } from 'pino';
 import type { Authenticator } from './authenticator.js';
+import type { KeyMirror } from './key-mirror.js';
 
 /**
  * Tells every gateway to forget what it cached about a subject's keys (a key revoked, a
@@ -14,6 +15,8 @@ export class AuthInvalidation {
     private readonly publisher: RedisClient,
     private readonly channel: string,
     private readonly logger: Logger,
+    /** Updated before the gateways are told, so one that cannot reach Postgres reads the change there. */
+    private readonly mirror?: KeyMirror,
   ) {}
 
   static channelOf(keyPrefix: string): string {
@@ -21,11 +24,16 @@ export class AuthInvalidation {
   }
 
   /**
-   * Resolves once Redis has passed the message on to every subscribed gateway. Never
-   * throws: the change it announces has committed already, and with Redis down the
+   * Mirrors the subject as Postgres now has it (key-mirror.ts), then resolves once Redis
+   * has passed the message on to every subscribed gateway. Never throws: the change it announces has committed already, and with Redis down the
    * gateways' cache TTL still bounds how long they use what they cached.
    */
   async publish(subjectId: string): Promise<boolean> {
+    try {
+      await this.mirror?.syncSubject(subjectId);
+    } catch (err) {
+      this.logger.warn({ err: (err as Error).message, subject: subjectId }, 'could not mirror the change of a subject\'s keys in Redis');
+    }
     try {
       await this.publisher.publish(this.channel, subjectId);
       return true;

@@ -34,6 +34,11 @@ export const envSchema = z.object({
   QG_UPGRADE_URL: z.url().default('https://example.com/billing/upgrade'),
   /** How long an authenticated API key is trusted without asking Postgres again. */
   QG_AUTH_CACHE_TTL_MS: int(0, 300_000).default(5_000),
+  /**
+   * How long after its last verification in Postgres an API key keeps working while
+   * Postgres cannot be reached (read from its record mirrored in Redis).
+   */
+  QG_AUTH_STALE_SECONDS: int(0, 7 * 86_400).default(7_200),
   /** Outbox entries the worker writes to Postgres per transaction. */
   QG_FLUSH_BATCH_SIZE: int(1, 50_000).default(1_000),
   /** How often each outbox partition is flushed (a BullMQ job per partition). */

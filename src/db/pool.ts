@@ -25,6 +25,9 @@ export function createPool(databaseUrl: string, opts: PoolOptions = {}): Pool {
     connectionString: databaseUrl,
     max: opts.max ?? 10,
     statement_timeout: opts.statementTimeoutMs ?? 30_000,
+    // The client's own bound, a second later: a server that stopped answering (a network
+    // black hole) cannot enforce its statement_timeout, and the query would wait forever.
+    query_timeout: (opts.statementTimeoutMs ?? 30_000) + 1_000,
     connectionTimeoutMillis: opts.connectionTimeoutMs ?? 5_000,
     idleTimeoutMillis: opts.idleTimeoutMs ?? 30_000,
     application_name: opts.applicationName ?? 'quotagate',

@@ -8,6 +8,7 @@ import { hashToken } from '../admin/admin-auth.js';
 import { OutboxTail } from '../admin/ui/outbox-tail.js';
 import { AuthInvalidation } from '../auth/auth-invalidation.js';
 import { Authenticator } from '../auth/authenticator.js';
+import { KeyMirror } from '../auth/key-mirror.js';
 import { KeyStore } from '../auth/key-store.js';
 import type { Env } from '../config/env.js';
 import type { Policy } from '../config/policy.js';
@@ -99,7 +100,12 @@ export function gatewayDeps(
     policy,
     engine,
     admin,
-    authenticator: new Authenticator(admin.keys, { ttlMs: env.QG_AUTH_CACHE_TTL_MS, negativeTtlMs: Math.min(2_000, env.QG_AUTH_CACHE_TTL_MS), maxEntries: 100_000 }),
+    authenticator: new Authenticator(
+      admin.keys,
+      { ttlMs: env.QG_AUTH_CACHE_TTL_MS, negativeTtlMs: Math.min(2_000, env.QG_AUTH_CACHE_TTL_MS), maxEntries: 100_000 },
+      admin.keyMirror,
+      clock,
+    ),
     upstream: new UpstreamClient(),
     settlements: new Settlements(() => metrics.settlementFailures.inc()),
     metrics,
@@ -132,11 +138,13 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const subscriber = openRedis(env, { connectionName: 'quotagate-gateway-revocations', maxRetriesPerRequest: null });
   jobsRedis.on('error', () => {}); // reconnects; a failed job add answers 503
   const channel = AuthInvalidation.channelOf(env.QG_KEY_PREFIX);
+  const keyMirror = new KeyMirror({ redis, pool, prefix: env.QG_KEY_PREFIX, clock: options.clock ?? systemClock }, env.QG_AUTH_STALE_SECONDS * 1000);
   const admin: AdminDeps = {
     pool,
     subjects: new SubjectStore(pool),
     keys: new KeyStore(pool),
-    invalidation: new AuthInvalidation(redis, channel, logger),
+    keyMirror,
+    invalidation: new AuthInvalidation(redis, channel, logger, keyMirror),
     jobs: jobQueue(jobsRedis, env.QG_KEY_PREFIX),
     ledger: new LedgerWriter(pool, env.QG_IDEMPOTENCY_TTL_SECONDS * 1000),
     adminTokenHash: env.ADMIN_TOKEN === undefined ? null : hashToken(env.ADMIN_TOKEN),

@@ -5,6 +5,7 @@ import { parsePolicy } from '../../src/config/load-policy.js';
 import type { Policy, PolicyInput } from '../../src/config/policy.js';
 import { startDemoUpstream, type DemoUpstream } from '../../src/demo/upstream.js';
 import { startGateway, type Gateway } from '../../src/gateway/gateway.js';
+import type { Clock } from '../../src/lib/clock.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { KeySchema } from '../../src/quota/keys.js';
 import { openRedis } from '../../src/redis/client.js';
@@ -91,11 +92,12 @@ let subjects = 0;
  * database. `redisUrl` points it at another Redis (a private one a test may stop).
  */
 export async function startGatewayFixture(
-  options: { policy?: (upstreamUrl: string) => PolicyInput; env?: Record<string, string>; redisUrl?: string } = {},
+  options: { policy?: (upstreamUrl: string) => PolicyInput; env?: Record<string, string>; redisUrl?: string; clock?: Clock } = {},
 ): Promise<GatewayFixture> {
   const upstream = await startDemoUpstream();
   const policy = parsePolicy((options.policy ?? gatewayTestPolicy)(upstream.url));
-  const prefix = uniquePrefix('gw');
+  // Two gateways of one deployment share a prefix (pass QG_KEY_PREFIX in env).
+  const prefix = options.env?.QG_KEY_PREFIX ?? uniquePrefix('gw');
   const env = loadEnv({
     REDIS_URL: options.redisUrl ?? redisUrl(),
     DATABASE_URL: databaseUrl(),
@@ -111,7 +113,7 @@ export async function startGatewayFixture(
     ...options.env,
   });
   const logger = createLogger(process.env.QG_TEST_LOG_LEVEL ?? 'silent');
-  const gateway = await startGateway({ env, policy, logger });
+  const gateway = await startGateway({ env, policy, logger, clock: options.clock });
   const redis = openRedis(env, { maxRetriesPerRequest: 1 });
   const keys = new KeySchema(env.QG_KEY_PREFIX, env.QG_PARTITIONS);
   const pool = createTestPool();
