@@ -11,6 +11,13 @@ const HOP_BY_HOP = new Set([
   'upgrade',
 ]);
 
+/**
+ * `Expect: 100-continue` asks the next hop to confirm before the body is sent: the gateway
+ * (Node's server) answers it to the client itself, and undici refuses to send it upstream
+ * ("expect header not supported"), so it is consumed here like a hop-by-hop header.
+ */
+const ANSWERED_HERE = new Set(['expect']);
+
 /** The gateway's own credentials: they authenticate the caller here and go no further. */
 const GATEWAY_CREDENTIALS = new Set(['authorization', 'x-api-key']);
 
@@ -36,7 +43,7 @@ export function upstreamRequestHeaders(
   const dropped = connectionTokens(incoming);
   const out: Record<string, string> = {};
   incoming.forEach((value, name) => {
-    if (HOP_BY_HOP.has(name) || dropped.has(name) || GATEWAY_CREDENTIALS.has(name)) return;
+    if (HOP_BY_HOP.has(name) || dropped.has(name) || GATEWAY_CREDENTIALS.has(name) || ANSWERED_HERE.has(name)) return;
     if (name === 'host' || name === 'content-length' || name.startsWith(GATEWAY_PREFIX) || name === REQUEST_ID_HEADER) return;
     out[name] = value;
   });
