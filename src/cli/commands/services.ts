@@ -23,12 +23,14 @@ export function addServiceCommands(program: Command): void {
     .command('gateway')
     .description('serve the gateway (proxy, decision API, admin API) on HOST:PORT; stops gracefully on SIGTERM')
     .action(async () => {
-      const [{ loadConfig }, { startGateway }, { stopOnSignal }] = await Promise.all([
+      const [{ loadConfig }, { startGateway }, { stopOnSignal }, { routeProcessOutput }] = await Promise.all([
         import('../load-config.js'),
         import('../../gateway/gateway.js'),
         import('../stop-on-signal.js'),
+        import('../../observability/logger.js'),
       ]);
       const { env, policy, logger } = loadConfig();
+      routeProcessOutput(logger);
       const gateway = await startGateway({ env, policy, logger });
       stopOnSignal(logger, () => gateway.close());
     });
@@ -37,12 +39,14 @@ export function addServiceCommands(program: Command): void {
     .command('worker')
     .description('run a worker: flushes the outbox into the Postgres ledger, reconciles, expires, notifies (run as many as you like)')
     .action(async () => {
-      const [{ loadConfig }, { startWorker }, { stopOnSignal }] = await Promise.all([
+      const [{ loadConfig }, { startWorker }, { stopOnSignal }, { routeProcessOutput }] = await Promise.all([
         import('../load-config.js'),
         import('../../worker/worker.js'),
         import('../stop-on-signal.js'),
+        import('../../observability/logger.js'),
       ]);
       const { env, policy, logger } = loadConfig('quotagate-worker');
+      routeProcessOutput(logger);
       const worker = await startWorker({ env, policy, logger });
       stopOnSignal(logger, () => worker.close());
     });
