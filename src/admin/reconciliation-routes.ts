@@ -1,6 +1,8 @@
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
 import { pick } from '../api/problem-responses.js';
+import { writeAudit } from '../audit/audit-log.js';
 import { ProblemError } from '../http/problem.js';
+import { actorOf } from './admin-context.js';
 import { onDemandJobOptions } from '../worker/job-queue.js';
 import type { AdminDeps } from './admin-deps.js';
 import { adminRoute, json } from './admin-openapi.js';
@@ -56,7 +58,7 @@ export function registerReconciliationRoutes(app: OpenAPIHono, admin: AdminDeps,
       method: 'post',
       path: '/admin/v1/reconciliations',
       ...adminRoute,
-      summary: 'Start a reconciliation run now (a worker job); follow it at /admin/v1/reconciliations/jobs/{job_id}',
+      summary: 'Start a reconciliation run now (a worker job); follow it at /admin/v1/reconciliations/jobs/{job_id}. Audited (reconciliation.requested)',
       responses: { 202: { description: 'Queued', ...json(job) }, ...pick(401, 503) },
     }),
     async (c) => {
@@ -67,6 +69,8 @@ export function registerReconciliationRoutes(app: OpenAPIHono, admin: AdminDeps,
         c.get('log').warn({ err }, 'could not queue a reconciliation');
         throw new ProblemError('backend_unavailable', 'the job queue (Redis) is unavailable; retry shortly', {}, { 'retry-after': '1' });
       }
+      // Audited like every admin action, though it moves no counter itself (what it repairs is audited by the run).
+      await writeAudit(admin.pool, { ...actorOf(c), action: 'reconciliation.requested', subjectId: null, details: { job_id: added.id! } });
       return c.json({ job_id: added.id!, state: 'waiting', run_id: null, error: null }, 202);
     },
   );

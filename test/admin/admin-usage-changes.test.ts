@@ -127,6 +127,35 @@ describe('grants and adjustments', () => {
   });
 });
 
+describe('every admin action is audited, whether or not it moved a counter', () => {
+  it('an adjust that moved nothing, a reset of counters at 0, a plan change to the same plan, a reconciliation request', async () => {
+    const s = await f.createSubject();
+    expect((await adminJson(`/admin/v1/subjects/${s.id}/adjust`, { method: 'POST', json: { metric: 'gens', delta: -5, reason: 'nothing to take' } })).body).toEqual({ metric: 'gens', value: 0, applied: 0 });
+    const reset = await adminJson<{ reset: { metric: string; previous: number }[] }>(`/admin/v1/subjects/${s.id}/reset`, { method: 'POST', json: { reason: 'fresh start' } });
+    expect(reset.body.reset.map((r) => r.previous)).toEqual([0, 0, 0]);
+    expect((await f.admin(`/admin/v1/subjects/${s.id}`, { method: 'PATCH', json: { plan: s.plan, reason: 'same plan' } })).status).toBe(200);
+    const queued = await f.admin('/admin/v1/reconciliations', { method: 'POST', headers: { 'x-quotagate-actor': `ops-${s.id}` } });
+    expect(queued.status).toBe(202);
+    const { job_id } = (await queued.json()) as { job_id: string };
+
+    await waitForDrain(f.redis, f.keys);
+    const actions = await waitFor('the audit entries', async () => {
+      // The usage changes are audited by the worker as it flushes their events: by action.
+      const { rows } = await f.pool.query<{ action: string; reason: string | null }>('SELECT action, reason FROM audit_log WHERE subject_id = $1 ORDER BY action, id', [s.id]);
+      return rows.length >= 5 ? rows : null;
+    });
+    expect(actions.map((a) => [a.action, a.reason])).toEqual([
+      ['subject.changed', 'same plan'],
+      ['usage.adjusted', 'nothing to take'],
+      ['usage.reset', 'fresh start'],
+      ['usage.reset', 'fresh start'],
+      ['usage.reset', 'fresh start'],
+    ]);
+    const { rows: requested } = await f.pool.query('SELECT action, details FROM audit_log WHERE actor = $1', [`admin:ops-${s.id}`]);
+    expect(requested).toEqual([{ action: 'reconciliation.requested', details: { job_id } }]);
+  });
+});
+
 describe('validation of admin input', () => {
   it('answers 400 problem+json naming the field, and changes nothing', async () => {
     const s = await f.createSubject();
