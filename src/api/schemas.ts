@@ -16,6 +16,16 @@ export function apiSchemas(policy: Policy) {
     .openapi({ description: 'Scoped to the subject; a repeat gets the first decision back' });
 
   const charge = z.strictObject({ metric, amount: amount(0) }).openapi('Charge');
+  /** A request's charges: one line per metric (the engine refuses a metric charged twice). */
+  const charges = z
+    .array(charge)
+    .min(1, 'at least one charge is required')
+    .max(32)
+    .superRefine((lines, ctx) => {
+      lines.forEach((line, i) => {
+        if (lines.findIndex((l) => l.metric === line.metric) < i) ctx.addIssue({ code: 'custom', path: [i, 'metric'], message: `"${line.metric}" is charged twice` });
+      });
+    });
 
   const metricUsage = z
     .object({
@@ -41,11 +51,11 @@ export function apiSchemas(policy: Policy) {
       })
       .openapi('UsageEntry'),
     decisionBody: z
-      .strictObject({ charges: z.array(charge).min(1, 'at least one charge is required').max(32), idempotency_key: idempotencyKey.optional() })
+      .strictObject({ charges, idempotency_key: idempotencyKey.optional() })
       .openapi('DecisionRequest'),
     reservationBody: z
       .strictObject({
-        charges: z.array(z.strictObject({ metric, amount: amount(0) })).min(1, 'at least one charge is required').max(32),
+        charges,
         ttl_seconds: z.number().int().min(1).max(86_400).optional().openapi({ description: 'Released after this long unless settled' }),
       })
       .openapi('ReservationRequest'),
