@@ -112,4 +112,13 @@ describe('admin shortcuts', () => {
     expect(down.code).toBe(1);
     expect(down.stderr).toContain('cannot reach the gateway at http://127.0.0.1:2/admin/v1 (ECONNREFUSED)');
   });
+  it('dead-letters list and replay: the admin API\'s answers; replay needs an id or --all', async () => {
+    const parked = ok(await cli('dead-letters', 'list', '--state', 'parked', '--subject', newId()));
+    expect(parked).toEqual({ items: [], next_cursor: null });
+    expect(failed(await cli('dead-letters', 'replay', `evt-${newId()}:1`), 'not_found').field).toBe('eventId');
+    expect(ok(await cli('dead-letters', 'replay', '--all'))).toMatchObject({ replayed: expect.any(Array), refused: expect.any(Array), more: expect.any(Boolean) });
+    const usage = await cli('dead-letters', 'replay');
+    expect(usage.code).toBe(2);
+    expect(usage.stderr).toMatch(/event id, or --all/);
+  });
 });
