@@ -33,12 +33,13 @@ function reachedWith(marker: string) {
 
 /**
  * A request through node:http, which (unlike fetch) sends any header as given: fetch refuses
- * to set connection options, keep-alive and upgrade.
+ * to set connection options, keep-alive, upgrade and expect. With `expect: 100-continue` the
+ * body waits for the 100 Continue, as curl's does.
  */
 function rawRequest(
   path: string,
   headers: Record<string, string>,
-  body: string,
+  body: string | Buffer,
 ): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
   return new Promise((resolve, reject) => {
     const url = new URL(path, gw.url);
@@ -52,7 +53,8 @@ function rawRequest(
       },
     );
     req.on('error', reject);
-    req.end(body);
+    if (headers.expect === '100-continue') req.on('continue', () => req.end(body));
+    else req.end(body);
   });
 }
 
@@ -132,6 +134,20 @@ describe('headers sent upstream', () => {
     expect(seen['content-type']).toBe('application/json');
     expect(reachedWith(marker).body).toBe(JSON.stringify({ format: 'csv' }));
     await gw.settled();
+  });
+
+  it('answers Expect: 100-continue itself: a 1.5 MiB streamed body with it is answered as without it', async () => {
+    const subject = await gw.createSubject();
+    const body = Buffer.alloc(1536 * 1024, 'x');
+    const headers = { authorization: `Bearer ${subject.key}`, 'content-type': 'application/octet-stream' };
+    const plain = await rawRequest('/v1/exports', { ...headers, 'x-test-marker': 'no-expect' }, body);
+    expect(plain.status, plain.body).toBe(202);
+    const continued = await rawRequest('/v1/exports', { ...headers, expect: '100-continue', 'x-test-marker': 'expect' }, body);
+    expect(continued.status, continued.body).toBe(202);
+    const upstream = reachedWith('expect');
+    expect(upstream.headers.expect).toBeUndefined();
+    expect(upstream.body).toHaveLength(body.length);
+    expect(await gw.used(subject, 'exports')).toBe(2);
   });
 
   it('never forwards an x-api-key credential', async () => {
