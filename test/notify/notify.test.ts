@@ -178,7 +178,11 @@ describe('usage threshold webhooks, with the worker running', () => {
     expect(successful(subject.id).at(-1)!.data).toMatchObject({ threshold: 100, status: 'exceeded', percent: 100, remaining: 0 });
     expect(deliveriesOf(subject.id).every((d) => d.verified && d.status === 200)).toBe(true);
 
-    const rows = await notificationRows(subject.id);
+    // The receiver has answered; the worker records the delivery a moment later.
+    const rows = await waitFor('the deliveries to be recorded', async () => {
+      const all = await notificationRows(subject.id);
+      return all.every((r) => r.delivered) ? all : undefined;
+    });
     expect(rows.map((r) => [r.kind, r.threshold, r.attempts, r.delivered, r.last_error])).toEqual([
       ['usage_threshold', '80', 1, true, null],
       ['usage_threshold', '95', 1, true, null],
