@@ -132,6 +132,13 @@ describe('billing webhooks', () => {
       [event('subscription.renewed', { subject_id: 'bad id ✗' }), 'data.subject_id'],
       [event('subscription.renewed', { subject_id: 'x', period_start: 'yesterday' }), 'data.period_start'],
       [event('subscription.plan_changed', { subject_id: 'x' }), 'data.plan'],
+      // A body that is JSON but not an event object names the body itself.
+      ['[]', 'body'],
+      ['"subscription.renewed"', 'body'],
+      ['42', 'body'],
+      ['null', 'body'],
+      [JSON.stringify({ id: 'evt_1', data: {} }), 'type'],
+      [JSON.stringify({ id: 'evt_1', type: 'subscription.renewed', data: [] }), 'data'],
     ];
     for (const [body, field] of cases) {
       const res = await deliver(body);
