@@ -25,8 +25,9 @@ export class AuthInvalidation {
 
   /**
    * Mirrors the subject as Postgres now has it (key-mirror.ts), then resolves once Redis
-   * has passed the message on to every subscribed gateway. Never throws: the change it announces has committed already, and with Redis down the
-   * gateways' cache TTL still bounds how long they use what they cached.
+   * has passed the message on to every subscribed gateway. Never throws: the change it
+   * announces has committed already, and with Redis down the gateways' cache TTL still
+   * bounds how long they use what they cached.
    */
   async publish(subjectId: string): Promise<boolean> {
     try {
