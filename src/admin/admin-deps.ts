@@ -2,6 +2,7 @@ import type { Queue } from 'bullmq';
 import type { Pool } from 'pg';
 import type { AuthInvalidation } from '../auth/auth-invalidation.js';
 import type { KeyStore } from '../auth/key-store.js';
+import type { Provider } from '../billing/billing-change.js';
 import type { SubjectStore } from '../subjects/subject-store.js';
 import type { OutboxTail } from './ui/outbox-tail.js';
 import type { JobData } from '../worker/job.js';
@@ -16,8 +17,8 @@ export interface AdminDeps {
   jobs: Queue<JobData>;
   /** SHA-256 of ADMIN_TOKEN; null = the admin API is off. */
   adminTokenHash: Buffer | null;
-  /** WEBHOOK_SECRET; null = billing webhooks are off. */
-  webhookSecret: string | null;
+  /** Each billing webhook's signing secrets (WEBHOOK_SECRET, STRIPE_WEBHOOK_SECRET, PADDLE_WEBHOOK_SECRET); null = that webhook is off. */
+  webhookSecrets: Record<Provider, readonly string[] | null>;
   /** The dashboard's live feed: one shared tail of the outbox streams. */
   outboxTail: OutboxTail;
 }

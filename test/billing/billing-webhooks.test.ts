@@ -40,7 +40,7 @@ async function subjectWithUsage(plan = 'pro'): Promise<TestSubject> {
 const usage = async (s: TestSubject) =>
   (await (await f.request('/v1/usage', { key: s.key })).json()) as { plan: string; metrics: { metric: string; used: number; period_start: string | null }[] };
 const usedOf = async (s: TestSubject, metric: string) => (await usage(s)).metrics.find((m) => m.metric === metric)!.used;
-const recorded = async (id: string) => (await f.pool.query('SELECT result FROM webhook_events WHERE id = $1', [id])).rows;
+const recorded = async (id: string) => (await f.pool.query("SELECT result FROM webhook_events WHERE provider = 'quotagate' AND id = $1", [id])).rows;
 const audits = async (subject: string) =>
   (await f.pool.query<{ action: string; actor: string }>('SELECT action, actor FROM audit_log WHERE subject_id = $1 ORDER BY id', [subject])).rows;
 
