@@ -50,11 +50,12 @@ export const unmatchedEvents = {
   /** Records one more unmatched delivery of the event. */
   async record(db: Queryable, e: Omit<UnmatchedEvent, 'attempts' | 'firstSeenAt' | 'lastSeenAt'>): Promise<void> {
     await db.query(
-      `INSERT INTO billing_unmatched (provider, event_id, event_type, reason, customer_id, subscription_id, subject_id)
-       VALUES ($1, $2, $3, $4, $5, $6, $7)
+      // Milliseconds, as the list's cursor carries them.
+      `INSERT INTO billing_unmatched (provider, event_id, event_type, reason, customer_id, subscription_id, subject_id, first_seen_at, last_seen_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, date_trunc('milliseconds', now()), date_trunc('milliseconds', now()))
        ON CONFLICT (provider, event_id) DO UPDATE SET
          reason = EXCLUDED.reason, customer_id = EXCLUDED.customer_id, subscription_id = EXCLUDED.subscription_id,
-         subject_id = EXCLUDED.subject_id, attempts = billing_unmatched.attempts + 1, last_seen_at = now()`,
+         subject_id = EXCLUDED.subject_id, attempts = billing_unmatched.attempts + 1, last_seen_at = EXCLUDED.last_seen_at`,
       [e.provider, e.eventId, e.eventType, e.reason, e.customer, e.subscription, e.subject],
     );
   },
