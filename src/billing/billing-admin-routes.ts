@@ -41,7 +41,32 @@ const unmatchedView = z
   })
   .openapi('UnmatchedBillingEvent');
 
+const eventView = z
+  .object({
+    provider: z.string(),
+    id: z.string(),
+    type: z.string(),
+    subject: z.string().nullable(),
+    occurred_at: z.string().nullable().openapi({ description: 'When the provider says it happened' }),
+    received_at: z.string(),
+    processed_at: z.string().nullable(),
+    result: z.record(z.string(), z.unknown()).nullable().openapi({ description: 'What it did, as answered: status applied, unchanged, stale, blocked or ignored, with notes' }),
+  })
+  .openapi('BillingEventRecord');
+
 const linkJson = (l: CustomerLink) => ({ provider: l.provider, customer: l.customer, subject: l.subject, created_at: l.createdAt.toISOString(), updated_at: l.updatedAt.toISOString() });
+interface EventRow {
+  provider: string;
+  id: string;
+  type: string;
+  subject_id: string | null;
+  occurred_at: Date | null;
+  received_at: Date;
+  received_us: string;
+  processed_at: Date | null;
+  result: Record<string, unknown> | null;
+}
+
 const unmatchedJson = (e: UnmatchedEvent) => ({
   provider: e.provider,
   event_id: e.eventId,
@@ -57,7 +82,8 @@ const unmatchedJson = (e: UnmatchedEvent) => ({
 
 /**
  * /admin/v1/billing: which subject a Stripe or Paddle customer's events are for (when the
- * events name none themselves), and the events no subject was found for yet.
+ * events name none themselves), the events received and what each did, and the events no
+ * subject was found for yet.
  */
 export function registerBillingAdminRoutes(app: OpenAPIHono, admin: AdminDeps): void {
   app.openapi(
@@ -118,6 +144,55 @@ export function registerBillingAdminRoutes(app: OpenAPIHono, admin: AdminDeps): 
       const rows = await customerLinks.list(admin.pool, { provider: q.provider, subject: q.subject, after, limit: q.limit + 1 });
       const { items, next_cursor } = page(rows, q.limit, (l) => [l.provider, l.customer]);
       return c.json({ items: items.map(linkJson), next_cursor }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/admin/v1/billing/events',
+      ...adminRoute,
+      summary: 'Billing events received (every provider), newest first, with what each did; filter by provider, subject and result status',
+      request: {
+        query: z.object({
+          provider: z.enum(['quotagate', ...LINKED_PROVIDERS]).optional(),
+          subject: subjectIdSchema.optional(),
+          status: z.enum(['applied', 'unchanged', 'stale', 'blocked', 'ignored']).optional(),
+          limit,
+          cursor,
+        }),
+      },
+      responses: { 200: { description: 'A page of billing events', ...json(z.object({ items: z.array(eventView), next_cursor: z.string().nullable() })) }, ...pick(400, 401) },
+    }),
+    async (c) => {
+      const q = c.req.valid('query');
+      // Microseconds since the epoch: received_at is stored with them, and the cursor must not lose them.
+      const [us, p, id] = decodeCursor(q.cursor, ['number', 'string', 'string'] as const) ?? [null, null, null];
+      const { rows } = await admin.pool.query<EventRow>(
+        `SELECT provider, id, type, subject_id, occurred_at, received_at, (extract(epoch FROM received_at) * 1000000)::bigint::text AS received_us, processed_at, result
+           FROM webhook_events
+          WHERE ($1::text IS NULL OR provider = $1) AND ($2::text IS NULL OR subject_id = $2) AND ($3::text IS NULL OR result->>'status' = $3)
+            AND ($4::bigint IS NULL OR ((extract(epoch FROM received_at) * 1000000)::bigint, provider, id) < ($4, $5, $6))
+          ORDER BY received_at DESC, provider DESC, id DESC LIMIT $7`,
+        [q.provider ?? null, q.subject ?? null, q.status ?? null, us, p, id, q.limit + 1],
+      );
+      const { items, next_cursor } = page(rows, q.limit, (r) => [Number(r.received_us), r.provider, r.id]);
+      return c.json(
+        {
+          items: items.map((r) => ({
+            provider: r.provider,
+            id: r.id,
+            type: r.type,
+            subject: r.subject_id,
+            occurred_at: r.occurred_at?.toISOString() ?? null,
+            received_at: r.received_at.toISOString(),
+            processed_at: r.processed_at?.toISOString() ?? null,
+            result: r.result,
+          })),
+          next_cursor,
+        },
+        200,
+      );
     },
   );
 

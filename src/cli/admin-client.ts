@@ -140,6 +140,10 @@ export class AdminClient {
     return this.call('GET', `/billing/customers${query(filter)}`);
   }
 
+  listBillingEvents(filter: { provider?: string; subject?: string; status?: string }) {
+    return this.call('GET', `/billing/events${query(filter)}`);
+  }
+
   listUnmatched(filter: { provider?: string }) {
     return this.call('GET', `/billing/unmatched${query(filter)}`);
   }

@@ -6,13 +6,13 @@ import { loadPolicyFile } from '../../src/config/load-policy.js';
 import { simulatedEvent, simulatedSignature } from '../../src/billing/simulated-event.js';
 import {
   billingTestPolicy,
+  deliverEvent,
   paddle,
   PADDLE_SECRET,
   stripe,
   STRIPE_SECRET,
   stripeEvent,
   stripeInvoice,
-  stripeSignature,
   stripeSubscription,
   uniqueId,
 } from '../support/billing-events.js';
@@ -49,11 +49,7 @@ const ok = (r: CliResult): any => {
   return r.stdout === '' ? undefined : JSON.parse(r.stdout);
 };
 
-async function deliver(event: object) {
-  const body = JSON.stringify(event);
-  const res = await fetch(`${f.url}/webhooks/stripe`, { method: 'POST', headers: { 'content-type': 'application/json', 'stripe-signature': stripeSignature(body) }, body });
-  return { status: res.status, body: (await res.json()) as Record<string, any> };
-}
+const deliver = (event: object) => deliverEvent(f.url, 'stripe', event);
 
 const usage = async (s: TestSubject) => (await (await f.request('/v1/usage', { key: s.key })).json()) as { plan: string; metrics: { metric: string; used: number }[] };
 const unmatched = async () => ((await (await f.admin('/admin/v1/billing/unmatched?provider=stripe&limit=500')).json()) as { items: Record<string, any>[] }).items;

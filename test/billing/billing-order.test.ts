@@ -1,20 +1,19 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { signPayload } from '../../src/lib/hmac-signature.js';
 import {
   billingTestPolicy,
+  deliverEvent,
   PADDLE_SECRET,
   paddleEvent,
-  paddleSignature,
   paddleSubscription,
   paddleTransaction,
   STRIPE_SECRET,
   stripeEvent,
   stripeInvoice,
-  stripeSignature,
   stripeSubscription,
   uniqueId,
+  type Source,
 } from '../support/billing-events.js';
-import { startGatewayFixture, TEST_WEBHOOK_SECRET, type GatewayFixture, type TestSubject } from '../support/gateway.js';
+import { startGatewayFixture, type GatewayFixture, type TestSubject } from '../support/gateway.js';
 
 /**
  * SPEC invariant 16: billing events apply by effect, not by arrival. Each pair below is
@@ -33,22 +32,15 @@ const MINUTE = 60_000;
 const version = '2025-03-31.basil';
 const iso = (ms: number) => new Date(Math.floor(ms / 1000) * 1000).toISOString();
 
-async function post(path: string, header: string, event: object): Promise<Result> {
-  const body = JSON.stringify(event);
-  const res = await fetch(`${f.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', [header]: sign(header, body) }, body });
-  expect(res.status).toBe(200);
-  return ((await res.json()) as { result: Result }).result;
+async function deliver(source: Source, event: object): Promise<Result> {
+  const { status, body } = await deliverEvent(f.url, source, event);
+  expect(status).toBe(200);
+  return body.result;
 }
 
-function sign(header: string, body: string): string {
-  if (header === 'stripe-signature') return stripeSignature(body);
-  if (header === 'paddle-signature') return paddleSignature(body);
-  return signPayload(TEST_WEBHOOK_SECRET, body, Date.now() / 1000);
-}
-
-const stripe = (event: object) => post('/webhooks/stripe', 'stripe-signature', event);
-const paddle = (event: object) => post('/webhooks/paddle', 'paddle-signature', event);
-const quotagate = (event: object) => post('/webhooks/billing', 'quotagate-signature', event);
+const stripe = (event: object) => deliver('stripe', event);
+const paddle = (event: object) => deliver('paddle', event);
+const quotagate = (event: object) => deliver('quotagate', event);
 
 const subjectView = async (s: TestSubject) => {
   const detail = (await (await f.admin(`/admin/v1/subjects/${s.id}`)).json()) as { plan: string; anchor: string | null; metrics: { metric: string; used: number }[] };
@@ -70,8 +62,13 @@ describe('out-of-order pairs', () => {
     const late = await stripe(older);
     expect(late).toMatchObject({ status: 'stale', plan: 'pro', notes: [expect.stringMatching(/^state: the subscription's state as of .* is newer than this event's/), expect.stringMatching(/already applied/)] });
     expect((await subjectView(s)).plan).toBe('pro');
-    const recorded = await f.pool.query("SELECT result FROM webhook_events WHERE provider = 'stripe' AND id = $1", [older.id]);
-    expect(recorded.rows[0].result).toMatchObject({ status: 'stale' });
+    // The record says so too.
+    const stale = (await (await f.admin(`/admin/v1/billing/events?subject=${s.id}&status=stale`)).json()) as { items: Record<string, any>[] };
+    expect(stale.items).toEqual([expect.objectContaining({ provider: 'stripe', id: older.id, type: 'customer.subscription.updated', result: expect.objectContaining({ status: 'stale' }) })]);
+    const all = (await (await f.admin(`/admin/v1/billing/events?subject=${s.id}&limit=1`)).json()) as { items: { id: string }[]; next_cursor: string };
+    expect(all.items.map((e) => e.id)).toEqual([older.id]);
+    const next = (await (await f.admin(`/admin/v1/billing/events?subject=${s.id}&limit=1&cursor=${all.next_cursor}`)).json()) as { items: { id: string }[] };
+    expect(next.items.map((e) => e.id)).toEqual([newer.id]);
   });
 
   it('Stripe: a late renewal invoice (created before a plan change) renews nothing twice and does not undo the plan change', async () => {

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   billingTestPolicy,
+  deliverEvent,
   paddle,
   PADDLE_SECRET,
   paddleEvent,
@@ -36,10 +37,7 @@ async function paddleAccepts(body: string, header: string, secret = PADDLE_SECRE
   }
 }
 
-async function post(body: string, header: string): Promise<{ status: number; body: Answer & Record<string, any> }> {
-  const res = await fetch(`${f.url}/webhooks/paddle`, { method: 'POST', headers: { 'content-type': 'application/json', 'paddle-signature': header }, body });
-  return { status: res.status, body: (await res.json()) as Answer };
-}
+const post = (body: string, header: string) => deliverEvent(f.url, 'paddle', body, header) as Promise<{ status: number; body: Answer & Record<string, any> }>;
 
 /** Signs `event` the Paddle way, checks Paddle's SDK accepts it, and delivers it. */
 async function deliver(event: object) {

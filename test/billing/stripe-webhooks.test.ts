@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   billingTestPolicy,
+  deliverEvent,
   stripe,
   STRIPE_SECRET,
   STRIPE_VERSIONS,
@@ -26,15 +27,8 @@ afterAll(() => f?.close());
 
 type Answer = { received: boolean; duplicate: boolean; result: Record<string, any> };
 
-async function deliver(event: object, signature?: (body: string) => string): Promise<{ status: number; body: Answer & Record<string, any> }> {
-  const body = JSON.stringify(event);
-  const res = await fetch(`${f.url}/webhooks/stripe`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', 'stripe-signature': signature ? signature(body) : stripeSignature(body) },
-    body,
-  });
-  return { status: res.status, body: (await res.json()) as Answer };
-}
+const deliver = (event: object, signature?: (body: string) => string) =>
+  deliverEvent(f.url, 'stripe', event, signature?.(JSON.stringify(event))) as Promise<{ status: number; body: Answer & Record<string, any> }>;
 
 const usage = async (s: TestSubject) =>
   (await (await f.request('/v1/usage', { key: s.key })).json()) as { plan: string; metrics: { metric: string; used: number; limit: number | null; period_start: string | null }[] };
@@ -226,9 +220,9 @@ describe('Stripe signatures: quotagate accepts exactly what Stripe\'s own librar
     ];
     for (const [what, header, sent] of cases) {
       expect(stripeAccepts(sent, header, STRIPE_SECRET), what).toBe(false);
-      const res = await fetch(`${f.url}/webhooks/stripe`, { method: 'POST', headers: { 'content-type': 'application/json', 'stripe-signature': header }, body: sent });
+      const res = await deliverEvent(f.url, 'stripe', sent, header);
       expect(res.status, what).toBe(401);
-      expect(await res.json()).toMatchObject({ code: 'unauthorized' });
+      expect(res.body).toMatchObject({ code: 'unauthorized' });
     }
     const missing = await fetch(`${f.url}/webhooks/stripe`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
     expect(missing.status).toBe(401);
@@ -245,8 +239,7 @@ describe('Stripe signatures: quotagate accepts exactly what Stripe\'s own librar
       const v1s = secretsSigning.map((secret) => stripeSignature(body, secret, ts).split(',').find((p) => p.startsWith('v1='))!);
       const header = [`t=${ts}`, ...v1s].join(',');
       expect(secretsSigning.some((secret) => stripeAccepts(body, header, secret))).toBe(true);
-      const res = await fetch(`${rotating.url}/webhooks/stripe`, { method: 'POST', headers: { 'content-type': 'application/json', 'stripe-signature': header }, body });
-      return res.status;
+      return (await deliverEvent(rotating.url, 'stripe', body, header)).status;
     };
     expect(await send([STRIPE_SECRET])).toBe(200);
     expect(await send([NEW])).toBe(200);

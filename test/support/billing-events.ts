@@ -3,7 +3,8 @@ import { readFileSync } from 'node:fs';
 import { Paddle } from '@paddle/paddle-node-sdk';
 import Stripe from 'stripe';
 import type { PolicyInput } from '../../src/config/policy.js';
-import { gatewayTestPolicy } from './gateway.js';
+import { signPayload } from '../../src/lib/hmac-signature.js';
+import { gatewayTestPolicy, TEST_WEBHOOK_SECRET } from './gateway.js';
 
 /**
  * Provider events for tests, built from objects as Stripe and Paddle render them
@@ -215,4 +216,26 @@ export function paddleEvent(type: string, data: Json, occurredAt: number, id = u
 /** A Paddle-Signature header: `ts=<unix>;h1=<HMAC-SHA256 of "<ts>:<body>">`, one h1 per secret (as during Paddle's rotation). */
 export function paddleSignature(body: string, secrets: readonly string[] = [PADDLE_SECRET], ts = seconds(Date.now())): string {
   return [`ts=${ts}`, ...secrets.map((s) => `h1=${createHmac('sha256', s).update(`${ts}:${body}`).digest('hex')}`)].join(';');
+}
+
+export type Source = 'stripe' | 'paddle' | 'quotagate';
+const ENDPOINT: Record<Source, { path: string; header: string }> = {
+  stripe: { path: '/webhooks/stripe', header: 'stripe-signature' },
+  paddle: { path: '/webhooks/paddle', header: 'paddle-signature' },
+  quotagate: { path: '/webhooks/billing', header: 'quotagate-signature' },
+};
+
+/** The signature each source's sender makes (quotagate's own format: the gateway fixture's WEBHOOK_SECRET). */
+export function signatureFor(source: Source, body: string): string {
+  if (source === 'stripe') return stripeSignature(body);
+  if (source === 'paddle') return paddleSignature(body);
+  return signPayload(TEST_WEBHOOK_SECRET, body, Date.now() / 1000);
+}
+
+/** POSTs `event` (an object, or the exact body) to the source's endpoint, signed as its sender signs unless `header` is given. */
+export async function deliverEvent(gateway: string, source: Source, event: object | string, header?: string): Promise<{ status: number; body: Record<string, any> }> {
+  const body = typeof event === 'string' ? event : JSON.stringify(event);
+  const { path, header: name } = ENDPOINT[source];
+  const res = await fetch(`${gateway}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', [name]: header ?? signatureFor(source, body) }, body });
+  return { status: res.status, body: (await res.json()) as Record<string, any> };
 }

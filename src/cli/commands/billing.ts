@@ -57,6 +57,15 @@ export function addBillingCommands(program: Command): void {
     .addOption(token())
     .action(async (o) => print(await client(o).listCustomers({ provider: o.provider, subject: o.subject })));
   billing
+    .command('events')
+    .description('billing events received, newest first, with what each did (applied, unchanged, stale, blocked, ignored)')
+    .addOption(new Option('--provider <provider>', 'quotagate, stripe or paddle').choices(['quotagate', ...PROVIDERS]))
+    .option('--subject <id>', 'only the events of this subject')
+    .addOption(new Option('--status <status>', 'only events with this result').choices(['applied', 'unchanged', 'stale', 'blocked', 'ignored']))
+    .addOption(url())
+    .addOption(token())
+    .action(async (o) => print(await client(o).listBillingEvents({ provider: o.provider, subject: o.subject, status: o.status })));
+  billing
     .command('unmatched')
     .description('events answered 404 because no subject was found (the provider keeps retrying them)')
     .addOption(provider())
