@@ -104,15 +104,19 @@ export async function applyBillingChange(
     notes.push(`plan: no price or product of the subscription (${step.after.prices.join(', ')}) maps to a plan in billing.${provider}; the plan stays`);
   }
 
+  // A period moves the subject when it is new to the subscription, or when the subscription
+  // has just become live (a pending one's period was recorded but not applied). An operator's
+  // own anchor is otherwise left alone: the same period said again does not re-assert it.
   let anchor: number | undefined;
-  if (step.period) {
+  const becameLive = step.state && step.after.status === 'live' && known?.subject === subject.id && known.status !== 'live';
+  if (change.period && (step.period || becameLive)) {
     if (step.after.status !== 'live') notes.push(`period: the subscription is ${step.after.status}; its periods move nothing`);
     else if (isFollowed) {
-      const renewal = renewalAnchor(change.period!.start, subject.anchor, now);
+      const renewal = renewalAnchor(change.period.start, subject.anchor, now);
       if ('anchor' in renewal) anchor = renewal.anchor;
       else notes.push(renewal.note);
     }
-  }
+  } else if (change.period && change.period.start === known?.periodStart) notes.push(`period: the period from ${isoOrNull(known.periodStart)} is already applied`);
 
   const defaultPlan = defaultPlanName(deps.policy);
   const target = planTarget(after, defaultPlan);

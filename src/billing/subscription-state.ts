@@ -55,7 +55,6 @@ export function advance(
     const known = before?.periodStart ?? null;
     period = known === null || change.period.start > known;
     if (known !== null && change.period.start < known) notes.push(`period: ${iso(change.period.start)} is older than the subscription's current period (from ${iso(known)})`);
-    if (known !== null && change.period.start === known) notes.push(`period: the period from ${iso(known)} is already applied`);
   }
 
   const after: SubscriptionState = {

@@ -60,7 +60,7 @@ describe('out-of-order pairs', () => {
     const newer = stripeEvent(version, 'customer.subscription.updated', stripeSubscription(version, { ...ids, price: 'price_pro_monthly', periodStart }), Date.now() - MINUTE);
     expect(await stripe(newer)).toMatchObject({ status: 'applied', plan: 'pro' });
     const late = await stripe(older);
-    expect(late).toMatchObject({ status: 'stale', plan: 'pro', notes: [expect.stringMatching(/^state: the subscription's state as of .* is newer than this event's/), expect.stringMatching(/already applied/)] });
+    expect(late).toMatchObject({ status: 'stale', plan: 'pro', notes: [expect.stringMatching(/^state: the subscription's state as of .* is newer than this event's/), expect.stringMatching(/^period: the period from .* is already applied/)] });
     expect((await subjectView(s)).plan).toBe('pro');
     // The record says so too.
     const stale = (await (await f.admin(`/admin/v1/billing/events?subject=${s.id}&status=stale`)).json()) as { items: Record<string, any>[] };
@@ -98,6 +98,19 @@ describe('out-of-order pairs', () => {
     expect(late).toMatchObject({ status: 'stale', plan: 'test', anchor: iso(started) });
     expect(late.notes).toEqual(expect.arrayContaining([expect.stringMatching(/^period: the subscription is ended/)]));
     expect(await subjectView(s)).toEqual({ plan: 'test', anchor: iso(started), gens: 5 });
+  });
+
+  it('Stripe: a subscription created incomplete starts its period once it is active, whichever way its first invoice arrives', async () => {
+    const s = await f.createSubject({ plan: 'test' });
+    const ids = { id: uniqueId('sub'), customer: uniqueId('cus'), subject: s.id, price: 'price_pro_monthly' };
+    const created = Date.now() - 3 * MINUTE;
+    const incomplete = stripeEvent(version, 'customer.subscription.created', stripeSubscription(version, { ...ids, periodStart: created, status: 'incomplete' }), created);
+    expect(await stripe(incomplete)).toMatchObject({ status: 'unchanged', plan: 'test', notes: ['period: the subscription is pending; its periods move nothing'] });
+    // Its first invoice was created a second before the subscription's event.
+    const firstInvoice = stripeInvoice(version, { id: uniqueId('in'), subscription: ids.id, customer: ids.customer, subject: s.id, price: ids.price, periodStart: created, created: created - 1_000, billingReason: 'subscription_create' });
+    expect(await stripe(stripeEvent(version, 'invoice.paid', firstInvoice, Date.now() - 2 * MINUTE))).toMatchObject({ status: 'stale', plan: 'test' });
+    const active = stripeEvent(version, 'customer.subscription.updated', stripeSubscription(version, { ...ids, periodStart: created }), Date.now() - MINUTE);
+    expect(await stripe(active)).toMatchObject({ status: 'applied', plan: 'pro', anchor: iso(created) });
   });
 
   it('Paddle: canceled, then a late transaction.completed — nothing comes back', async () => {
