@@ -9,7 +9,8 @@ import type { SubjectRecord } from '../subjects/subject.js';
 import type { SubjectStore } from '../subjects/subject-store.js';
 import type { BillingChange, Provider } from './billing-change.js';
 import { customerLinks } from './customer-links.js';
-import { advance, followed, planTarget, renewalAnchor, type SubscriptionState } from './subscription-state.js';
+import { decide } from './billing-decision.js';
+import type { SubscriptionState } from './subscription-state.js';
 import { subscriptionStore } from './subscription-store.js';
 import type { UnmatchedReason } from './unmatched-events.js';
 
@@ -91,37 +92,9 @@ export async function applyBillingChange(
     return { unmatched: { reason: 'unknown_subject', subject: subjectId, customer: change.customer ?? null, field } };
   }
 
-  const step = advance(known?.subject === subject.id ? known : null, change, { provider, subject: subject.id, eventId });
-  const notes = [...step.notes];
   const before = await subscriptionStore.ofSubject(db, subject.id);
-  const after = [...before.filter((s) => !(s.provider === provider && s.subscription === change.subscription)), step.after];
+  const { step, anchor, plan, notes } = decide({ provider, eventId, change, known, subject, before, defaultPlan: defaultPlanName(deps.policy), now });
   if (step.state || step.period) await subscriptionStore.save(db, step.after);
-
-  const current = followed(after);
-  const isFollowed = current?.provider === provider && current.subscription === change.subscription;
-  if (step.state && step.after.status === 'live' && !isFollowed) notes.push(`plan: the subject follows ${current!.provider} subscription ${current!.subscription}, which started later`);
-  if (step.state && isFollowed && step.after.plan === null && step.after.prices.length > 0) {
-    notes.push(`plan: no price or product of the subscription (${step.after.prices.join(', ')}) maps to a plan in billing.${provider}; the plan stays`);
-  }
-
-  // A period moves the subject when it is new to the subscription, or when the subscription
-  // has just become live (a pending one's period was recorded but not applied). An operator's
-  // own anchor is otherwise left alone: the same period said again does not re-assert it.
-  let anchor: number | undefined;
-  const becameLive = step.state && step.after.status === 'live' && known?.subject === subject.id && known.status !== 'live';
-  if (change.period && (step.period || becameLive)) {
-    if (step.after.status !== 'live') notes.push(`period: the subscription is ${step.after.status}; its periods move nothing`);
-    else if (isFollowed) {
-      const renewal = renewalAnchor(change.period.start, subject.anchor, now);
-      if ('anchor' in renewal) anchor = renewal.anchor;
-      else notes.push(renewal.note);
-    }
-  } else if (change.period && change.period.start === known?.periodStart) notes.push(`period: the period from ${isoOrNull(known.periodStart)} is already applied`);
-
-  const defaultPlan = defaultPlanName(deps.policy);
-  const target = planTarget(after, defaultPlan);
-  const previousTarget = planTarget(before, defaultPlan);
-  const plan = target && target.plan !== null && target.plan !== previousTarget?.plan && target.plan !== subject.plan ? target : undefined;
 
   let latest: SubjectRecord = subject;
   let blocked: { plan: string; blockers: DowngradeBlocker[] } | undefined;
@@ -134,11 +107,11 @@ export async function applyBillingChange(
   if (plan) {
     const action = plan.ended ? 'billing.canceled' : 'billing.plan_changed';
     // A subject whose subscriptions ended goes back to the default plan even above its gauges (nobody pays for more).
-    const outcome = await changeSubjectIn(db, deps, subject.id, { plan: plan.plan!, force: plan.ended }, { actor: WHO, reason, action, recordRefusal: true });
+    const outcome = await changeSubjectIn(db, deps, subject.id, { plan: plan.plan, force: plan.ended }, { actor: WHO, reason, action, recordRefusal: true });
     if (outcome.outcome === 'changed') {
       latest = outcome.subject;
       forced = outcome.blockers;
-    } else if (outcome.outcome === 'blocked') blocked = { plan: plan.plan!, blockers: outcome.blockers };
+    } else if (outcome.outcome === 'blocked') blocked = { plan: plan.plan, blockers: outcome.blockers };
   }
 
   const changed = latest.plan !== subject.plan || latest.anchor !== subject.anchor;

@@ -11,7 +11,7 @@ import type { BillingChange, Provider, SubscriptionStatus } from './billing-chan
  * - its billing period moves only forward (`periodStart`).
  * A subject then follows its latest-started live subscription (else the default plan), and
  * a newer period of that subscription starts a new quota period. Everything here is pure;
- * apply-billing-change.ts reads and writes the rows around it.
+ * billing-decision.ts applies it to a subject, apply-billing-change.ts reads and writes the rows.
  */
 export interface SubscriptionState {
   provider: Provider;
