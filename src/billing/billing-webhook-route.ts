@@ -6,6 +6,7 @@ import { inTransaction } from '../db/transaction.js';
 import type { GatewayDeps } from '../http/gateway-deps.js';
 import { ProblemError } from '../http/problem.js';
 import { verifySignature } from '../lib/hmac-signature.js';
+import { unstorablePath } from '../lib/storable-text.js';
 import { applyBillingChange, type BillingResult, type Unmatched } from './apply-billing-change.js';
 import { unmatchedEvents } from './unmatched-events.js';
 import { WEBHOOK_SOURCES, type ReadEvent, type WebhookSource } from './webhook-sources.js';
@@ -99,6 +100,9 @@ async function receive(c: Context, deps: GatewayDeps, source: WebhookSource): Pr
   } catch {
     throw new ProblemError('invalid_request', 'the body is not valid JSON', { field: 'body' });
   }
+  // Stored whole with its event id: text Postgres refuses is a 400, not a 500 the provider retries for days.
+  const unstorable = unstorablePath(json);
+  if (unstorable !== null) throw new ProblemError('invalid_request', 'the event holds text that cannot be stored (a NUL character or a lone surrogate)', { field: unstorable });
   const event = source.read(json, deps.policy, deps.clock.now());
 
   let outcome: Outcome;

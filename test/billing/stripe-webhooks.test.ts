@@ -184,6 +184,10 @@ describe('Stripe: once, and only what moves quota', () => {
     expect(body).toMatchObject({ code: 'invalid_request', field: 'data.object.status' });
     const noId = await deliver({ type: 'invoice.paid', created: 1, data: { object: {} } });
     expect(noId.body).toMatchObject({ code: 'invalid_request', field: 'id' });
+    // Text Postgres cannot store is refused at the edge, never a 500 Stripe would retry for days.
+    const nul = stripeEvent(version, 'customer.subscription.updated', stripeSubscription(version, { id: uniqueId('sub'), customer: uniqueId('cus'), subject: 'org\u0000', price: 'price_pro_monthly', periodStart: Date.now() }), Date.now());
+    expect(await deliver(nul)).toMatchObject({ status: 400, body: { code: 'invalid_request', field: 'data.object.metadata.quotagate_subject' } });
+    expect((await f.pool.query("SELECT 1 FROM webhook_events WHERE provider = 'stripe' AND id = $1", [nul.id])).rows).toEqual([]);
   });
 });
 
