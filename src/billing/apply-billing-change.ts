@@ -82,15 +82,16 @@ export async function applyBillingChange(
   change: BillingChange,
   now: number,
 ): Promise<{ result: BillingResult; changed: boolean } | { unmatched: Unmatched }> {
-  const known = await subscriptionStore.get(db, provider, change.subscription);
-  const subjectId = await subjectIdOf(db, provider, change, known);
+  const subjectId = await subjectIdOf(db, provider, change, await subscriptionStore.get(db, provider, change.subscription));
   if (typeof subjectId !== 'string') return { unmatched: subjectId };
-  // Every change of one subject takes turns on its row, so its subscriptions are read and written in turn too.
+  // Every change of one subject takes turns on its row; the subscription is read again (and
+  // locked) only then, so an event that waited its turn sees what the one before it wrote.
   const subject = await deps.subjects.lock(subjectId, db);
   if (!subject) {
     const field = change.subject !== undefined ? change.fields.subject : (change.fields.customer ?? change.fields.subject);
     return { unmatched: { reason: 'unknown_subject', subject: subjectId, customer: change.customer ?? null, field } };
   }
+  const known = await subscriptionStore.get(db, provider, change.subscription, { lock: true });
 
   const before = await subscriptionStore.ofSubject(db, subject.id);
   const { step, anchor, plan, notes } = decide({ provider, eventId, change, known, subject, before, defaultPlan: defaultPlanName(deps.policy), now });

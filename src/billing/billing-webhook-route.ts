@@ -6,12 +6,20 @@ import { inTransaction } from '../db/transaction.js';
 import type { GatewayDeps } from '../http/gateway-deps.js';
 import { ProblemError } from '../http/problem.js';
 import { verifySignature } from '../lib/hmac-signature.js';
+import { Semaphore } from '../lib/semaphore.js';
 import { unstorablePath } from '../lib/storable-text.js';
 import { applyBillingChange, type BillingResult, type Unmatched } from './apply-billing-change.js';
 import { unmatchedEvents } from './unmatched-events.js';
 import { WEBHOOK_SOURCES, type ReadEvent, type WebhookSource } from './webhook-sources.js';
 
 const MAX_BODY_BYTES = 256 * 1024;
+/**
+ * Webhook transactions one gateway runs at once. A transaction holds a connection of the
+ * pool (10) and may need a second one while it does (the engine rebuilding gauge levels from
+ * the ledger for the downgrade check); a burst of deliveries — providers retry in bursts —
+ * must never take every connection and leave none for that. The rest wait here, holding none.
+ */
+const CONCURRENT_TRANSACTIONS = 3;
 
 /** No subject for the event: the transaction rolls back (the event id stays free for the provider's retry). */
 class NoSubject extends Error {
@@ -34,11 +42,11 @@ const findRecorded = async (deps: GatewayDeps, source: WebhookSource, id: string
  * racing the first, which waits on the id's unique index — finds the id taken and changes
  * nothing. Redeliveries of an event already processed are answered without a transaction.
  */
-async function applyOnce(deps: GatewayDeps, source: WebhookSource, raw: string, event: ReadEvent): Promise<Outcome> {
+async function applyOnce(deps: GatewayDeps, turns: Semaphore, source: WebhookSource, raw: string, event: ReadEvent): Promise<Outcome> {
   const recorded = await findRecorded(deps, source, event.id);
   if (recorded) return { duplicate: true, result: recorded.result, changed: false };
   const { admin } = deps;
-  return inTransaction(admin.pool, async (db) => {
+  return turns.run(() => inTransaction(admin.pool, async (db) => {
     const inserted = await db.query(
       `INSERT INTO webhook_events (provider, id, type, payload, occurred_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (provider, id) DO NOTHING RETURNING id`,
       [source.provider, event.id, event.type, raw, event.occurredAt === null ? null : new Date(event.occurredAt)],
@@ -63,7 +71,7 @@ async function applyOnce(deps: GatewayDeps, source: WebhookSource, raw: string, 
       subject,
     ]);
     return { duplicate: false, ...applied };
-  });
+  }));
 }
 
 /** The 404 that makes the provider retry, after recording the event for the operator. */
@@ -85,7 +93,7 @@ async function noSubject(deps: GatewayDeps, source: WebhookSource, event: ReadEv
   return new ProblemError('not_found', detail, { field: unmatched.field, reason: unmatched.reason });
 }
 
-async function receive(c: Context, deps: GatewayDeps, source: WebhookSource): Promise<Response> {
+async function receive(c: Context, deps: GatewayDeps, turns: Semaphore, source: WebhookSource): Promise<Response> {
   const challenge = { 'www-authenticate': `Signature header="${source.signatureHeader}"` };
   const secrets = deps.admin.webhookSecrets[source.provider];
   if (!secrets) throw new ProblemError('unauthorized', `${source.provider} webhooks are disabled: set ${source.secretEnv} to enable them`, {}, challenge);
@@ -107,7 +115,7 @@ async function receive(c: Context, deps: GatewayDeps, source: WebhookSource): Pr
 
   let outcome: Outcome;
   try {
-    outcome = await applyOnce(deps, source, raw, event);
+    outcome = await applyOnce(deps, turns, source, raw, event);
   } catch (err) {
     if (err instanceof NoSubject) throw await noSubject(deps, source, event, err);
     throw err;
@@ -148,6 +156,7 @@ const answer = z
  * translated, and the change applied once, in order (apply-billing-change.ts).
  */
 export function registerBillingWebhookRoute(app: OpenAPIHono, deps: GatewayDeps): void {
+  const turns = new Semaphore(CONCURRENT_TRANSACTIONS);
   for (const source of WEBHOOK_SOURCES) {
     app.post(
       source.path,
@@ -157,7 +166,7 @@ export function registerBillingWebhookRoute(app: OpenAPIHono, deps: GatewayDeps)
           throw new ProblemError('payload_too_large', `webhook bodies are limited to ${MAX_BODY_BYTES} bytes`, { limit: MAX_BODY_BYTES });
         },
       }),
-      (c) => receive(c, deps, source),
+      (c) => receive(c, deps, turns, source),
     );
     app.openAPIRegistry.registerPath({
       method: 'post',

@@ -38,9 +38,12 @@ const toState = (r: Row): SubscriptionState => ({
 
 /** billing_subscriptions: what each provider subscription last said (see subscription-state.ts). */
 export const subscriptionStore = {
-  /** One subscription, or null when no event of it was applied yet. */
-  async get(db: Queryable, provider: Provider, subscription: string): Promise<SubscriptionState | null> {
-    const { rows } = await db.query<Row>(`SELECT ${COLUMNS} FROM billing_subscriptions WHERE provider = $1 AND subscription_id = $2`, [provider, subscription]);
+  /** One subscription, or null when no event of it was applied yet; `lock`: until the transaction ends. */
+  async get(db: Queryable, provider: Provider, subscription: string, options: { lock?: boolean } = {}): Promise<SubscriptionState | null> {
+    const { rows } = await db.query<Row>(
+      `SELECT ${COLUMNS} FROM billing_subscriptions WHERE provider = $1 AND subscription_id = $2${options.lock ? ' FOR UPDATE' : ''}`,
+      [provider, subscription],
+    );
     return rows[0] ? toState(rows[0]) : null;
   },
 

@@ -141,6 +141,28 @@ describe('out-of-order pairs', () => {
     expect((await subjectView(s)).anchor).toBe(new Date(renewal).toISOString());
   });
 
+  it('one subscription\'s events, each delivered 25 times, all 100 at once in a shuffled order: the in-order end state, each event applied once', async () => {
+    const s = await f.createSubject({ plan: 'test' });
+    const ids = { id: uniqueId('sub'), customer: uniqueId('cus'), subject: s.id };
+    const started = Date.now() - 40 * MINUTE;
+    const renewal = Date.now() - 20 * MINUTE;
+    const events = [
+      stripeEvent(version, 'customer.subscription.created', stripeSubscription(version, { ...ids, price: 'price_starter_monthly', periodStart: started }), started),
+      stripeEvent(version, 'invoice.paid', stripeInvoice(version, { id: uniqueId('in'), subscription: ids.id, customer: ids.customer, subject: s.id, price: 'price_starter_monthly', periodStart: renewal }), renewal + MINUTE),
+      stripeEvent(version, 'customer.subscription.updated', stripeSubscription(version, { ...ids, price: 'price_starter_monthly', periodStart: renewal }), renewal),
+      stripeEvent(version, 'customer.subscription.updated', stripeSubscription(version, { ...ids, price: 'price_pro_monthly', periodStart: renewal }), renewal + 5 * MINUTE),
+    ];
+    const deliveries = events.flatMap((e) => Array.from({ length: 25 }, () => e));
+    for (let i = deliveries.length - 1; i > 0; i--) {
+      const j = Math.floor(Math.random() * (i + 1));
+      [deliveries[i], deliveries[j]] = [deliveries[j]!, deliveries[i]!];
+    }
+    const answers = await Promise.all(deliveries.map(async (e) => ({ id: (e as { id: string }).id, ...(await deliverEvent(f.url, 'stripe', e)) })));
+    expect(answers.filter((a) => a.status !== 200).map((a) => [a.status, a.body])).toEqual([]);
+    for (const e of events) expect(answers.filter((a) => a.id === e.id && !a.body.duplicate)).toHaveLength(1);
+    expect(await subjectView(s)).toEqual({ plan: 'pro', anchor: iso(renewal), gens: 0 });
+  });
+
   it('in order, the same pairs end in the same place', async () => {
     const s = await f.createSubject({ plan: 'test' });
     const ids = { id: uniqueId('sub'), customer: uniqueId('cus'), subject: s.id };
