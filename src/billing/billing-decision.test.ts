@@ -1,38 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import type { BillingChange } from './billing-change.js';
+import { changeOf, MIN, subscriptionOf, T } from '../../test/support/billing-state.js';
 import { decide, type DecisionInput } from './billing-decision.js';
-import type { SubscriptionState } from './subscription-state.js';
 
-const T = Date.UTC(2030, 0, 10, 12);
-const MIN = 60_000;
-
-const change = (over: Partial<BillingChange> = {}): BillingChange => ({
-  subscription: 'sub_1',
-  fields: { subject: 'data.object.metadata.quotagate_subject' },
-  at: T,
-  status: 'live',
-  plan: 'pro',
-  prices: ['price_pro'],
-  period: { start: T - 10 * MIN, end: null },
-  kind: 'update',
-  ...over,
-});
-
-const stored = (over: Partial<SubscriptionState> = {}): SubscriptionState => ({
-  provider: 'stripe',
-  subscription: 'sub_1',
-  subject: 'org_1',
-  customer: null,
-  status: 'live',
-  plan: 'pro',
-  prices: ['price_pro'],
-  periodStart: T - 10 * MIN,
-  periodEnd: null,
-  startedAt: T - 100 * MIN,
-  stateAt: T - MIN,
-  lastEventId: 'evt_0',
-  ...over,
-});
+const change = changeOf;
+const stored = subscriptionOf;
 
 const input = (over: Partial<DecisionInput> = {}): DecisionInput => ({
   provider: 'stripe',

@@ -1,39 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { addMonths } from '../lib/period.js';
-import type { BillingChange } from './billing-change.js';
+import { changeOf, MIN, subscriptionOf, T } from '../../test/support/billing-state.js';
 import { advance, followed, planTarget, renewalAnchor, type SubscriptionState } from './subscription-state.js';
 
-const T = Date.UTC(2030, 0, 10, 12);
-const MIN = 60_000;
 const ids = { provider: 'stripe' as const, subject: 'org_1', eventId: 'evt_1' };
-
-const change = (over: Partial<BillingChange> = {}): BillingChange => ({
-  subscription: 'sub_1',
-  fields: { subject: 'data.object.metadata.quotagate_subject' },
-  at: T,
-  status: 'live',
-  plan: 'pro',
-  prices: ['price_pro'],
-  period: { start: T - 10 * MIN, end: null },
-  kind: 'update',
-  ...over,
-});
-
-const state = (over: Partial<SubscriptionState> = {}): SubscriptionState => ({
-  provider: 'stripe',
-  subscription: 'sub_1',
-  subject: 'org_1',
-  customer: null,
-  status: 'live',
-  plan: 'starter',
-  prices: ['price_starter'],
-  periodStart: T - 10 * MIN,
-  periodEnd: null,
-  startedAt: T - 100 * MIN,
-  stateAt: T - MIN,
-  lastEventId: 'evt_0',
-  ...over,
-});
+const change = changeOf;
+/** A stored subscription on starter, so an event's pro shows whether it was taken. */
+const state = (over: Partial<SubscriptionState> = {}) => subscriptionOf({ plan: 'starter', prices: ['price_starter'], ...over });
 
 describe('advance', () => {
   it('takes everything from the first event of a subscription', () => {
