@@ -113,6 +113,18 @@ describe('billing webhooks', () => {
     expect((await f.request('/v1/projects', { method: 'POST', key: s.key, json: {} })).status).toBe(402);
   });
 
+  it('never refuses a renewal, even for a subject left above its gauges by a cancellation', async () => {
+    const s = await subjectWithUsage('pro');
+    await Promise.all(Array.from({ length: 2 }, () => f.request('/v1/projects', { method: 'POST', key: s.key, json: {} })));
+    const canceled = (await (await deliver(event('subscription.canceled', { subject_id: s.id }))).json()) as { result: { plan: string; forced: unknown[] } };
+    expect(canceled.result).toMatchObject({ plan: 'basic', forced: [{ metric: 'projects', message: 'delete 4 projects' }] });
+    const renewal = new Date(Date.now() - 1000).toISOString();
+    const renewed = (await (await deliver(event('subscription.renewed', { subject_id: s.id, period_start: renewal }))).json()) as { result: Record<string, unknown> };
+    expect(renewed.result).toMatchObject({ status: 'applied', plan: 'basic', anchor: renewal });
+    expect(await usedOf(s, 'exports')).toBe(0);
+    expect(await usedOf(s, 'projects')).toBe(7);
+  });
+
   it('answers 404 for an unknown subject without recording the event, so a retry applies it later', async () => {
     const subject = `later-${eventId()}`;
     const id = eventId();
