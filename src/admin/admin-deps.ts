@@ -3,6 +3,7 @@ import type { Pool } from 'pg';
 import type { AuthInvalidation } from '../auth/auth-invalidation.js';
 import type { KeyMirror } from '../auth/key-mirror.js';
 import type { KeyStore } from '../auth/key-store.js';
+import type { Provider } from '../billing/billing-change.js';
 import type { LedgerWriter } from '../ledger/ledger-writer.js';
 import type { SubjectStore } from '../subjects/subject-store.js';
 import type { OutboxTail } from './ui/outbox-tail.js';
@@ -20,8 +21,8 @@ export interface AdminDeps {
   jobs: Queue<JobData>;
   /** SHA-256 of ADMIN_TOKEN; null = the admin API is off. */
   adminTokenHash: Buffer | null;
-  /** WEBHOOK_SECRET; null = billing webhooks are off. */
-  webhookSecret: string | null;
+  /** Each billing webhook's signing secrets (WEBHOOK_SECRET, STRIPE_WEBHOOK_SECRET, PADDLE_WEBHOOK_SECRET); null = that webhook is off. */
+  webhookSecrets: Record<Provider, readonly string[] | null>;
   /** The flusher's writer, for replaying dead letters. */
   ledger: LedgerWriter;
   /** The dashboard's live feed: one shared tail of the outbox streams. */

@@ -1,6 +1,7 @@
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import { bodyLimit } from 'hono/body-limit';
 import type { ApiSchemas } from '../api/schemas.js';
+import { registerBillingAdminRoutes } from '../billing/billing-admin-routes.js';
 import type { GatewayDeps } from '../http/gateway-deps.js';
 import { ProblemError } from '../http/problem.js';
 import { adminAuth } from './admin-auth.js';
@@ -35,6 +36,7 @@ export function registerAdminRoutes(app: OpenAPIHono, deps: GatewayDeps, api: Ap
   registerHistoryRoutes(app, admin, schemas);
   registerReconciliationRoutes(app, admin, schemas);
   registerDeadLetterRoutes(app, admin, schemas);
+  registerBillingAdminRoutes(app, admin);
   app.openAPIRegistry.registerComponent('securitySchemes', 'adminToken', {
     type: 'http',
     scheme: 'bearer',

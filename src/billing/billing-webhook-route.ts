@@ -1,123 +1,191 @@
 import { z, type OpenAPIHono } from '@hono/zod-openapi';
+import type { Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
-import { ZodError } from 'zod';
-import { problems } from '../api/problem-responses.js';
-import { formatIssues } from '../config/errors.js';
+import { problemEntry, problems } from '../api/problem-responses.js';
 import { inTransaction } from '../db/transaction.js';
 import type { GatewayDeps } from '../http/gateway-deps.js';
 import { ProblemError } from '../http/problem.js';
 import { verifySignature } from '../lib/hmac-signature.js';
+import { Semaphore } from '../lib/semaphore.js';
 import { UNSTORABLE_TEXT_MESSAGE, unstorableTextPath } from '../lib/storable-text.js';
-import { applyBillingEvent, type BillingResult } from './apply-billing-event.js';
-import { billingEventSchema, HANDLED_TYPES, isHandled } from './billing-event.js';
+import { applyBillingChange, type BillingResult, type Unmatched } from './apply-billing-change.js';
+import { unmatchedEvents } from './unmatched-events.js';
+import { WEBHOOK_SOURCES, type ReadEvent, type WebhookSource } from './webhook-sources.js';
 
-export const SIGNATURE_HEADER = 'quotagate-signature';
 const MAX_BODY_BYTES = 256 * 1024;
-const CHALLENGE = { 'www-authenticate': `Signature header="${SIGNATURE_HEADER}"` };
+/**
+ * Webhook transactions one gateway runs at once. A transaction holds a connection of the
+ * pool (10) and may need a second one while it does (the engine rebuilding gauge levels from
+ * the ledger for the downgrade check); a burst of deliveries — providers retry in bursts —
+ * must never take every connection and leave none for that. The rest wait here, holding none.
+ */
+const CONCURRENT_TRANSACTIONS = 3;
 
-/** The subject is not (yet) known: nothing is recorded, so the provider's retry can succeed later. */
-class UnknownSubject extends Error {}
+/** No subject for the event: the transaction rolls back (the event id stays free for the provider's retry). */
+class NoSubject extends Error {
+  constructor(readonly unmatched: Unmatched) {
+    super(unmatched.reason);
+  }
+}
 
-/** A 400 naming the field: its path in the body, or `body` when the body itself is wrong (not an object). */
-const invalidField = (path: readonly PropertyKey[], detail: string) =>
-  new ProblemError('invalid_request', detail, { field: path.map(String).join('.') || 'body' });
+interface Outcome {
+  duplicate: boolean;
+  result: BillingResult;
+  changed: boolean;
+}
 
-const fieldProblem = (err: ZodError, prefix: string[]) => invalidField([...prefix, ...(err.issues[0]?.path ?? [])], formatIssues(err.issues).join('; '));
+const findRecorded = async (deps: GatewayDeps, source: WebhookSource, id: string) =>
+  (await deps.admin.pool.query<{ result: BillingResult }>('SELECT result FROM webhook_events WHERE provider = $1 AND id = $2 AND processed_at IS NOT NULL', [source.provider, id])).rows[0];
 
 /**
- * POST /webhooks/billing: the billing provider's subscription events, HMAC-signed. The
- * signature is checked on the raw body before anything is parsed, so an unsigned request
- * learns nothing. Each event id is recorded in `webhook_events` in the transaction that
- * applies it: a redelivery — even one racing the first, which waits on the row's unique
- * index — finds the id taken and changes nothing.
+ * Records the event id and applies the event in one transaction: a redelivery — even one
+ * racing the first, which waits on the id's unique index — finds the id taken and changes
+ * nothing. Redeliveries of an event already processed are answered without a transaction.
+ */
+async function applyOnce(deps: GatewayDeps, turns: Semaphore, source: WebhookSource, raw: string, event: ReadEvent): Promise<Outcome> {
+  const recorded = await findRecorded(deps, source, event.id);
+  if (recorded) return { duplicate: true, result: recorded.result, changed: false };
+  const { admin } = deps;
+  return turns.run(() => inTransaction(admin.pool, async (db) => {
+    const inserted = await db.query(
+      `INSERT INTO webhook_events (provider, id, type, payload, occurred_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (provider, id) DO NOTHING RETURNING id`,
+      [source.provider, event.id, event.type, raw, event.occurredAt === null ? null : new Date(event.occurredAt)],
+    );
+    if (inserted.rowCount === 0) {
+      const first = await db.query<{ result: BillingResult }>('SELECT result FROM webhook_events WHERE provider = $1 AND id = $2', [source.provider, event.id]);
+      return { duplicate: true, result: first.rows[0]!.result, changed: false };
+    }
+    let applied: { result: BillingResult; changed: boolean };
+    if ('ignored' in event.translation) applied = { result: { status: 'ignored', reason: event.translation.ignored }, changed: false };
+    else {
+      const outcome = await applyBillingChange(db, { engine: deps.engine, subjects: admin.subjects, policy: deps.policy }, source.provider, event.id, event.translation.change, deps.clock.now());
+      if ('unmatched' in outcome) throw new NoSubject(outcome.unmatched);
+      applied = outcome;
+      await unmatchedEvents.resolve(db, source.provider, event.id);
+    }
+    const subject = applied.result.status === 'ignored' ? null : applied.result.subject;
+    await db.query('UPDATE webhook_events SET processed_at = now(), result = $3, subject_id = $4 WHERE provider = $1 AND id = $2', [
+      source.provider,
+      event.id,
+      JSON.stringify(applied.result),
+      subject,
+    ]);
+    return { duplicate: false, ...applied };
+  }));
+}
+
+/** The 404 that makes the provider retry, after recording the event for the operator. */
+async function noSubject(deps: GatewayDeps, source: WebhookSource, event: ReadEvent, { unmatched }: NoSubject): Promise<ProblemError> {
+  const change = 'change' in event.translation ? event.translation.change : undefined;
+  await unmatchedEvents.record(deps.admin.pool, {
+    provider: source.provider,
+    eventId: event.id,
+    eventType: event.type,
+    reason: unmatched.reason,
+    customer: unmatched.customer,
+    subscription: change?.subscription ?? null,
+    subject: unmatched.subject,
+  });
+  const detail =
+    unmatched.reason === 'unknown_subject'
+      ? `no subject "${unmatched.subject}"; retry once it exists`
+      : `no subject for ${source.provider} customer "${unmatched.customer ?? '(none)'}": set ${deps.policy.billing.subject_key} in the subscription's ${source.provider === 'paddle' ? 'custom_data' : 'metadata'} at checkout, or link the customer to a subject (PUT /admin/v1/billing/customers/${source.provider}/{customer}); retry once it is`;
+  return new ProblemError('not_found', detail, { field: unmatched.field, reason: unmatched.reason });
+}
+
+async function receive(c: Context, deps: GatewayDeps, turns: Semaphore, source: WebhookSource): Promise<Response> {
+  const challenge = { 'www-authenticate': `Signature header="${source.signatureHeader}"` };
+  const secrets = deps.admin.webhookSecrets[source.provider];
+  if (!secrets) throw new ProblemError('unauthorized', `${source.provider} webhooks are disabled: set ${source.secretEnv} to enable them`, {}, challenge);
+  const raw = await c.req.text();
+  // Checked on the raw body before anything is parsed, so an unsigned request learns nothing.
+  if (!verifySignature(secrets, c.req.header(source.signatureHeader), raw, deps.clock.now() / 1000, undefined, source.scheme)) {
+    throw new ProblemError('unauthorized', `the ${source.signatureHeader} header is missing, wrong or older than 5 minutes`, {}, challenge);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(raw);
+  } catch {
+    throw new ProblemError('invalid_request', 'the body is not valid JSON', { field: 'body' });
+  }
+  // Stored whole with its event id: text Postgres refuses is a 400, not a 500 the provider retries for days.
+  const unstorable = unstorableTextPath(json);
+  if (unstorable !== null) throw new ProblemError('invalid_request', `the event's text ${UNSTORABLE_TEXT_MESSAGE}`, { field: unstorable.join('.') || 'body' });
+  const event = source.read(json, deps.policy, deps.clock.now());
+
+  let outcome: Outcome;
+  try {
+    outcome = await applyOnce(deps, turns, source, raw, event);
+  } catch (err) {
+    if (err instanceof NoSubject) throw await noSubject(deps, source, event, err);
+    throw err;
+  }
+  const log = c.get('log');
+  const { result } = outcome;
+  if (result.status === 'blocked') log.warn({ provider: source.provider, event: event.id, result }, 'billing asked for a downgrade the subject is above; not applied');
+  else if (result.status === 'stale' && !outcome.duplicate) log.info({ provider: source.provider, event: event.id, result }, 'billing event older than what the subscription reflects; nothing changed');
+  if (outcome.changed && result.status !== 'ignored') await deps.admin.invalidation.publish(result.subject);
+  return c.json({ received: true, duplicate: outcome.duplicate, result }, 200);
+}
+
+const answer = z
+  .object({
+    received: z.boolean(),
+    duplicate: z.boolean().openapi({ description: 'A redelivery of an event already processed: `result` is the first one' }),
+    result: z
+      .object({
+        status: z.enum(['applied', 'unchanged', 'stale', 'blocked', 'ignored']),
+        subject: z.string().optional(),
+        subscription: z.string().optional(),
+        plan: z.string().optional(),
+        anchor: z.string().nullable().optional(),
+        period_start: z.string().optional(),
+        requested_plan: z.string().optional(),
+        blockers: z.array(z.object({ metric: z.string(), message: z.string() })).optional(),
+        forced: z.array(z.object({ metric: z.string(), message: z.string() })).optional(),
+        notes: z.array(z.string()).optional().openapi({ description: 'Why parts of the event changed nothing (older state, a period already applied, an unmapped price)' }),
+        reason: z.string().optional().openapi({ description: 'Why an event was ignored' }),
+      })
+      .openapi({ description: 'applied, unchanged (already reflected), stale (older than what the subscription reflects: nothing changed), blocked (a downgrade below a gauge, recorded) or ignored' }),
+  })
+  .openapi('BillingWebhookAnswer');
+
+/**
+ * POST /webhooks/billing (quotagate's format), /webhooks/stripe and /webhooks/paddle: the
+ * same route for each source — its signature checked with its provider's scheme, its event
+ * translated, and the change applied once, in order (apply-billing-change.ts).
  */
 export function registerBillingWebhookRoute(app: OpenAPIHono, deps: GatewayDeps): void {
-  const { admin } = deps;
-  app.post(
-    '/webhooks/billing',
-    bodyLimit({
-      maxSize: MAX_BODY_BYTES,
-      onError: () => {
-        throw new ProblemError('payload_too_large', `webhook bodies are limited to ${MAX_BODY_BYTES} bytes`, { limit: MAX_BODY_BYTES });
-      },
-    }),
-    async (c) => {
-      const secret = admin.webhookSecret;
-      if (!secret) throw new ProblemError('unauthorized', 'billing webhooks are disabled: set WEBHOOK_SECRET to enable them', {}, CHALLENGE);
-      const raw = await c.req.text();
-      if (!verifySignature(secret, c.req.header(SIGNATURE_HEADER), raw, deps.clock.now() / 1000)) {
-        throw new ProblemError('unauthorized', `the ${SIGNATURE_HEADER} header is missing, wrong or older than 5 minutes`, {}, CHALLENGE);
-      }
-      let json: unknown;
-      try {
-        json = JSON.parse(raw);
-      } catch {
-        throw invalidField([], 'the body is not valid JSON');
-      }
-      // The whole body is stored (webhook_events.payload, jsonb): any string in it, even in
-      // the data of a type quotagate ignores, must be text Postgres can store.
-      const unstorable = unstorableTextPath(json);
-      if (unstorable) throw invalidField(unstorable, `${unstorable.join('.') || 'body'}: ${UNSTORABLE_TEXT_MESSAGE}`);
-      const parsed = billingEventSchema.safeParse(json);
-      if (!parsed.success) throw fieldProblem(parsed.error, []);
-      const event = parsed.data;
-
-      let outcome: { duplicate: boolean; result: BillingResult; changed: boolean };
-      try {
-        outcome = await inTransaction(admin.pool, async (db) => {
-          const inserted = await db.query(`INSERT INTO webhook_events (id, type, payload) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING RETURNING id`, [
-            event.id,
-            event.type,
-            raw,
-          ]);
-          if (inserted.rowCount === 0) {
-            const first = await db.query<{ result: BillingResult }>('SELECT result FROM webhook_events WHERE id = $1', [event.id]);
-            return { duplicate: true, result: first.rows[0]!.result, changed: false };
-          }
-          const applied = isHandled(event.type)
-            ? await applyBillingEvent(db, { engine: deps.engine, subjects: admin.subjects, policy: deps.policy }, event.type, event.data, event.id, deps.clock.now())
-            : { result: { status: 'ignored' as const, reason: `quotagate handles ${HANDLED_TYPES.join(', ')}` }, changed: false };
-          if (applied.result.status === 'unknown_subject') throw new UnknownSubject(applied.result.subject);
-          await db.query('UPDATE webhook_events SET processed_at = now(), result = $2 WHERE id = $1', [event.id, JSON.stringify(applied.result)]);
-          return { duplicate: false, ...applied };
-        });
-      } catch (err) {
-        if (err instanceof UnknownSubject) throw new ProblemError('not_found', `no subject "${err.message}"; retry once it exists`, { field: 'data.subject_id' });
-        if (err instanceof ZodError) throw fieldProblem(err, ['data']);
-        throw err;
-      }
-      if (outcome.result.status === 'blocked') c.get('log').warn({ event: event.id, result: outcome.result }, 'billing asked for a downgrade the subject is above; not applied');
-      if (outcome.changed && outcome.result.status === 'applied') await admin.invalidation.publish(outcome.result.subject);
-      return c.json({ received: true, duplicate: outcome.duplicate, result: outcome.result }, 200);
-    },
-  );
-
-  app.openAPIRegistry.registerPath({
-    method: 'post',
-    path: '/webhooks/billing',
-    tags: ['billing'],
-    summary: 'Billing provider events: subscription.renewed, subscription.plan_changed, subscription.canceled',
-    description: `Signed with HMAC-SHA256 in the \`${SIGNATURE_HEADER}\` header: \`t=<unix seconds>,v1=<hex>\` over \`"<t>.<raw body>"\`, 5-minute tolerance. Each event id is applied once; a redelivery answers 200 with \`duplicate: true\`.`,
-    request: {
-      headers: z.object({ [SIGNATURE_HEADER]: z.string() }),
-      body: {
-        required: true,
-        content: {
-          'application/json': {
-            schema: billingEventSchema,
-          },
+  const turns = new Semaphore(CONCURRENT_TRANSACTIONS);
+  for (const source of WEBHOOK_SOURCES) {
+    app.post(
+      source.path,
+      bodyLimit({
+        maxSize: MAX_BODY_BYTES,
+        onError: () => {
+          throw new ProblemError('payload_too_large', `webhook bodies are limited to ${MAX_BODY_BYTES} bytes`, { limit: MAX_BODY_BYTES });
         },
+      }),
+      (c) => receive(c, deps, turns, source),
+    );
+    app.openAPIRegistry.registerPath({
+      method: 'post',
+      path: source.path,
+      tags: ['billing'],
+      summary: source.summary,
+      description: `${source.description} Each event id is applied once; a redelivery answers 200 with \`duplicate: true\`. An event no subject can be found for is 404 (the provider retries) and listed at GET /admin/v1/billing/unmatched.`,
+      request: {
+        headers: z.object({ [source.signatureHeader]: z.string() }),
+        body: { required: true, content: { 'application/json': { schema: source.schema } } },
       },
-    },
-    responses: {
-      200: {
-        description: 'Processed (or a duplicate of a processed event); `result.status` is applied, blocked (a downgrade below a gauge, recorded) or ignored',
-        content: { 'application/json': { schema: z.object({ received: z.boolean(), duplicate: z.boolean(), result: z.record(z.string(), z.unknown()) }) } },
+      responses: {
+        200: { description: 'Processed, or a redelivery of a processed event', content: { 'application/json': { schema: answer } } },
+        400: problems[400],
+        401: { ...problems[401], description: 'unauthorized: signature missing, wrong or stale, or the webhook is not configured' },
+        404: problemEntry('not_found: no subject for the event (`reason`: unknown_customer or unknown_subject); the provider retries'),
+        413: problems[413],
+        503: problems[503],
       },
-      400: problems[400],
-      401: { ...problems[401], description: 'unauthorized: signature missing, wrong or stale' },
-      404: problems[404],
-      413: problems[413],
-    },
-  });
+    });
+  }
 }

@@ -128,9 +128,8 @@ export class AdminClient {
   }
 
   /** Ledger events Postgres refused (newest first). */
-  listDeadLetters(query: { state?: string; subject?: string }) {
-    const params = new URLSearchParams(Object.entries(query).filter((e): e is [string, string] => e[1] !== undefined));
-    return this.call('GET', `/dead-letters${params.size > 0 ? `?${params}` : ''}`);
+  listDeadLetters(filter: { state?: string; subject?: string }) {
+    return this.call('GET', `/dead-letters${query(filter)}`);
   }
 
   /** Writes one parked dead letter to the ledger. */
@@ -143,32 +142,64 @@ export class AdminClient {
     return this.call('POST', '/dead-letters/replay?limit=500');
   }
 
-  /** The parsed JSON answer, or undefined for an empty one (204). */
-  private async call(method: string, path: string, body?: unknown): Promise<unknown> {
-    const url = `${this.base}${path}`;
-    const headers: Record<string, string> = { authorization: `Bearer ${this.token}`, accept: 'application/json, application/problem+json', ...ACTOR };
-    if (body !== undefined) headers['content-type'] = 'application/json';
-    let response: Response;
-    try {
-      response = await fetch(url, {
-        method,
-        headers,
-        body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
-      });
-    } catch (err) {
-      throw new GatewayUnreachableError(this.base, err);
-    }
-    const text = await response.text();
-    const parsed: unknown = text === '' ? undefined : parseJson(text);
-    if (!response.ok) {
-      // A proxy in between may answer with HTML or plain text: keep it as the detail.
-      const problem = typeof parsed === 'object' && parsed !== null ? (parsed as Problem) : { status: response.status, detail: text || response.statusText };
-      throw new AdminApiError(response.status, problem);
-    }
-    return parsed;
+  /** Links a Stripe or Paddle customer to a subject. */
+  linkCustomer(provider: string, customer: string, subject: string) {
+    return this.call('PUT', `/billing/customers/${encodeURIComponent(provider)}/${encodeURIComponent(customer)}`, { subject });
+  }
+
+  unlinkCustomer(provider: string, customer: string) {
+    return this.call('DELETE', `/billing/customers/${encodeURIComponent(provider)}/${encodeURIComponent(customer)}`);
+  }
+
+  listCustomers(filter: { provider?: string; subject?: string }) {
+    return this.call('GET', `/billing/customers${query(filter)}`);
+  }
+
+  listBillingEvents(filter: { provider?: string; subject?: string; status?: string }) {
+    return this.call('GET', `/billing/events${query(filter)}`);
+  }
+
+  listUnmatched(filter: { provider?: string }) {
+    return this.call('GET', `/billing/unmatched${query(filter)}`);
+  }
+
+  private call(method: string, path: string, body?: unknown): Promise<unknown> {
+    return requestJson(method, `${this.base}${path}`, { authorization: `Bearer ${this.token}`, ...ACTOR }, body, this.base);
   }
 }
+
+/**
+ * One JSON request to the gateway: the parsed answer, or undefined for an empty one (204).
+ * An error answer throws AdminApiError with its problem; no answer at all, GatewayUnreachableError.
+ */
+export async function requestJson(method: string, url: string, extraHeaders: Record<string, string>, body?: unknown, where = url): Promise<unknown> {
+  const headers: Record<string, string> = { accept: 'application/json, application/problem+json', ...extraHeaders };
+  if (body !== undefined && headers['content-type'] === undefined) headers['content-type'] = 'application/json';
+  let response: Response;
+  try {
+    response = await fetch(url, {
+      method,
+      headers,
+      body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+      signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+    });
+  } catch (err) {
+    throw new GatewayUnreachableError(where, err);
+  }
+  const text = await response.text();
+  const parsed: unknown = text === '' ? undefined : parseJson(text);
+  if (!response.ok) {
+    // A proxy in between may answer with HTML or plain text: keep it as the detail.
+    const problem = typeof parsed === 'object' && parsed !== null ? (parsed as Problem) : { status: response.status, detail: text || response.statusText };
+    throw new AdminApiError(response.status, problem);
+  }
+  return parsed;
+}
+
+const query = (params: Record<string, string | undefined>) => {
+  const set = Object.entries(params).filter((e): e is [string, string] => e[1] !== undefined);
+  return set.length === 0 ? '' : `?${new URLSearchParams(set).toString()}`;
+};
 
 function subjectPath(id: string, ...rest: string[]): string {
   return ['/subjects', id, ...rest].map((part, i) => (i === 0 ? part : encodeURIComponent(part))).join('/');

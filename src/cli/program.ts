@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Command } from '@commander-js/extra-typings';
 import { addAdminCommands } from './commands/admin.js';
+import { addBillingCommands } from './commands/billing.js';
 import { addConfigCommands } from './commands/config.js';
 import { addServiceCommands } from './commands/services.js';
 
@@ -18,5 +19,6 @@ export function buildProgram(): Command {
   addServiceCommands(program);
   addConfigCommands(program);
   addAdminCommands(program);
+  addBillingCommands(program);
   return program;
 }

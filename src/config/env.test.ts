@@ -118,4 +118,15 @@ describe('loadEnv', () => {
     const found = problemsOf({ REDIS_URL: 'nope', QG_PARTITIONS: 'x', LOG_LEVEL: 'loud' });
     expect(found.map((p) => p.split(':')[0]).sort()).toEqual(['LOG_LEVEL', 'QG_PARTITIONS', 'REDIS_URL']);
   });
+
+  it('reads the Stripe and Paddle webhook secrets as lists (several while rotating), each at least 16 characters', () => {
+    expect(loadEnv({}).STRIPE_WEBHOOK_SECRET).toBeUndefined();
+    expect(loadEnv({ STRIPE_WEBHOOK_SECRET: 'whsec_0123456789abcdef' }).STRIPE_WEBHOOK_SECRET).toEqual(['whsec_0123456789abcdef']);
+    expect(loadEnv({ PADDLE_WEBHOOK_SECRET: 'pdl_ntfset_new_0123456789, pdl_ntfset_old_0123456789' }).PADDLE_WEBHOOK_SECRET).toEqual([
+      'pdl_ntfset_new_0123456789',
+      'pdl_ntfset_old_0123456789',
+    ]);
+    expect(problemsOf({ STRIPE_WEBHOOK_SECRET: 'whsec_0123456789abcdef,whsec_short' })).toEqual(['STRIPE_WEBHOOK_SECRET.1: each secret must be at least 16 characters']);
+    expect(problemsOf({ PADDLE_WEBHOOK_SECRET: 'pdl_ntfset_new_0123456789,' })).toEqual(['PADDLE_WEBHOOK_SECRET.1: each secret must be at least 16 characters']);
+  });
 });

@@ -3,6 +3,12 @@ import { ConfigError, formatIssues } from './errors.js';
 
 const int = (min: number, max: number) => z.coerce.number().int('must be a whole number').min(min).max(max);
 
+/** One signing secret, or several separated by commas while a provider's secret is rotated. */
+const webhookSecrets = z
+  .string()
+  .transform((v) => v.split(',').map((s) => s.trim()))
+  .pipe(z.array(z.string().min(16, 'each secret must be at least 16 characters')).max(5, 'at most 5 secrets'));
+
 /**
  * Environment variables: connections, secrets and operational knobs. Defaults are the
  * local services of a development machine; production sets them explicitly.
@@ -61,6 +67,10 @@ export const envSchema = z.object({
   ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   /** HMAC-SHA256 key that billing webhooks are signed with; unset = /webhooks/billing refuses every request. */
   WEBHOOK_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
+  /** Stripe's endpoint signing secrets (whsec_…), comma-separated while rotating; unset = /webhooks/stripe refuses every request. */
+  STRIPE_WEBHOOK_SECRET: webhookSecrets.optional(),
+  /** Paddle's notification destination secret keys, comma-separated while rotating; unset = /webhooks/paddle refuses every request. */
+  PADDLE_WEBHOOK_SECRET: webhookSecrets.optional(),
   /** Denials of one subject within one minute above which abuse is reported. */
   QG_ABUSE_DENIALS_PER_MINUTE: int(1, 1_000_000).default(60),
 })

@@ -265,3 +265,27 @@ describe('every problem is reported at once', () => {
     );
   });
 });
+
+describe('billing: Stripe and Paddle prices and products as plans', () => {
+  it('maps price and product ids to plans, with the subject key defaulting to quotagate_subject', () => {
+    const policy = parsePolicy(policyWith({ billing: { stripe: { prices: { price_1PzXyZ: 'pro' } }, paddle: { products: { pro_01h1vjes1y163xfj1rh1tkfb65: 'free' } } } }));
+    expect(policy.billing).toEqual({
+      subject_key: 'quotagate_subject',
+      stripe: { prices: { price_1PzXyZ: 'pro' }, products: {} },
+      paddle: { prices: {}, products: { pro_01h1vjes1y163xfj1rh1tkfb65: 'free' } },
+    });
+    expect(parsePolicy(base()).billing.stripe).toEqual({ prices: {}, products: {} });
+  });
+
+  it('an unknown plan is an error naming the price', () => {
+    expectOneProblem(policyWith({ billing: { stripe: { prices: { price_1PzXyZ: 'platinum' } } } }), 'billing.stripe.prices.price_1PzXyZ', /unknown plan "platinum"/);
+    expectOneProblem(policyWith({ billing: { paddle: { products: { pro_01abc: 'gold' } } } }), 'billing.paddle.products.pro_01abc', /unknown plan "gold"/);
+  });
+
+  it('an unknown provider or key, a bad id or subject key', () => {
+    expectOneProblem(policyWith({ billing: { chargebee: {} } }), 'billing', /Unrecognized key: "chargebee"/);
+    expectOneProblem(policyWith({ billing: { stripe: { plans: {} } } }), 'billing.stripe', /Unrecognized key: "plans"/);
+    expectOneProblem(policyWith({ billing: { stripe: { prices: { 'price with space': 'pro' } } } }), 'billing.stripe.prices.price with space', /Invalid key/);
+    expectOneProblem(policyWith({ billing: { subject_key: 'has space' } }), 'billing.subject_key', /must be 1–40/);
+  });
+});

@@ -78,12 +78,30 @@ export const routeSchema = z.strictObject({
   rate_class: named('rate class', ROUTE_NAME_PATTERN).optional(),
 });
 
+/** A provider's price or product id → the plan a subscription to it is on. */
+const planMap = z.record(z.string().regex(/^[A-Za-z0-9_.:-]{1,255}$/), z.string()).default({});
+
+/** Which plan a provider's subscription is on: by price id first, then by product id. */
+export const providerPlansSchema = z.strictObject({
+  prices: planMap,
+  products: planMap,
+});
+
+/** Stripe and Paddle subscriptions as plans (README "Stripe" and "Paddle"). */
+export const billingSchema = z.strictObject({
+  /** The metadata (Stripe) or custom_data (Paddle) key the operator sets to the subject id at checkout. */
+  subject_key: z.string().regex(/^[A-Za-z0-9_.-]{1,40}$/, 'must be 1–40 of A–Z, a–z, 0–9, _ . -').default('quotagate_subject'),
+  stripe: providerPlansSchema.default({ prices: {}, products: {} }),
+  paddle: providerPlansSchema.default({ prices: {}, products: {} }),
+});
+
 export const policySchema = z
   .strictObject({
     metrics: z.record(named('metric name', NAME_PATTERN), metricSchema),
     plans: z.record(named('plan name', NAME_PATTERN), planSchema),
     default_plan: z.string().optional(),
     routes: z.array(routeSchema).default([]),
+    billing: billingSchema.default({ subject_key: 'quotagate_subject', stripe: { prices: {}, products: {} }, paddle: { prices: {}, products: {} } }),
   })
   // Cross-references run even when the structure has errors, so one run reports every
   // problem; they read the document defensively for that reason.
@@ -98,6 +116,7 @@ interface LoosePolicy {
   plans?: unknown;
   default_plan?: unknown;
   routes?: unknown;
+  billing?: unknown;
 }
 type AddIssue = (issue: { code: 'custom'; path: PropertyKey[]; message: string }) => void;
 
@@ -126,6 +145,13 @@ function checkReferences(policy: LoosePolicy, addIssue: AddIssue): void {
   }
   if (typeof policy.default_plan === 'string' && !(policy.default_plan in plans)) {
     issue(['default_plan'], `unknown plan "${policy.default_plan}"`);
+  }
+  for (const provider of ['stripe', 'paddle']) {
+    for (const kind of ['prices', 'products']) {
+      for (const [id, plan] of Object.entries(record(record(record(policy.billing)[provider])[kind]))) {
+        if (!(String(plan) in plans)) issue(['billing', provider, kind, id], `unknown plan "${String(plan)}"`);
+      }
+    }
   }
 
   const routeNames = new Set<unknown>();
@@ -169,6 +195,7 @@ export type RouteDef = z.output<typeof routeSchema>;
 export type ChargeDef = z.output<typeof chargeSchema>;
 export type FixedChargeDef = z.output<typeof fixedChargeSchema>;
 export type ReservedChargeDef = z.output<typeof reservedChargeSchema>;
+export type ProviderPlans = z.output<typeof providerPlansSchema>;
 
 export const isReserved = (charge: ChargeDef): charge is ReservedChargeDef => 'reserve' in charge;
 

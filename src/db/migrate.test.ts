@@ -8,7 +8,7 @@ import { migrate, MIGRATIONS_DIR, MIGRATIONS_TABLE } from './migrate.js';
 
 const TABLES = [
   'api_keys', 'audit_log', 'grants', 'ledger_idempotency', 'notifications', 'reconciliation_drifts', 'reconciliation_runs',
-  'subjects', 'usage_counters', 'usage_events', 'webhook_events',
+  'subjects', 'usage_counters', 'usage_events', 'webhook_events', 'billing_subscriptions', 'billing_customers', 'billing_unmatched',
 ];
 
 /** Every migration in migrations/ (`NNN_name.sql`), by the name node-pg-migrate records. */

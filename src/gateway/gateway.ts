@@ -148,7 +148,11 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     jobs: jobQueue(jobsRedis, env.QG_KEY_PREFIX),
     ledger: new LedgerWriter(pool, env.QG_IDEMPOTENCY_TTL_SECONDS * 1000),
     adminTokenHash: env.ADMIN_TOKEN === undefined ? null : hashToken(env.ADMIN_TOKEN),
-    webhookSecret: env.WEBHOOK_SECRET ?? null,
+    webhookSecrets: {
+      quotagate: env.WEBHOOK_SECRET === undefined ? null : [env.WEBHOOK_SECRET],
+      stripe: env.STRIPE_WEBHOOK_SECRET ?? null,
+      paddle: env.PADDLE_WEBHOOK_SECRET ?? null,
+    },
     // Its blocking reads get connections of their own (one per partition on a Cluster), opened only while a dashboard listens.
     outboxTail: new OutboxTail(
       () => openRedis(env, { connectionName: 'quotagate-gateway-feed', maxRetriesPerRequest: null }),

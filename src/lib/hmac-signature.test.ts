@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { signPayload, verifySignature } from './hmac-signature.js';
+import { PADDLE_SCHEME, signPayload, verifySignature } from './hmac-signature.js';
 
 const SECRET = 'whsec_0123456789abcdef';
 const BODY = '{"id":"evt_1","type":"usage.threshold"}';
@@ -82,5 +82,32 @@ describe('verifySignature', () => {
   it('refuses a digest of the right length made from the wrong input', () => {
     const forged = createHmac('sha256', SECRET).update(BODY).digest('hex'); // no "<t>." prefix
     expect(verifySignature(SECRET, `t=${NOW},v1=${forged}`, BODY, NOW)).toBe(false);
+  });
+});
+
+describe('several secrets (the operator rotates)', () => {
+  it('accepts a signature made with any configured secret, and none made with another', () => {
+    const header = signPayload(SECRET, BODY, NOW);
+    expect(verifySignature(['whsec_new_secret_0123456', SECRET], header, BODY, NOW)).toBe(true);
+    expect(verifySignature([SECRET, 'whsec_new_secret_0123456'], header, BODY, NOW)).toBe(true);
+    expect(verifySignature(['whsec_new_secret_0123456', 'whsec_other_secret_01234'], header, BODY, NOW)).toBe(false);
+    expect(verifySignature([], header, BODY, NOW)).toBe(false);
+  });
+});
+
+describe('the Paddle scheme: ts=<unix>;h1=<hex> over "<ts>:<body>"', () => {
+  it('signs and verifies with its own separators and signed text', () => {
+    const expected = createHmac('sha256', SECRET).update(`${NOW}:${BODY}`).digest('hex');
+    const header = signPayload(SECRET, BODY, NOW, PADDLE_SCHEME);
+    expect(header).toBe(`ts=${NOW};h1=${expected}`);
+    expect(verifySignature(SECRET, header, BODY, NOW, 300, PADDLE_SCHEME)).toBe(true);
+  });
+
+  it('accepts any one h1 among several, and refuses the other schemes\' spelling', () => {
+    const good = signPayload(SECRET, BODY, NOW, PADDLE_SCHEME).split('h1=')[1]!;
+    const other = signPayload('pdl_ntfset_old_secret_0', BODY, NOW, PADDLE_SCHEME).split('h1=')[1]!;
+    expect(verifySignature(SECRET, `ts=${NOW};h1=${other};h1=${good}`, BODY, NOW, 300, PADDLE_SCHEME)).toBe(true);
+    expect(verifySignature(SECRET, signPayload(SECRET, BODY, NOW), BODY, NOW, 300, PADDLE_SCHEME)).toBe(false);
+    expect(verifySignature(SECRET, `ts=${NOW};h1=${createHmac('sha256', SECRET).update(`${NOW}.${BODY}`).digest('hex')}`, BODY, NOW, 300, PADDLE_SCHEME)).toBe(false);
   });
 });

@@ -62,8 +62,11 @@ export async function changeSubjectIn(
     anchor: change.anchor === undefined ? previous.anchor : change.anchor,
     overrides: change.overrides ?? previous.overrides,
   };
-  // Gauge levels are read from the engine, which rebuilds them from the ledger if Redis lost them.
-  const blockers = downgradeBlockers(deps.engine.policy, subjectRef(next), await deps.engine.usage(subjectRef(previous)));
+  // Only a change of limits can be a downgrade: moving the anchor alone (a renewal) is never
+  // refused, even for a subject already above its plan (after a forced downgrade). Gauge levels
+  // are read from the engine, which rebuilds them from the ledger if Redis lost them.
+  const limitsChange = next.plan !== previous.plan || change.overrides !== undefined;
+  const blockers = limitsChange ? downgradeBlockers(deps.engine.policy, subjectRef(next), await deps.engine.usage(subjectRef(previous))) : [];
   const details = { from: { plan: previous.plan, anchor: isoOrNull(previous.anchor) }, to: { plan: next.plan, anchor: isoOrNull(next.anchor) } };
   if (blockers.length > 0 && !change.force) {
     const auditId = who.recordRefusal

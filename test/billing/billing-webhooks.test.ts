@@ -40,7 +40,7 @@ async function subjectWithUsage(plan = 'pro'): Promise<TestSubject> {
 const usage = async (s: TestSubject) =>
   (await (await f.request('/v1/usage', { key: s.key })).json()) as { plan: string; metrics: { metric: string; used: number; period_start: string | null }[] };
 const usedOf = async (s: TestSubject, metric: string) => (await usage(s)).metrics.find((m) => m.metric === metric)!.used;
-const recorded = async (id: string) => (await f.pool.query('SELECT result FROM webhook_events WHERE id = $1', [id])).rows;
+const recorded = async (id: string) => (await f.pool.query("SELECT result FROM webhook_events WHERE provider = 'quotagate' AND id = $1", [id])).rows;
 const audits = async (subject: string) =>
   (await f.pool.query<{ action: string; actor: string }>('SELECT action, actor FROM audit_log WHERE subject_id = $1 ORDER BY id', [subject])).rows;
 
@@ -111,6 +111,18 @@ describe('billing webhooks', () => {
     expect(res.result).toMatchObject({ status: 'applied', plan: 'basic', forced: [{ metric: 'projects', message: 'delete 2 projects' }] });
     expect((await usage(s)).plan).toBe('basic');
     expect((await f.request('/v1/projects', { method: 'POST', key: s.key, json: {} })).status).toBe(402);
+  });
+
+  it('never refuses a renewal, even for a subject left above its gauges by a cancellation', async () => {
+    const s = await subjectWithUsage('pro');
+    await Promise.all(Array.from({ length: 2 }, () => f.request('/v1/projects', { method: 'POST', key: s.key, json: {} })));
+    const canceled = (await (await deliver(event('subscription.canceled', { subject_id: s.id }))).json()) as { result: { plan: string; forced: unknown[] } };
+    expect(canceled.result).toMatchObject({ plan: 'basic', forced: [{ metric: 'projects', message: 'delete 4 projects' }] });
+    const renewal = new Date(Date.now() - 1000).toISOString();
+    const renewed = (await (await deliver(event('subscription.renewed', { subject_id: s.id, period_start: renewal }))).json()) as { result: Record<string, unknown> };
+    expect(renewed.result).toMatchObject({ status: 'applied', plan: 'basic', anchor: renewal });
+    expect(await usedOf(s, 'exports')).toBe(0);
+    expect(await usedOf(s, 'projects')).toBe(7);
   });
 
   it('answers 404 for an unknown subject without recording the event, so a retry applies it later', async () => {

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { envSchema } from '../../src/config/env.js';
-import { metricSchema, planSchema, policySchema, rateSchema, reservedChargeSchema, routeSchema } from '../../src/config/policy.js';
+import { billingSchema, metricSchema, planSchema, policySchema, providerPlansSchema, rateSchema, reservedChargeSchema, routeSchema } from '../../src/config/policy.js';
 
 const readme = readFileSync(fileURLToPath(new URL('../../README.md', import.meta.url)), 'utf8');
 
@@ -37,6 +37,8 @@ describe('README configuration reference', () => {
       rate: Object.keys(rateSchema.shape),
       charge: Object.keys(reservedChargeSchema.shape),
       reserve: Object.keys(reservedChargeSchema.shape.reserve.shape),
+      billing: Object.keys(billingSchema.shape),
+      provider: Object.keys(providerPlansSchema.shape),
     };
     for (const [where, names] of Object.entries(keys)) {
       for (const key of names) expect(example, `${where} key ${key}`).toMatch(new RegExp(`(^|[\\s{,-])${key}:`, 'm'));
