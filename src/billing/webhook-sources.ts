@@ -57,7 +57,7 @@ function translated(translate: () => Translation, prefix: string[]): Translation
 
 function fieldProblem(err: ZodError, prefix: string[]): ProblemError {
   const first = err.issues[0];
-  return new ProblemError('invalid_request', formatIssues(err.issues).join('; '), { field: [...prefix, ...(first?.path ?? []).map(String)].join('.') });
+  return new ProblemError('invalid_request', formatIssues(err.issues).join('; '), { field: [...prefix, ...(first?.path ?? []).map(String)].join('.') || 'body' });
 }
 
 export const quotagateSource: WebhookSource = {
