@@ -10,6 +10,7 @@ import { registerKeyRoutes } from './key-routes.js';
 import { registerReconciliationRoutes } from './reconciliation-routes.js';
 import { registerSubjectRoutes } from './subject-routes.js';
 import { registerUsageChangeRoutes } from './usage-change-routes.js';
+import { registerUsageHistoryRoutes } from './usage-history-routes.js';
 
 /** Admin requests are small JSON documents. */
 const MAX_ADMIN_BODY_BYTES = 64 * 1024;
@@ -32,6 +33,7 @@ export function registerAdminRoutes(app: OpenAPIHono, deps: GatewayDeps, api: Ap
   registerKeyRoutes(app, admin, schemas);
   registerUsageChangeRoutes(app, deps, admin, schemas, api);
   registerHistoryRoutes(app, admin, schemas);
+  registerUsageHistoryRoutes(app, deps, admin, schemas, api);
   registerReconciliationRoutes(app, admin, schemas);
   app.openAPIRegistry.registerComponent('securitySchemes', 'adminToken', {
     type: 'http',

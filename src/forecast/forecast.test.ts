@@ -23,8 +23,8 @@ describe('forecastCounter', () => {
     clock.set(T0 - 12 * HOUR); // the 10th, 00:00
     const now = clock.now();
     const period = periodAt(now);
-    const f = forecast({ daily: steady(100), used: 900, remaining: 1_100 });
-    expect(f).toEqual({
+    const f = forecast({ daily: steady(100), used: 900, remaining: 1_100 })!;
+    expect(f).toMatchObject({
       basisDays: 14,
       dailyRate: 100,
       projectedUsed: Math.round(900 + 100 * daysLeft(period, now)),
@@ -33,6 +33,8 @@ describe('forecastCounter', () => {
       limitReachedAt: now + 11 * DAY,
       dailyBudget: Math.floor((1_100 / daysLeft(period, now)) * 10) / 10,
     });
+    // The path for charts: one point per midnight until the period ends (itself a midnight).
+    expect(f.path).toEqual(Array.from({ length: daysLeft(period, now) }, (_, i) => ({ at: now + (i + 1) * DAY, used: 900 + 100 * (i + 1) })));
   });
 
   it('steady usage that fits: no limit date, and a budget above the pace', () => {

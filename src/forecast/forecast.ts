@@ -51,6 +51,8 @@ export interface Forecast {
   limitReachedAt: number | null;
   /** Units per day that last until the period ends. */
   dailyBudget: number;
+  /** The projected usage at each UTC midnight until the period ends, and at its end (for charts). */
+  path: { at: number; used: number }[];
 }
 
 const round1 = (x: number) => Math.round(x * 10) / 10;
@@ -88,14 +90,17 @@ export function forecastCounter(input: ForecastInput): Forecast | null {
 
   let added = 0;
   let limitReachedAt: number | null = null;
+  const path: Forecast['path'] = [];
+  // Steps end on whole hours, so every midnight is a step's end.
   for (let t = now; t < period.end; ) {
-    const next = Math.min(t + STEP, period.end);
+    const next = Math.min(t - (t % STEP) + STEP, period.end);
     const units = ((rateAt(t) + rateAt(next)) / 2) * ((next - t) / DAY);
     if (limitReachedAt === null && remaining > 0 && added + units >= remaining) {
       limitReachedAt = Math.round(t + ((remaining - added) / units) * (next - t));
     }
     added += units;
     t = next;
+    if (t % DAY === 0 || t === period.end) path.push({ at: t, used: Math.round(used + added) });
   }
 
   const projectedUsed = Math.round(used + added);
@@ -107,5 +112,6 @@ export function forecastCounter(input: ForecastInput): Forecast | null {
     projectedPercent: capacity === 0 ? 100 : round1((projectedUsed / capacity) * 100),
     limitReachedAt,
     dailyBudget: floor1(remaining / ((period.end - now) / DAY)),
+    path,
   };
 }

@@ -3,6 +3,7 @@ import { KeyStore } from '../../src/auth/key-store.js';
 import { loadEnv } from '../../src/config/env.js';
 import { parsePolicy } from '../../src/config/load-policy.js';
 import type { Policy, PolicyInput } from '../../src/config/policy.js';
+import type { Clock } from '../../src/lib/clock.js';
 import { startDemoUpstream, type DemoUpstream } from '../../src/demo/upstream.js';
 import { startGateway, type Gateway } from '../../src/gateway/gateway.js';
 import { createLogger } from '../../src/observability/logger.js';
@@ -88,10 +89,11 @@ let subjects = 0;
 /**
  * A real gateway on a loopback port, started the way production starts it (startGateway
  * with an Env), in front of a demo upstream, on the run's Redis (own key prefix) and
- * database. `redisUrl` points it at another Redis (a private one a test may stop).
+ * database. `redisUrl` points it at another Redis (a private one a test may stop); `clock`
+ * is the gateway's clock (decisions, periods, history), by default the system's.
  */
 export async function startGatewayFixture(
-  options: { policy?: (upstreamUrl: string) => PolicyInput; env?: Record<string, string>; redisUrl?: string } = {},
+  options: { policy?: (upstreamUrl: string) => PolicyInput; env?: Record<string, string>; redisUrl?: string; clock?: Clock } = {},
 ): Promise<GatewayFixture> {
   const upstream = await startDemoUpstream();
   const policy = parsePolicy((options.policy ?? gatewayTestPolicy)(upstream.url));
@@ -111,7 +113,7 @@ export async function startGatewayFixture(
     ...options.env,
   });
   const logger = createLogger(process.env.QG_TEST_LOG_LEVEL ?? 'silent');
-  const gateway = await startGateway({ env, policy, logger });
+  const gateway = await startGateway({ env, policy, logger, clock: options.clock });
   const redis = openRedis(env, { maxRetriesPerRequest: 1 });
   const keys = new KeySchema(env.QG_KEY_PREFIX, env.QG_PARTITIONS);
   const pool = createTestPool();

@@ -1,0 +1,118 @@
+import type { Pool } from 'pg';
+import type { Logger } from 'pino';
+import { FORECAST_BASIS_DAYS, forecastCounter, type Forecast } from '../forecast/forecast.js';
+import type { Clock } from '../lib/clock.js';
+import { fromPostgres } from '../observability/backend-error.js';
+import { periodAt } from '../lib/period.js';
+import { TtlCache } from '../lib/ttl-cache.js';
+import type { MetricUsage, SubjectRef } from '../quota/types.js';
+import { readCounters, readRollups, type RollupRow } from './rollup-rows.js';
+import { levelsAt, usageBuckets, type UsageBucket } from './usage-buckets.js';
+
+const DAY = 86_400_000;
+const HOUR = 3_600_000;
+
+/** The longest history one request may ask for. */
+export const MAX_HISTORY_DAYS = 90;
+/** Subjects whose forecast basis is kept in memory (per gateway process). */
+const BASIS_CACHE_ENTRIES = 10_000;
+/** How long a basis is reused; it changes only when a day completes, but a late flush may still add to yesterday. */
+const BASIS_TTL_MS = 10 * 60_000;
+/** After Postgres failed, how long forecasts are left out before it is asked again. */
+const FAILED_BASIS_TTL_MS = 30_000;
+
+export interface MetricHistory {
+  /** The metric's live usage (from the engine), as GET /v1/usage reports it. */
+  usage: MetricUsage;
+  /** One bucket per UTC day, the last one today so far; `level` is the counter (period-to-date) or gauge level at the day's end (now for today). */
+  daily: (UsageBucket & { level: number })[];
+  /** Today's UTC hours so far. */
+  hourly: UsageBucket[];
+  forecast: Forecast | null;
+}
+
+export interface SubjectHistory {
+  /** Start of the first day. */
+  from: number;
+  now: number;
+  metrics: MetricHistory[];
+}
+
+/** Usage per complete day of the forecast basis, by metric: FORECAST_BASIS_DAYS days before `today`. */
+const basisOf = (rows: readonly RollupRow[], metric: string, today: number): number[] =>
+  usageBuckets(rows.filter((r) => r.metric === metric), today - FORECAST_BASIS_DAYS * DAY, DAY, FORECAST_BASIS_DAYS).map((b) => b.usage);
+
+/** A counter's forecast from its live usage and its daily basis; none for gauges. */
+function forecastOf(m: MetricUsage, daily: readonly number[] | undefined, now: number): Forecast | null {
+  if (m.kind !== 'counter' || m.periodStart === null || m.resetsAt === null || daily === undefined) return null;
+  return forecastCounter({ now, period: { start: m.periodStart, end: m.resetsAt }, used: m.used, remaining: m.remaining, daily });
+}
+
+/**
+ * Usage history and forecasts of a subject, read from usage_rollups (never from the
+ * ledger itself): a history is one index range of the subject's rows, whatever the
+ * number of events. Live figures (used, remaining) come from the engine, as in GET /v1/usage.
+ */
+export class UsageHistory {
+  /** subject + UTC day → daily usage of the basis days, by metric; null after a failed read. */
+  private readonly bases = new TtlCache<string, Map<string, number[]> | null>(BASIS_CACHE_ENTRIES);
+
+  constructor(
+    private readonly pool: Pool,
+    private readonly clock: Clock,
+    private readonly logger: Logger,
+  ) {}
+
+  /**
+   * The forecast of each of `usage`'s metrics (null for gauges, unlimited counters and too
+   * little data). Never fails: when Postgres does not answer there are no forecasts, and
+   * usage is still answered. The basis is read once per subject and day, per process.
+   */
+  async forecasts(subject: SubjectRef, usage: readonly MetricUsage[]): Promise<(Forecast | null)[]> {
+    const now = this.clock.now();
+    const today = now - (now % DAY);
+    const key = `${subject.id}\u0000${today}`;
+    let basis = this.bases.get(key);
+    if (basis === undefined) {
+      try {
+        const rows = await readRollups(this.pool, [subject.id], today - FORECAST_BASIS_DAYS * DAY, today);
+        basis = new Map(usage.map((m) => [m.metric, basisOf(rows, m.metric, today)]));
+        this.bases.set(key, basis, Math.min(BASIS_TTL_MS, today + DAY - now));
+      } catch (err) {
+        this.logger.warn({ err: (err as Error).message, subject: subject.id }, 'could not read the usage history; answering usage without forecasts');
+        basis = null;
+        this.bases.set(key, basis, FAILED_BASIS_TTL_MS);
+      }
+    }
+    return usage.map((m) => forecastOf(m, basis?.get(m.metric), now));
+  }
+
+  /** The last `days` UTC days (today the last) of each of `usage`'s metrics, today's hours, levels and forecasts; fails (tagged) when Postgres does. */
+  async history(subject: SubjectRef, usage: readonly MetricUsage[], days: number): Promise<SubjectHistory> {
+    const now = this.clock.now();
+    const today = now - (now % DAY);
+    const from = today - (days - 1) * DAY;
+    const rows = await fromPostgres(readRollups(this.pool, [subject.id], Math.min(from, today - FORECAST_BASIS_DAYS * DAY), today + DAY));
+    // A day's level is read at its end (now for today), in the period holding its last moment.
+    const ends = Array.from({ length: days }, (_, i) => Math.min(from + (i + 1) * DAY, now));
+    const periodOf = (m: MetricUsage) => (t: number) => (m.kind === 'gauge' ? null : periodAt(t - 1, subject.anchor).start);
+    const wanted = new Map<string, { metric: string; periodStart: number | null }>();
+    for (const m of usage) for (const t of ends) wanted.set(`${m.metric}|${periodOf(m)(t)}`, { metric: m.metric, periodStart: periodOf(m)(t) });
+    const counters = await fromPostgres(readCounters(this.pool, subject.id, [...wanted.values()]));
+
+    return {
+      from,
+      now,
+      metrics: usage.map((m) => {
+        const mine = rows.filter((r) => r.metric === m.metric);
+        const levels = levelsAt(m.metric, mine, counters, ends, periodOf(m));
+        return {
+          usage: m,
+          daily: usageBuckets(mine, from, DAY, days).map((b, i) => ({ ...b, level: levels[i]! })),
+          hourly: usageBuckets(mine, today, HOUR, Math.floor((now - today) / HOUR) + 1),
+          forecast: forecastOf(m, basisOf(mine, m.metric, today), now),
+        };
+      }),
+    };
+  }
+}
