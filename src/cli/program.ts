@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Command } from '@commander-js/extra-typings';
 import { addAdminCommands } from './commands/admin.js';
 import { addConfigCommands } from './commands/config.js';
+import { addRollupCommands } from './commands/rollups.js';
 import { addServiceCommands } from './commands/services.js';
 
 // package.json sits two levels up from both src/cli/ and dist/cli/.
@@ -17,6 +18,7 @@ export function buildProgram(): Command {
     .showHelpAfterError('(run with --help for usage)');
   addServiceCommands(program);
   addConfigCommands(program);
+  addRollupCommands(program);
   addAdminCommands(program);
   return program;
 }
