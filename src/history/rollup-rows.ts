@@ -1,5 +1,4 @@
 import type { Queryable } from '../db/transaction.js';
-import { GAUGE_PERIOD } from '../ledger/pg-hydrator.js';
 
 /** One row of usage_rollups: a subject's metric in one UTC hour and period. */
 export interface RollupRow {
@@ -39,23 +38,4 @@ export async function readRollups(db: Queryable, subjectIds: readonly string[], 
     charges: Number(r.charges),
     denials: Number(r.denials),
   }));
-}
-
-/** `metric|period ms` (`gauge` for gauges): a key of CounterValues. */
-export const counterKey = (metric: string, periodStart: number | null): string => `${metric}|${periodStart ?? 'gauge'}`;
-
-/** usage_counters of one subject for these metric periods (null: a gauge's level), by counterKey; missing rows are 0. */
-export async function readCounters(db: Queryable, subjectId: string, keys: readonly { metric: string; periodStart: number | null }[]): Promise<Map<string, number>> {
-  const { rows } = await db.query<{ ord: string; value: string }>(
-    `SELECT u.ord, c.value
-       FROM unnest($2::text[], $3::timestamptz[]) WITH ORDINALITY AS u(metric, period_start, ord)
-       JOIN usage_counters c ON c.subject_id = $1 AND c.metric = u.metric AND c.period_start = u.period_start`,
-    [subjectId, keys.map((k) => k.metric), keys.map((k) => (k.periodStart === null ? GAUGE_PERIOD : new Date(k.periodStart).toISOString()))],
-  );
-  const values = new Map(keys.map((k) => [counterKey(k.metric, k.periodStart), 0]));
-  for (const r of rows) {
-    const k = keys[Number(r.ord) - 1]!;
-    values.set(counterKey(k.metric, k.periodStart), Number(r.value));
-  }
-  return values;
 }

@@ -1,4 +1,7 @@
-import { counterKey, type RollupRow } from './rollup-rows.js';
+import { FORECAST_BASIS_DAYS } from '../forecast/forecast.js';
+import type { RollupRow } from './rollup-rows.js';
+
+const DAY = 86_400_000;
 
 /** Usage in one stretch of time (a UTC day or hour). */
 export interface UsageBucket {
@@ -30,21 +33,19 @@ export function usageBuckets(rows: readonly RollupRow[], from: number, size: num
 
 /**
  * The counter (period-to-date) or gauge level right before each instant of `at`: the
- * ledger's running total of the period holding it (usage_counters, `counters` by
- * counterKey) less the rollups that came after it. `rows` (of `metric`) must cover every
- * hour from the earliest instant (hour-aligned, or now) to now.
+ * ledger's running total of the period holding it (usage_counters, `counterOf(period)`)
+ * less the rollups that came after it. `rows` (one metric's) must cover every hour from
+ * the earliest instant (hour-aligned, or now) to now.
  */
-export function levelsAt(
-  metric: string,
-  rows: readonly RollupRow[],
-  counters: ReadonlyMap<string, number>,
-  at: readonly number[],
-  periodOf: (t: number) => number | null,
-): number[] {
+export function levelsAt(rows: readonly RollupRow[], at: readonly number[], periodOf: (t: number) => number | null, counterOf: (period: number | null) => number): number[] {
   return at.map((t) => {
     const period = periodOf(t);
-    let level = counters.get(counterKey(metric, period)) ?? 0;
+    let level = counterOf(period);
     for (const r of rows) if (r.periodStart === period && r.hour >= t) level -= r.net;
     return level;
   });
 }
+
+/** What a forecast is fitted through: one metric's usage per complete UTC day, the FORECAST_BASIS_DAYS days before `today`. */
+export const forecastBasis = (rows: readonly RollupRow[], today: number): number[] =>
+  usageBuckets(rows, today - FORECAST_BASIS_DAYS * DAY, DAY, FORECAST_BASIS_DAYS).map((b) => b.usage);

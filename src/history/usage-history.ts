@@ -6,8 +6,9 @@ import { fromPostgres } from '../observability/backend-error.js';
 import { periodAt } from '../lib/period.js';
 import { TtlCache } from '../lib/ttl-cache.js';
 import type { MetricUsage, SubjectRef } from '../quota/types.js';
-import { readCounters, readRollups, type RollupRow } from './rollup-rows.js';
-import { levelsAt, usageBuckets, type UsageBucket } from './usage-buckets.js';
+import { readCounterValues, type CounterKey } from '../ledger/counter-values.js';
+import { readRollups } from './rollup-rows.js';
+import { forecastBasis, levelsAt, usageBuckets, type UsageBucket } from './usage-buckets.js';
 
 const DAY = 86_400_000;
 const HOUR = 3_600_000;
@@ -37,10 +38,6 @@ export interface SubjectHistory {
   now: number;
   metrics: MetricHistory[];
 }
-
-/** Usage per complete day of the forecast basis, by metric: FORECAST_BASIS_DAYS days before `today`. */
-const basisOf = (rows: readonly RollupRow[], metric: string, today: number): number[] =>
-  usageBuckets(rows.filter((r) => r.metric === metric), today - FORECAST_BASIS_DAYS * DAY, DAY, FORECAST_BASIS_DAYS).map((b) => b.usage);
 
 /** A counter's forecast from its live usage and its daily basis; none for gauges. */
 function forecastOf(m: MetricUsage, daily: readonly number[] | undefined, now: number): Forecast | null {
@@ -76,7 +73,7 @@ export class UsageHistory {
     if (basis === undefined) {
       try {
         const rows = await readRollups(this.pool, [subject.id], today - FORECAST_BASIS_DAYS * DAY, today);
-        basis = new Map(usage.map((m) => [m.metric, basisOf(rows, m.metric, today)]));
+        basis = new Map(usage.map((m) => [m.metric, forecastBasis(rows.filter((r) => r.metric === m.metric), today)]));
         this.bases.set(key, basis, Math.min(BASIS_TTL_MS, today + DAY - now));
       } catch (err) {
         this.logger.warn({ err: (err as Error).message, subject: subject.id }, 'could not read the usage history; answering usage without forecasts');
@@ -96,21 +93,24 @@ export class UsageHistory {
     // A day's level is read at its end (now for today), in the period holding its last moment.
     const ends = Array.from({ length: days }, (_, i) => Math.min(from + (i + 1) * DAY, now));
     const periodOf = (m: MetricUsage) => (t: number) => (m.kind === 'gauge' ? null : periodAt(t - 1, subject.anchor).start);
-    const wanted = new Map<string, { metric: string; periodStart: number | null }>();
-    for (const m of usage) for (const t of ends) wanted.set(`${m.metric}|${periodOf(m)(t)}`, { metric: m.metric, periodStart: periodOf(m)(t) });
-    const counters = await fromPostgres(readCounters(this.pool, subject.id, [...wanted.values()]));
+    const counterId = (metric: string, period: number | null) => `${metric}|${period}`;
+    const wanted = new Map<string, CounterKey>();
+    for (const m of usage) for (const t of ends) wanted.set(counterId(m.metric, periodOf(m)(t)), { subjectId: subject.id, metric: m.metric, periodStart: periodOf(m)(t) });
+    const keys = [...wanted.values()];
+    const values = await fromPostgres(readCounterValues(this.pool, keys));
+    const counters = new Map(keys.map((k, i) => [counterId(k.metric, k.periodStart), values[i]!]));
 
     return {
       from,
       now,
       metrics: usage.map((m) => {
         const mine = rows.filter((r) => r.metric === m.metric);
-        const levels = levelsAt(m.metric, mine, counters, ends, periodOf(m));
+        const levels = levelsAt(mine, ends, periodOf(m), (period) => counters.get(counterId(m.metric, period)) ?? 0);
         return {
           usage: m,
           daily: usageBuckets(mine, from, DAY, days).map((b, i) => ({ ...b, level: levels[i]! })),
           hourly: usageBuckets(mine, today, HOUR, Math.floor((now - today) / HOUR) + 1),
-          forecast: forecastOf(m, basisOf(mine, m.metric, today), now),
+          forecast: forecastOf(m, forecastBasis(mine, today), now),
         };
       }),
     };

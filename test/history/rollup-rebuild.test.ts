@@ -6,7 +6,7 @@ import { migrate, MIGRATIONS_DIR, MIGRATIONS_TABLE } from '../../src/db/migrate.
 import { rebuildRollups } from '../../src/history/rebuild-rollups.js';
 import { eventsJson, INSERT_EVENTS, LedgerWriter } from '../../src/ledger/ledger-writer.js';
 import { runCli } from '../support/cli.js';
-import { deliveries, ledgerSums, random, randomEvents, rollupSums, testSeed } from '../support/rollup-checks.js';
+import { deliveries, ledgerBuckets, random, randomEvents, rollupBuckets, testSeed } from '../support/rollup-checks.js';
 import { createScratchDatabase } from '../support/services.js';
 import { DAY, T0 } from '../support/test-time.js';
 
@@ -53,26 +53,26 @@ describe(`usage_rollups of an existing ledger (QG_TEST_SEED=${SEED})`, () => {
 
     expect(await migrate(db.url)).toContain('007_usage_rollups');
     for (const bucket of ['hour', 'day'] as const) {
-      const ledger = await ledgerSums(pool, ids, bucket);
+      const ledger = await ledgerBuckets(pool, ids, bucket);
       expect(Object.keys(ledger).length).toBeGreaterThan(20);
-      expect(await rollupSums(pool, ids, bucket), `per ${bucket}`).toEqual(ledger);
+      expect(await rollupBuckets(pool, ids, bucket), `per ${bucket}`).toEqual(ledger);
     }
   });
 
   it('are recounted by `quotagate rollups rebuild`, a range or all of them', async () => {
-    const ledger = await ledgerSums(pool, ids, 'hour');
+    const ledger = await ledgerBuckets(pool, ids, 'hour');
     // Damage three stretches: rows lost, rows wrong, rows that should not be there.
     await pool.query(`DELETE FROM usage_rollups WHERE hour >= $1 AND hour < $2`, [new Date(FROM).toISOString(), new Date(FROM + 5 * DAY).toISOString()]);
     await pool.query(`UPDATE usage_rollups SET net = net + 7 WHERE hour >= $1 AND hour < $2`, [new Date(FROM + 10 * DAY).toISOString(), new Date(FROM + 12 * DAY).toISOString()]);
     await pool.query(`INSERT INTO usage_rollups (subject_id, hour, metric, period_start, net) VALUES ('backfill-cal', $1, 'gens', '-infinity', 99)`, [new Date(FROM + 20 * DAY).toISOString()]);
-    expect(await rollupSums(pool, ids, 'hour')).not.toEqual(ledger);
+    expect(await rollupBuckets(pool, ids, 'hour')).not.toEqual(ledger);
 
     // Only the range given: the first stretch is mended, the others are not yet.
     const range = await runCli(['rollups', 'rebuild', '--from', new Date(FROM - DAY).toISOString(), '--to', new Date(FROM + 6 * DAY).toISOString()], { DATABASE_URL: db.url });
     expect(range.stderr).toBe('');
     expect(range.code).toBe(0);
     expect(range.stdout).toMatch(/^recounted \d+ hourly rollup row\(s\) from the ledger, \S+ to \S+\n$/);
-    const partly = await rollupSums(pool, ids, 'hour');
+    const partly = await rollupBuckets(pool, ids, 'hour');
     const firstDays = (s: typeof ledger) => Object.fromEntries(Object.entries(s).filter(([k]) => Date.parse(k.split('|')[3]!) < FROM + 5 * DAY));
     expect(firstDays(partly)).toEqual(firstDays(ledger));
     expect(partly).not.toEqual(ledger);
@@ -80,7 +80,7 @@ describe(`usage_rollups of an existing ledger (QG_TEST_SEED=${SEED})`, () => {
     const all = await runCli(['rollups', 'rebuild'], { DATABASE_URL: db.url });
     expect(all).toMatchObject({ code: 0, stderr: '' });
     expect(all.stdout).toMatch(/from the ledger, the beginning to now\n$/);
-    expect(await rollupSums(pool, ids, 'hour')).toEqual(ledger);
+    expect(await rollupBuckets(pool, ids, 'hour')).toEqual(ledger);
 
     const bad = await runCli(['rollups', 'rebuild', '--from', 'yesterday'], { DATABASE_URL: db.url });
     expect(bad.code).toBe(2);
@@ -106,6 +106,6 @@ describe(`usage_rollups of an existing ledger (QG_TEST_SEED=${SEED})`, () => {
     })();
     await Promise.all([writing, rebuilding]);
     expect(rebuilds).toBeGreaterThan(1);
-    for (const bucket of ['hour', 'day'] as const) expect(await rollupSums(pool, ids, bucket), `per ${bucket}`).toEqual(await ledgerSums(pool, ids, bucket));
+    for (const bucket of ['hour', 'day'] as const) expect(await rollupBuckets(pool, ids, bucket), `per ${bucket}`).toEqual(await ledgerBuckets(pool, ids, bucket));
   });
 });

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Pool } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LedgerWriter } from '../../src/ledger/ledger-writer.js';
-import { deliveries, ledgerSums, random, randomEvents, rollupSums, testSeed } from '../support/rollup-checks.js';
+import { deliveries, ledgerBuckets, random, randomEvents, rollupBuckets, testSeed } from '../support/rollup-checks.js';
 import { createTestPool } from '../support/services.js';
 import { DAY, T0 } from '../support/test-time.js';
 
@@ -44,14 +44,14 @@ describe(`usage_rollups (QG_TEST_SEED=${SEED})`, () => {
       while (next < batches.length) await w.write(batches[next++]!);
     }));
     // And the whole ledger delivered once more, by two at once: nothing may move.
-    const before = await rollupSums(pool, ids, 'hour');
+    const before = await rollupBuckets(pool, ids, 'hour');
     await Promise.all([writers[0]!.write(events), writers[1]!.write(events)]);
 
     const stored = await pool.query<{ n: string }>('SELECT count(*) AS n FROM usage_events WHERE subject_id = ANY($1)', [ids]);
     expect(Number(stored.rows[0]!.n)).toBe(events.length);
-    expect(await rollupSums(pool, ids, 'hour')).toEqual(before);
+    expect(await rollupBuckets(pool, ids, 'hour')).toEqual(before);
     for (const bucket of ['hour', 'day'] as const) {
-      const [rolled, ledger] = await Promise.all([rollupSums(pool, ids, bucket), ledgerSums(pool, ids, bucket)]);
+      const [rolled, ledger] = await Promise.all([rollupBuckets(pool, ids, bucket), ledgerBuckets(pool, ids, bucket)]);
       expect(Object.keys(ledger).length).toBeGreaterThan(bucket === 'hour' ? 100 : 30);
       expect(rolled, `per ${bucket}`).toEqual(ledger);
     }

@@ -87,7 +87,7 @@ const sums = (rows: { k: string; net: string | null; reset: string; charges: str
   );
 
 /** usage_rollups of these subjects, summed per hour or UTC day. */
-export async function rollupSums(pool: Pool, subjects: readonly string[], bucket: 'hour' | 'day'): Promise<Sums> {
+export async function rollupBuckets(pool: Pool, subjects: readonly string[], bucket: 'hour' | 'day'): Promise<Sums> {
   const { rows } = await pool.query(
     `SELECT concat_ws('|', subject_id, metric, period_start, date_trunc($2, hour, 'UTC')) AS k,
             sum(net) AS net, sum(reset) AS reset, sum(charges) AS charges, sum(denials) AS denials
@@ -98,7 +98,7 @@ export async function rollupSums(pool: Pool, subjects: readonly string[], bucket
 }
 
 /** The same sums straight from the events in usage_events. */
-export async function ledgerSums(pool: Pool, subjects: readonly string[], bucket: 'hour' | 'day'): Promise<Sums> {
+export async function ledgerBuckets(pool: Pool, subjects: readonly string[], bucket: 'hour' | 'day'): Promise<Sums> {
   const { rows } = await pool.query(
     `SELECT concat_ws('|', subject_id, metric, coalesce(period_start, '-infinity'), date_trunc($2, occurred_at, 'UTC')) AS k,
             sum(delta) FILTER (WHERE kind = ANY($3)) AS net,
