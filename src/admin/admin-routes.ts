@@ -7,6 +7,7 @@ import { adminAuth } from './admin-auth.js';
 import { adminSchemas } from './admin-schemas.js';
 import { registerHistoryRoutes } from './history-routes.js';
 import { registerKeyRoutes } from './key-routes.js';
+import { registerOverviewRoutes } from './overview-routes.js';
 import { registerReconciliationRoutes } from './reconciliation-routes.js';
 import { registerSubjectRoutes } from './subject-routes.js';
 import { registerUsageChangeRoutes } from './usage-change-routes.js';
@@ -34,6 +35,7 @@ export function registerAdminRoutes(app: OpenAPIHono, deps: GatewayDeps, api: Ap
   registerUsageChangeRoutes(app, deps, admin, schemas, api);
   registerHistoryRoutes(app, admin, schemas);
   registerUsageHistoryRoutes(app, deps, admin, schemas, api);
+  registerOverviewRoutes(app, deps, admin, api);
   registerReconciliationRoutes(app, admin, schemas);
   app.openAPIRegistry.registerComponent('securitySchemes', 'adminToken', {
     type: 'http',

@@ -1,0 +1,64 @@
+import { z } from '@hono/zod-openapi';
+import type { ApiSchemas } from '../../api/schemas.js';
+import type { GatewayDeps } from '../../http/gateway-deps.js';
+import type { AdminDeps } from '../admin-deps.js';
+import { deadLetterStatus } from './dead-letters.js';
+import { driftStatus } from './drift-status.js';
+import { nearLimit } from './near-limit.js';
+import { denialTotals, topConsumers } from './rollup-totals.js';
+
+const DAY = 86_400_000;
+/** Days of the overview's charts and top consumers. */
+export const OVERVIEW_DAYS = 30;
+/** Subjects per metric among the top consumers. */
+const TOP = 10;
+
+/** The operator's overview, as GET /admin/v1/overview answers it and /admin/ui/overview draws it. */
+export async function loadOverview(deps: GatewayDeps, admin: AdminDeps) {
+  const now = deps.clock.now();
+  const today = now - (now % DAY);
+  const from = today - (OVERVIEW_DAYS - 1) * DAY;
+  const counters = Object.keys(deps.policy.metrics).filter((m) => deps.policy.metrics[m]!.kind === 'counter');
+  const [near, top, denials, drift, deadLetters] = await Promise.all([
+    nearLimit(deps, admin),
+    topConsumers(admin.pool, counters, from, TOP),
+    denialTotals(admin.pool, from, OVERVIEW_DAYS, now - DAY),
+    driftStatus(admin.pool, now),
+    deadLetterStatus(admin.pool),
+  ]);
+  return { at: new Date(now).toISOString(), days: OVERVIEW_DAYS, near_limit: near, top_consumers: top, denials, drift, dead_letters: deadLetters };
+}
+
+export type Overview = Awaited<ReturnType<typeof loadOverview>>;
+
+export function overviewSchema(api: ApiSchemas) {
+  const int = z.number().int();
+  const rate = z.number().nullable().openapi({ description: 'denials / (charges + denials), in %; null without either' });
+  return z
+    .object({
+      at: z.string(),
+      days: int,
+      near_limit: z
+        .array(api.usageEntry.extend({ subject: z.string(), plan: z.string() }))
+        .openapi({ description: 'Metrics of subjects at 80 % or more, or projected to run out before their period ends, most used first (candidates from the newest threshold and projection notifications, read live)' }),
+      top_consumers: z
+        .array(z.object({ metric: z.string(), subjects: z.array(z.object({ subject: z.string(), usage: int })) }))
+        .openapi({ description: 'Per counter, the subjects that used most over the last `days` UTC days (today included)' }),
+      denials: z.object({
+        daily: z.array(z.object({ date: z.string(), charges: int, denials: int, rate })).openapi({ description: 'Every subject together, per UTC day' }),
+        recent: z.array(z.object({ metric: z.string(), charges: int, denials: int, rate })).openapi({ description: 'The last 24 hours, per metric' }),
+      }),
+      drift: z.object({
+        last_run: z
+          .object({ id: int, started_at: z.string(), finished_at: z.string().nullable(), status: z.string(), trigger: z.string(), stats: z.record(z.string(), z.unknown()) })
+          .nullable(),
+        week: z.record(z.string(), int).openapi({ description: 'Drifts found by the last 7 days of runs, by action' }),
+        recent: z.array(z.object({ run_id: int, subject: z.string(), metric: z.string(), redis_value: int.nullable(), ledger_value: int, action: z.string(), at: z.string() })),
+      }),
+      dead_letters: z
+        .object({ pending: int, oldest_at: z.string().nullable() })
+        .nullable()
+        .openapi({ description: 'Ledger entries set aside by the flusher; null: not tracked by this build' }),
+    })
+    .openapi('Overview');
+}
