@@ -1,4 +1,5 @@
 import { z } from '@hono/zod-openapi';
+import type { Pool } from 'pg';
 import type { ApiSchemas } from '../../api/schemas.js';
 import type { GatewayDeps } from '../../http/gateway-deps.js';
 import type { AdminDeps } from '../admin-deps.js';
@@ -12,6 +13,28 @@ const DAY = 86_400_000;
 export const OVERVIEW_DAYS = 30;
 /** Subjects per metric among the top consumers. */
 const TOP = 10;
+/**
+ * How long a gateway reuses the rollup totals (top consumers, denials per day): they scan
+ * every subject's rows of the window, the costly part of the overview (bench/RESULTS.md,
+ * "History"), and a minute-old ranking serves an operator as well.
+ */
+const TOTALS_TTL_MS = 60_000;
+
+type Totals = { at: number; top: Awaited<ReturnType<typeof topConsumers>>; denials: Awaited<ReturnType<typeof denialTotals>> };
+const totalsOf = new WeakMap<Pool, { expires: number; from: number; totals: Promise<Totals> }>();
+
+/** The rollup totals of the window from `from`, read at most once per TOTALS_TTL_MS per pool (per gateway). */
+function rollupTotals(pool: Pool, counters: string[], from: number, now: number): Promise<Totals> {
+  const cached = totalsOf.get(pool);
+  if (cached && cached.from === from && cached.expires > Date.now()) return cached.totals;
+  const totals = Promise.all([topConsumers(pool, counters, from, TOP), denialTotals(pool, from, OVERVIEW_DAYS, now - DAY)]).then(([top, denials]) => ({ at: now, top, denials }));
+  totalsOf.set(pool, { expires: Date.now() + TOTALS_TTL_MS, from, totals });
+  // A failed read is not kept.
+  totals.catch(() => {
+    if (totalsOf.get(pool)?.totals === totals) totalsOf.delete(pool);
+  });
+  return totals;
+}
 
 /** The operator's overview, as GET /admin/v1/overview answers it and /admin/ui/overview draws it. */
 export async function loadOverview(deps: GatewayDeps, admin: AdminDeps) {
@@ -19,14 +42,22 @@ export async function loadOverview(deps: GatewayDeps, admin: AdminDeps) {
   const today = now - (now % DAY);
   const from = today - (OVERVIEW_DAYS - 1) * DAY;
   const counters = Object.keys(deps.policy.metrics).filter((m) => deps.policy.metrics[m]!.kind === 'counter');
-  const [near, top, denials, drift, deadLetters] = await Promise.all([
+  const [near, totals, drift, deadLetters] = await Promise.all([
     nearLimit(deps, admin),
-    topConsumers(admin.pool, counters, from, TOP),
-    denialTotals(admin.pool, from, OVERVIEW_DAYS, now - DAY),
+    rollupTotals(admin.pool, counters, from, now),
     driftStatus(admin.pool, now),
     deadLetterStatus(admin.pool),
   ]);
-  return { at: new Date(now).toISOString(), days: OVERVIEW_DAYS, near_limit: near, top_consumers: top, denials, drift, dead_letters: deadLetters };
+  return {
+    at: new Date(now).toISOString(),
+    days: OVERVIEW_DAYS,
+    near_limit: near,
+    totals_at: new Date(totals.at).toISOString(),
+    top_consumers: totals.top,
+    denials: totals.denials,
+    drift,
+    dead_letters: deadLetters,
+  };
 }
 
 export type Overview = Awaited<ReturnType<typeof loadOverview>>;
@@ -41,6 +72,7 @@ export function overviewSchema(api: ApiSchemas) {
       near_limit: z
         .array(api.usageEntry.extend({ subject: z.string(), plan: z.string() }))
         .openapi({ description: 'Metrics of subjects at 80 % or more, or projected to run out before their period ends, most used first (candidates from the newest threshold and projection notifications, read live)' }),
+      totals_at: z.string().openapi({ description: 'When top_consumers and denials were read (each gateway reads them at most once a minute)' }),
       top_consumers: z
         .array(z.object({ metric: z.string(), subjects: z.array(z.object({ subject: z.string(), usage: int })) }))
         .openapi({ description: 'Per counter, the subjects that used most over the last `days` UTC days (today included)' }),
