@@ -1,4 +1,5 @@
 import type { Period } from '../lib/period.js';
+import { DAY_MS, HOUR_MS, utcDayStart } from '../lib/utc-days.js';
 
 /**
  * Where a counter is heading by the end of its period: pure math, no I/O, `now` passed in.
@@ -23,9 +24,8 @@ export const MIN_BASIS_DAYS = 3;
 /** Named in every forecast, so a client knows how it was made. */
 export const FORECAST_METHOD = 'daily-mean-median-slope-14d';
 
-const DAY = 86_400_000;
 /** Integration step: exact for the straight parts of the line, within an hour at its kinks. */
-const STEP = 3_600_000;
+const STEP = HOUR_MS;
 
 export interface ForecastInput {
   now: number;
@@ -85,8 +85,8 @@ export function forecastCounter(input: ForecastInput): Forecast | null {
 
   const n = basis.length;
   const { a, b } = fitLine(basis);
-  const basisStart = now - (now % DAY) - n * DAY;
-  const rateAt = (t: number) => Math.max(0, a + b * Math.min((t - basisStart) / DAY, 2 * n));
+  const basisStart = utcDayStart(now) - n * DAY_MS;
+  const rateAt = (t: number) => Math.max(0, a + b * Math.min((t - basisStart) / DAY_MS, 2 * n));
 
   let added = 0;
   let limitReachedAt: number | null = null;
@@ -94,13 +94,13 @@ export function forecastCounter(input: ForecastInput): Forecast | null {
   // Steps end on whole hours, so every midnight is a step's end.
   for (let t = now; t < period.end; ) {
     const next = Math.min(t - (t % STEP) + STEP, period.end);
-    const units = ((rateAt(t) + rateAt(next)) / 2) * ((next - t) / DAY);
+    const units = ((rateAt(t) + rateAt(next)) / 2) * ((next - t) / DAY_MS);
     if (limitReachedAt === null && remaining > 0 && added + units >= remaining) {
       limitReachedAt = Math.round(t + ((remaining - added) / units) * (next - t));
     }
     added += units;
     t = next;
-    if (t % DAY === 0 || t === period.end) path.push({ at: t, used: Math.round(used + added) });
+    if (t % DAY_MS === 0 || t === period.end) path.push({ at: t, used: Math.round(used + added) });
   }
 
   const projectedUsed = Math.round(used + added);
@@ -111,7 +111,7 @@ export function forecastCounter(input: ForecastInput): Forecast | null {
     projectedUsed,
     projectedPercent: capacity === 0 ? 100 : round1((projectedUsed / capacity) * 100),
     limitReachedAt,
-    dailyBudget: floor1(remaining / ((period.end - now) / DAY)),
+    dailyBudget: floor1(remaining / ((period.end - now) / DAY_MS)),
     path,
   };
 }

@@ -2,11 +2,10 @@ import { z } from '@hono/zod-openapi';
 import type { ApiSchemas } from '../api/schemas.js';
 import { usageEntry } from '../api/usage-entries.js';
 import type { MetricHistory, SubjectHistory } from './usage-history.js';
+import { utcDate } from '../lib/utc-days.js';
 
 const int = z.number().int();
 const iso = (ms: number) => new Date(ms).toISOString();
-/** A UTC day as `YYYY-MM-DD`. */
-const dateOf = (ms: number) => iso(ms).slice(0, 10);
 
 const bucketFields = {
   usage: int.openapi({ description: 'Units used, net of refunds and releases; resets left out' }),
@@ -53,7 +52,7 @@ export function historySchemas(api: ApiSchemas) {
 
 export const metricHistoryJson = (h: MetricHistory) => ({
   ...usageEntry(h.usage, h.forecast),
-  daily: h.daily.map(({ start, usage, reset, charges, denials, level }) => ({ date: dateOf(start), usage, reset, charges, denials, level })),
+  daily: h.daily.map(({ start, usage, reset, charges, denials, level }) => ({ date: utcDate(start), usage, reset, charges, denials, level })),
   hourly: h.hourly.map(({ start, usage, reset, charges, denials }) => ({ start: iso(start), usage, reset, charges, denials })),
   projection: (h.forecast?.path ?? []).map((p) => ({ at: iso(p.at), used: p.used })),
 });
@@ -69,7 +68,7 @@ export const subjectHistoryJson = (subject: { id: string; plan: string }, h: Sub
 
 /** GET /v1/usage?history=…: usage per day and today's hours, as plain arrays. */
 export const compactHistoryJson = (h: SubjectHistory, m: MetricHistory) => ({
-  from: dateOf(h.from),
+  from: utcDate(h.from),
   daily: m.daily.map((d) => d.usage),
   hourly: m.hourly.map((b) => b.usage),
 });

@@ -1,7 +1,7 @@
 import { FORECAST_BASIS_DAYS } from '../forecast/forecast.js';
 import type { RollupRow } from './rollup-rows.js';
+import { DAY_MS } from '../lib/utc-days.js';
 
-const DAY = 86_400_000;
 
 /** Usage in one stretch of time (a UTC day or hour). */
 export interface UsageBucket {
@@ -48,4 +48,4 @@ export function levelsAt(rows: readonly RollupRow[], at: readonly number[], peri
 
 /** What a forecast is fitted through: one metric's usage per complete UTC day, the FORECAST_BASIS_DAYS days before `today`. */
 export const forecastBasis = (rows: readonly RollupRow[], today: number): number[] =>
-  usageBuckets(rows, today - FORECAST_BASIS_DAYS * DAY, DAY, FORECAST_BASIS_DAYS).map((b) => b.usage);
+  usageBuckets(rows, today - FORECAST_BASIS_DAYS * DAY_MS, DAY_MS, FORECAST_BASIS_DAYS).map((b) => b.usage);

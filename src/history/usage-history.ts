@@ -9,9 +9,8 @@ import type { MetricUsage, SubjectRef } from '../quota/types.js';
 import { readCounterValues, type CounterKey } from '../ledger/counter-values.js';
 import { readRollups } from './rollup-rows.js';
 import { forecastBasis, levelsAt, usageBuckets, type UsageBucket } from './usage-buckets.js';
+import { DAY_MS, HOUR_MS, utcDayStart } from '../lib/utc-days.js';
 
-const DAY = 86_400_000;
-const HOUR = 3_600_000;
 
 /** The longest history one request may ask for. */
 export const MAX_HISTORY_DAYS = 90;
@@ -67,14 +66,14 @@ export class UsageHistory {
    */
   async forecasts(subject: SubjectRef, usage: readonly MetricUsage[]): Promise<(Forecast | null)[]> {
     const now = this.clock.now();
-    const today = now - (now % DAY);
+    const today = utcDayStart(now);
     const key = `${subject.id}\u0000${today}`;
     let basis = this.bases.get(key);
     if (basis === undefined) {
       try {
-        const rows = await readRollups(this.pool, [subject.id], today - FORECAST_BASIS_DAYS * DAY, today);
+        const rows = await readRollups(this.pool, [subject.id], today - FORECAST_BASIS_DAYS * DAY_MS, today);
         basis = new Map(usage.map((m) => [m.metric, forecastBasis(rows.filter((r) => r.metric === m.metric), today)]));
-        this.bases.set(key, basis, Math.min(BASIS_TTL_MS, today + DAY - now));
+        this.bases.set(key, basis, Math.min(BASIS_TTL_MS, today + DAY_MS - now));
       } catch (err) {
         this.logger.warn({ err: (err as Error).message, subject: subject.id }, 'could not read the usage history; answering usage without forecasts');
         basis = null;
@@ -87,11 +86,11 @@ export class UsageHistory {
   /** The last `days` UTC days (today the last) of each of `usage`'s metrics, today's hours, levels and forecasts; fails (tagged) when Postgres does. */
   async history(subject: SubjectRef, usage: readonly MetricUsage[], days: number): Promise<SubjectHistory> {
     const now = this.clock.now();
-    const today = now - (now % DAY);
-    const from = today - (days - 1) * DAY;
-    const rows = await fromPostgres(readRollups(this.pool, [subject.id], Math.min(from, today - FORECAST_BASIS_DAYS * DAY), today + DAY));
+    const today = utcDayStart(now);
+    const from = today - (days - 1) * DAY_MS;
+    const rows = await fromPostgres(readRollups(this.pool, [subject.id], Math.min(from, today - FORECAST_BASIS_DAYS * DAY_MS), today + DAY_MS));
     // A day's level is read at its end (now for today), in the period holding its last moment.
-    const ends = Array.from({ length: days }, (_, i) => Math.min(from + (i + 1) * DAY, now));
+    const ends = Array.from({ length: days }, (_, i) => Math.min(from + (i + 1) * DAY_MS, now));
     const periodOf = (m: MetricUsage) => (t: number) => (m.kind === 'gauge' ? null : periodAt(t - 1, subject.anchor).start);
     const counterId = (metric: string, period: number | null) => `${metric}|${period}`;
     const wanted = new Map<string, CounterKey>();
@@ -108,8 +107,8 @@ export class UsageHistory {
         const levels = levelsAt(mine, ends, periodOf(m), (period) => counters.get(counterId(m.metric, period)) ?? 0);
         return {
           usage: m,
-          daily: usageBuckets(mine, from, DAY, days).map((b, i) => ({ ...b, level: levels[i]! })),
-          hourly: usageBuckets(mine, today, HOUR, Math.floor((now - today) / HOUR) + 1),
+          daily: usageBuckets(mine, from, DAY_MS, days).map((b, i) => ({ ...b, level: levels[i]! })),
+          hourly: usageBuckets(mine, today, HOUR_MS, Math.floor((now - today) / HOUR_MS) + 1),
           forecast: forecastOf(m, forecastBasis(mine, today), now),
         };
       }),

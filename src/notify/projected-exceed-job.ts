@@ -9,9 +9,9 @@ import { remainingUnits } from '../quota/usage-status.js';
 import type { JobKind, WorkerContext } from '../worker/job.js';
 import { grantBalances, loadSubjects, pairKey } from './subject-limits.js';
 import { recordNotifications, type NotificationInput } from './webhook-job.js';
+import { DAY_MS, utcDayStart } from '../lib/utc-days.js';
 
 export const PROJECTED_EXCEED_JOB = 'projected-exceed';
-const DAY = 86_400_000;
 /** How often counters are checked. */
 const CHECK_EVERY_MS = 15 * 60_000;
 /**
@@ -20,7 +20,7 @@ const CHECK_EVERY_MS = 15 * 60_000;
  * and a failed run or a worker that was down misses nobody. A counter nobody uses does
  * not come closer to its limit.
  */
-const ACTIVE_WINDOW_MS = DAY;
+const ACTIVE_WINDOW_MS = DAY_MS;
 /** Counters checked per round of queries. */
 const CHUNK = 500;
 
@@ -43,11 +43,11 @@ export function projectedExceedJob(ctx: WorkerContext): JobKind {
       return subject && limit !== null ? [{ subject, metric: p.metric, limit, period: periodAt(now, subject.anchor) }] : [];
     });
     if (targets.length === 0) return [];
-    const today = now - (now % DAY);
+    const today = utcDayStart(now);
     const [used, grants, rows] = await Promise.all([
       readCounterValues(ctx.pool, targets.map((t) => ({ subjectId: t.subject.id, metric: t.metric, periodStart: t.period.start }))),
       grantBalances(ctx.pool, targets.map((t) => ({ subjectId: t.subject.id, metric: t.metric })), now),
-      readRollups(ctx.pool, targets.map((t) => t.subject.id), today - FORECAST_BASIS_DAYS * DAY, today),
+      readRollups(ctx.pool, targets.map((t) => t.subject.id), today - FORECAST_BASIS_DAYS * DAY_MS, today),
     ]);
     return targets.flatMap((t, i) => {
       const grantBalance = grants.get(pairKey(t.subject.id, t.metric)) ?? 0;

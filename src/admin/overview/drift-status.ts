@@ -1,5 +1,6 @@
 import type { Queryable } from '../../db/transaction.js';
 import { isoOrNull } from '../../lib/iso-time.js';
+import { DAY_MS } from '../../lib/utc-days.js';
 
 /** How many recent drifts the overview lists. */
 const RECENT_DRIFTS = 10;
@@ -15,7 +16,7 @@ export interface DriftStatus {
 
 /** Reconciliation at a glance: the last run, and what the week's runs found. */
 export async function driftStatus(db: Queryable, now: number): Promise<DriftStatus> {
-  const weekAgo = new Date(now - 7 * 86_400_000).toISOString();
+  const weekAgo = new Date(now - 7 * DAY_MS).toISOString();
   const [runs, week, recent] = await Promise.all([
     db.query<{ id: string; started_at: Date; finished_at: Date | null; status: string; trigger: string; stats: Record<string, unknown> }>(
       'SELECT id, started_at, finished_at, status, trigger, stats FROM reconciliation_runs ORDER BY id DESC LIMIT 1',

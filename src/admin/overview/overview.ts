@@ -7,8 +7,8 @@ import { deadLetterStatus } from './dead-letters.js';
 import { driftStatus } from './drift-status.js';
 import { nearLimit } from './near-limit.js';
 import { denialTotals, topConsumers } from './rollup-totals.js';
+import { DAY_MS, utcDayStart } from '../../lib/utc-days.js';
 
-const DAY = 86_400_000;
 /** Days of the overview's charts and top consumers. */
 export const OVERVIEW_DAYS = 30;
 /** Subjects per metric among the top consumers. */
@@ -27,7 +27,7 @@ const totalsOf = new WeakMap<Pool, { expires: number; from: number; totals: Prom
 function rollupTotals(pool: Pool, counters: string[], from: number, now: number): Promise<Totals> {
   const cached = totalsOf.get(pool);
   if (cached && cached.from === from && cached.expires > Date.now()) return cached.totals;
-  const totals = Promise.all([topConsumers(pool, counters, from, TOP), denialTotals(pool, from, OVERVIEW_DAYS, now - DAY)]).then(([top, denials]) => ({ at: now, top, denials }));
+  const totals = Promise.all([topConsumers(pool, counters, from, TOP), denialTotals(pool, from, OVERVIEW_DAYS, now - DAY_MS)]).then(([top, denials]) => ({ at: now, top, denials }));
   totalsOf.set(pool, { expires: Date.now() + TOTALS_TTL_MS, from, totals });
   // A failed read is not kept.
   totals.catch(() => {
@@ -39,8 +39,8 @@ function rollupTotals(pool: Pool, counters: string[], from: number, now: number)
 /** The operator's overview, as GET /admin/v1/overview answers it and /admin/ui/overview draws it. */
 export async function loadOverview(deps: GatewayDeps, admin: AdminDeps) {
   const now = deps.clock.now();
-  const today = now - (now % DAY);
-  const from = today - (OVERVIEW_DAYS - 1) * DAY;
+  const today = utcDayStart(now);
+  const from = today - (OVERVIEW_DAYS - 1) * DAY_MS;
   const counters = Object.keys(deps.policy.metrics).filter((m) => deps.policy.metrics[m]!.kind === 'counter');
   const [near, totals, drift, deadLetters] = await Promise.all([
     nearLimit(deps, admin),

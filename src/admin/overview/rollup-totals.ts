@@ -1,4 +1,5 @@
 import type { Queryable } from '../../db/transaction.js';
+import { DAY_MS, utcDate } from '../../lib/utc-days.js';
 
 /** Every subject's rollups of a window, summed: the overview's top consumers and denials. */
 
@@ -39,11 +40,11 @@ export async function denialTotals(db: Queryable, from: number, days: number, re
        FROM usage_rollups WHERE hour >= $1 GROUP BY 1, 2, 3`,
     [iso(from), iso(recentFrom)],
   );
-  const daily = Array.from({ length: days }, (_, i) => ({ start: from + i * 86_400_000, charges: 0, denials: 0 }));
+  const daily = Array.from({ length: days }, (_, i) => ({ start: from + i * DAY_MS, charges: 0, denials: 0 }));
   const recent = new Map<string, { charges: number; denials: number }>();
   for (const r of rows) {
     const [charges, denials] = [Number(r.charges), Number(r.denials)];
-    const day = daily[Math.round((Number(r.day) - from) / 86_400_000)];
+    const day = daily[Math.round((Number(r.day) - from) / DAY_MS)];
     if (day) {
       day.charges += charges;
       day.denials += denials;
@@ -54,7 +55,7 @@ export async function denialTotals(db: Queryable, from: number, days: number, re
     }
   }
   return {
-    daily: daily.map((d) => ({ date: iso(d.start).slice(0, 10), charges: d.charges, denials: d.denials, rate: rate(d.charges, d.denials) })),
+    daily: daily.map((d) => ({ date: utcDate(d.start), charges: d.charges, denials: d.denials, rate: rate(d.charges, d.denials) })),
     recent: [...recent.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([metric, t]) => ({ metric, ...t, rate: rate(t.charges, t.denials) })),
   };
 }

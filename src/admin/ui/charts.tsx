@@ -1,5 +1,6 @@
 import type { metricHistoryJson } from '../../history/history-json.js';
 import { periodAt } from '../../lib/period.js';
+import { DAY_MS } from '../../lib/utc-days.js';
 
 /**
  * The dashboard's charts: inline SVG drawn on the server from the admin API's own answers
@@ -9,7 +10,6 @@ import { periodAt } from '../../lib/period.js';
 
 export type MetricHistoryView = ReturnType<typeof metricHistoryJson>;
 
-const DAY = 86_400_000;
 const WIDTH = 720;
 const LEFT = 56;
 const RIGHT = 24;
@@ -26,13 +26,32 @@ function tickStep(max: number, parts: number): number {
   return [1, 2, 2.5, 5, 10].map((m) => m * power).find((step) => step >= raw)!;
 }
 
+/** 0, step, 2 step, … up to max. */
+const ticksTo = (max: number, step: number) => Array.from({ length: Math.round(max / step) + 1 }, (_, i) => i * step);
+
+/** Horizontal lines across the plot at `values`, labelled on the left. */
+function Gridlines(props: { values: number[]; y: (v: number) => number }) {
+  return (
+    <g class="gridlines">
+      {props.values.map((v) => (
+        <>
+          <line x1={LEFT} x2={WIDTH - RIGHT} y1={props.y(v)} y2={props.y(v)} />
+          <text x={LEFT - 6} y={props.y(v) + 4} text-anchor="end">
+            {fmt(v)}
+          </text>
+        </>
+      ))}
+    </g>
+  );
+}
+
 /** Maps time to x across [from, to]. */
 const timeScale = (from: number, to: number) => (t: number) => round1(LEFT + ((t - from) / (to - from)) * PLOT);
 
 /** Labels of the x axis: a day every `every` days, from `from`. */
 function DayTicks(props: { from: number; days: number; x: (t: number) => number; y: number }) {
   const every = props.days > 20 ? 7 : props.days > 10 ? 3 : 1;
-  const ticks = Array.from({ length: Math.ceil(props.days / every) }, (_, i) => props.from + i * every * DAY);
+  const ticks = Array.from({ length: Math.ceil(props.days / every) }, (_, i) => props.from + i * every * DAY_MS);
   return (
     <g class="axis">
       {ticks.map((t) => (
@@ -56,11 +75,11 @@ export function UsageChart(props: { m: MetricHistoryView; from: string; now: str
   const days = m.daily.length;
   const counter = m.kind === 'counter';
   const periodEnd = m.resets_at === null ? null : Date.parse(m.resets_at);
-  const to = Math.max(from + days * DAY, periodEnd ?? 0);
+  const to = Math.max(from + days * DAY_MS, periodEnd ?? 0);
   const x = timeScale(from, to);
 
   // The level at each day's end (now for today), split where a period starts: a new period starts at 0.
-  const points = m.daily.map((d, i) => ({ at: Math.min(from + (i + 1) * DAY, now), level: d.level, date: d.date }));
+  const points = m.daily.map((d, i) => ({ at: Math.min(from + (i + 1) * DAY_MS, now), level: d.level, date: d.date }));
   const periodOf = (t: number) => (counter ? periodAt(t - 1, props.anchor).start : 0);
   const segments: { start: number; points: typeof points }[] = [];
   for (const p of points) {
@@ -79,7 +98,7 @@ export function UsageChart(props: { m: MetricHistoryView; from: string; now: str
   const BARS_TOP = PLOT_TOP + PLOT_H + 14;
   const BARS_H = 44;
   const barMax = Math.max(...m.daily.map((d) => Math.abs(d.usage)), 1);
-  const slot = x(from + DAY) - x(from);
+  const slot = x(from + DAY_MS) - x(from);
   const height = BARS_TOP + BARS_H + 22;
   const unitWord = counter ? 'used this period' : 'level';
 
@@ -92,16 +111,7 @@ export function UsageChart(props: { m: MetricHistoryView; from: string; now: str
       role="img"
       aria-label={`${m.metric}: ${unitWord} over the last ${days} days${m.limit === null ? '' : ` against a limit of ${m.limit}`}`}
     >
-      <g class="gridlines">
-        {Array.from({ length: Math.round(yMax / step) + 1 }, (_, i) => i * step).map((v) => (
-          <>
-            <line x1={LEFT} x2={WIDTH - RIGHT} y1={y(v)} y2={y(v)} />
-            <text x={LEFT - 6} y={y(v) + 4} text-anchor="end">
-              {fmt(v)}
-            </text>
-          </>
-        ))}
-      </g>
+      <Gridlines values={ticksTo(yMax, step)} y={y} />
       {periodEnd !== null && periodEnd > now && <rect class="future" x={x(now)} y={PLOT_TOP} width={x(periodEnd) - x(now)} height={PLOT_H} />}
       {counter &&
         segments
@@ -152,7 +162,7 @@ export function UsageChart(props: { m: MetricHistoryView; from: string; now: str
           const h = round1((Math.max(0, d.usage) / barMax) * BARS_H);
           const parts = [`${fmt(d.usage)} used`, d.reset > 0 && `${fmt(d.reset)} reset`, d.denials > 0 && `${fmt(d.denials)} denied`].filter(Boolean).join(', ');
           return (
-            <rect class={`day${i === days - 1 ? ' day--today' : ''}`} data-date={d.date} x={round1(x(from + i * DAY) + slot * 0.15)} y={round1(BARS_TOP + BARS_H - h)} width={round1(slot * 0.7)} height={h}>
+            <rect class={`day${i === days - 1 ? ' day--today' : ''}`} data-date={d.date} x={round1(x(from + i * DAY_MS) + slot * 0.15)} y={round1(BARS_TOP + BARS_H - h)} width={round1(slot * 0.7)} height={h}>
               <title>{`${d.date} (UTC${i === days - 1 ? ', so far' : ''}): ${parts}`}</title>
             </rect>
           );
@@ -162,7 +172,7 @@ export function UsageChart(props: { m: MetricHistoryView; from: string; now: str
           per day
         </text>
       </g>
-      <DayTicks from={from} days={Math.round((to - from) / DAY)} x={x} y={height - 6} />
+      <DayTicks from={from} days={Math.round((to - from) / DAY_MS)} x={x} y={height - 6} />
     </svg>
   );
 }
@@ -173,8 +183,8 @@ export function DailyBars(props: { name: string; label: string; days: { date: st
   const TOP = 10;
   const H = 84;
   const from = Date.parse(`${props.days[0]?.date ?? '1970-01-01'}T00:00:00Z`);
-  const x = timeScale(from, from + props.days.length * DAY);
-  const slot = x(from + DAY) - x(from);
+  const x = timeScale(from, from + props.days.length * DAY_MS);
+  const slot = x(from + DAY_MS) - x(from);
   const max = Math.max(...props.days.map((d) => d.value), 0);
   // Counts: whole-number ticks.
   const step = Math.max(1, tickStep(max, 2));
@@ -182,19 +192,10 @@ export function DailyBars(props: { name: string; label: string; days: { date: st
   const y = (v: number) => round1(TOP + H - (v / yMax) * H);
   return (
     <svg class="chart chart--small" data-chart={props.name} viewBox={`0 0 ${WIDTH} ${height}`} role="img" aria-label={props.label}>
-      <g class="gridlines">
-        {(max === 0 ? [0] : Array.from({ length: Math.round(yMax / step) + 1 }, (_, i) => i * step)).map((v) => (
-          <>
-            <line x1={LEFT} x2={WIDTH - RIGHT} y1={y(v)} y2={y(v)} />
-            <text x={LEFT - 6} y={y(v) + 4} text-anchor="end">
-              {fmt(v)}
-            </text>
-          </>
-        ))}
-      </g>
+      <Gridlines values={max === 0 ? [0] : ticksTo(yMax, step)} y={y} />
       <g class="days days--denials">
         {props.days.map((d, i) => (
-          <rect class="day" data-date={d.date} x={round1(x(from + i * DAY) + slot * 0.15)} y={y(d.value)} width={round1(slot * 0.7)} height={round1(y(0) - y(d.value))}>
+          <rect class="day" data-date={d.date} x={round1(x(from + i * DAY_MS) + slot * 0.15)} y={y(d.value)} width={round1(slot * 0.7)} height={round1(y(0) - y(d.value))}>
             <title>{d.title}</title>
           </rect>
         ))}
