@@ -1,16 +1,15 @@
 import type { Pool } from 'pg';
 import type { Logger } from 'pino';
 import { FORECAST_BASIS_DAYS, forecastCounter, type Forecast } from '../forecast/forecast.js';
+import { readCounterValues, type CounterKey } from '../ledger/counter-values.js';
 import type { Clock } from '../lib/clock.js';
-import { fromPostgres } from '../observability/backend-error.js';
 import { periodAt } from '../lib/period.js';
 import { TtlCache } from '../lib/ttl-cache.js';
+import { DAY_MS, HOUR_MS, utcDayStart } from '../lib/utc-days.js';
+import { fromPostgres } from '../observability/backend-error.js';
 import type { MetricUsage, SubjectRef } from '../quota/types.js';
-import { readCounterValues, type CounterKey } from '../ledger/counter-values.js';
 import { readRollups } from './rollup-rows.js';
 import { forecastBasis, levelsAt, usageBuckets, type UsageBucket } from './usage-buckets.js';
-import { DAY_MS, HOUR_MS, utcDayStart } from '../lib/utc-days.js';
-
 
 /** The longest history one request may ask for. */
 export const MAX_HISTORY_DAYS = 90;
@@ -39,8 +38,8 @@ export interface SubjectHistory {
 }
 
 /** A counter's forecast from its live usage and its daily basis; none for gauges. */
-function forecastOf(m: MetricUsage, daily: readonly number[] | undefined, now: number): Forecast | null {
-  if (m.kind !== 'counter' || m.periodStart === null || m.resetsAt === null || daily === undefined) return null;
+function forecastOf(m: MetricUsage, daily: readonly number[], now: number): Forecast | null {
+  if (m.kind !== 'counter' || m.periodStart === null || m.resetsAt === null) return null;
   return forecastCounter({ now, period: { start: m.periodStart, end: m.resetsAt }, used: m.used, remaining: m.remaining, daily });
 }
 
@@ -72,7 +71,8 @@ export class UsageHistory {
     if (basis === undefined) {
       try {
         const rows = await readRollups(this.pool, [subject.id], today - FORECAST_BASIS_DAYS * DAY_MS, today);
-        basis = new Map(usage.map((m) => [m.metric, forecastBasis(rows.filter((r) => r.metric === m.metric), today)]));
+        // Every metric with rows; one without has used nothing, which makes no forecast either.
+        basis = new Map([...new Set(rows.map((r) => r.metric))].map((metric) => [metric, forecastBasis(rows.filter((r) => r.metric === metric), today)]));
         this.bases.set(key, basis, Math.min(BASIS_TTL_MS, today + DAY_MS - now));
       } catch (err) {
         this.logger.warn({ err: (err as Error).message, subject: subject.id }, 'could not read the usage history; answering usage without forecasts');
@@ -80,7 +80,7 @@ export class UsageHistory {
         this.bases.set(key, basis, FAILED_BASIS_TTL_MS);
       }
     }
-    return usage.map((m) => forecastOf(m, basis?.get(m.metric), now));
+    return usage.map((m) => (basis === null ? null : forecastOf(m, basis.get(m.metric) ?? [], now)));
   }
 
   /** The last `days` UTC days (today the last) of each of `usage`'s metrics, today's hours, levels and forecasts; fails (tagged) when Postgres does. */

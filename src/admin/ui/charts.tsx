@@ -1,6 +1,7 @@
 import type { metricHistoryJson } from '../../history/history-json.js';
 import { periodAt } from '../../lib/period.js';
 import { DAY_MS } from '../../lib/utc-days.js';
+import { fmt } from './format.js';
 
 /**
  * The dashboard's charts: inline SVG drawn on the server from the admin API's own answers
@@ -14,8 +15,6 @@ const WIDTH = 720;
 const LEFT = 56;
 const RIGHT = 24;
 const PLOT = WIDTH - LEFT - RIGHT;
-const number = new Intl.NumberFormat('en-US', { maximumFractionDigits: 1 });
-const fmt = (n: number) => number.format(n);
 const dayLabel = (ms: number) => new Date(ms).toLocaleDateString('en-US', { month: 'short', day: 'numeric', timeZone: 'UTC' });
 const round1 = (n: number) => Math.round(n * 10) / 10;
 

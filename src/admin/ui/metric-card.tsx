@@ -1,8 +1,7 @@
 import { UsageChart, type MetricHistoryView } from './charts.js';
 import { Time } from './time.js';
+import { fmt } from './format.js';
 
-const number = new Intl.NumberFormat('en-US', { maximumFractionDigits: 1 });
-const fmt = (n: number) => number.format(n);
 
 /** What the forecast says, in words, or why there is none. */
 function ForecastNote({ m }: { m: MetricHistoryView }) {

@@ -4,9 +4,8 @@ import { Layout } from './layout.js';
 import { subjectUrl } from './pages.js';
 import { Time } from './time.js';
 import { Legend, UsageBar } from './usage-bars.js';
+import { fmt } from './format.js';
 
-const number = new Intl.NumberFormat('en-US', { maximumFractionDigits: 1 });
-const fmt = (n: number) => number.format(n);
 const percent = (rate: number | null) => (rate === null ? '—' : `${fmt(rate)} %`);
 
 function Tile(props: { name: string; label: string; value: string; detail?: unknown; tone?: 'ok' | 'warn' | 'bad' }) {
