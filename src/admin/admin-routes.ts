@@ -9,9 +9,11 @@ import { adminSchemas } from './admin-schemas.js';
 import { registerDeadLetterRoutes } from './dead-letter-routes.js';
 import { registerHistoryRoutes } from './history-routes.js';
 import { registerKeyRoutes } from './key-routes.js';
+import { registerOverviewRoutes } from './overview-routes.js';
 import { registerReconciliationRoutes } from './reconciliation-routes.js';
 import { registerSubjectRoutes } from './subject-routes.js';
 import { registerUsageChangeRoutes } from './usage-change-routes.js';
+import { registerUsageHistoryRoutes } from './usage-history-routes.js';
 
 /** Admin requests are small JSON documents. */
 const MAX_ADMIN_BODY_BYTES = 64 * 1024;
@@ -34,6 +36,8 @@ export function registerAdminRoutes(app: OpenAPIHono, deps: GatewayDeps, api: Ap
   registerKeyRoutes(app, admin, schemas);
   registerUsageChangeRoutes(app, deps, admin, schemas, api);
   registerHistoryRoutes(app, admin, schemas);
+  registerUsageHistoryRoutes(app, deps, admin, schemas, api);
+  registerOverviewRoutes(app, deps, admin, api);
   registerReconciliationRoutes(app, admin, schemas);
   registerDeadLetterRoutes(app, admin, schemas);
   registerBillingAdminRoutes(app, admin);

@@ -1,9 +1,8 @@
 import { z } from '@hono/zod-openapi';
 import type { ApiSchemas } from '../api/schemas.js';
-import { usageJson } from '../http/decision-answer.js';
+import { usageEntries } from '../api/usage-entries.js';
 import type { GatewayDeps } from '../http/gateway-deps.js';
 import { periodAt } from '../lib/period.js';
-import { usageStatus } from '../quota/usage-status.js';
 import type { SubjectRecord } from '../subjects/subject.js';
 import { subjectRef } from '../subjects/subject-ref.js';
 import type { AdminDeps } from './admin-deps.js';
@@ -79,14 +78,15 @@ export async function grantsJson(deps: GatewayDeps, admin: AdminDeps, subject: S
   });
 }
 
-/** Plan, period, usage per metric (as GET /v1/usage shows it) and grants. */
+/** Plan, period, usage per metric with its forecast (as GET /v1/usage shows it) and grants. */
 export async function subjectDetailJson(deps: GatewayDeps, admin: AdminDeps, subject: SubjectRecord) {
-  const [metrics, grants] = await Promise.all([deps.engine.usage(subjectRef(subject)), grantsJson(deps, admin, subject)]);
+  const ref = subjectRef(subject);
+  const [metrics, grants] = await Promise.all([deps.engine.usage(ref).then((usage) => usageEntries(deps, ref, usage)), grantsJson(deps, admin, subject)]);
   const period = periodAt(deps.clock.now(), subject.anchor);
   return {
     ...subjectJson(subject),
     period: { start: isoOrNull(period.start)!, end: isoOrNull(period.end)! },
-    metrics: metrics.map((m) => ({ ...usageJson(m), ...usageStatus(m) })),
+    metrics,
     grants,
   };
 }

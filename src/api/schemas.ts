@@ -1,5 +1,6 @@
 import { z } from '@hono/zod-openapi';
 import type { Policy } from '../config/policy.js';
+import { forecastSchema } from '../forecast/forecast-json.js';
 import { IDEMPOTENCY_KEY_PATTERN } from '../http/idempotency-key.js';
 import { MAX_AMOUNT } from '../quota/engine.js';
 
@@ -48,6 +49,7 @@ export function apiSchemas(policy: Policy) {
       .extend({
         percent: z.number().nullable().openapi({ description: 'used / (used + remaining), in %' }),
         status: z.enum(['ok', 'warning', 'critical', 'exceeded']),
+        forecast: forecastSchema.nullable().openapi({ description: 'Counters: where usage is heading by the period end (an estimate); null for gauges, unlimited metrics and fewer than 3 days of usage' }),
       })
       .openapi('UsageEntry'),
     decisionBody: z

@@ -98,6 +98,12 @@ export class AdminClient {
     return this.call('DELETE', subjectPath(id));
   }
 
+  /** Usage per day and hour, levels and forecasts. */
+  history(id: string, query: { days?: number; metric?: string }) {
+    const search = new URLSearchParams(Object.entries(query).flatMap(([k, v]): [string, string][] => (v === undefined ? [] : [[k, String(v)]])));
+    return this.call('GET', `${subjectPath(id, 'history')}${search.size > 0 ? `?${search}` : ''}`);
+  }
+
   createKey(subject: string, options: { name?: string }) {
     return this.call('POST', subjectPath(subject, 'keys'), options);
   }

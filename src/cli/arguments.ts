@@ -16,3 +16,10 @@ export function port(value: string): number {
   if (!(n <= 65_535)) throw new InvalidArgumentError('must be a port number from 0 to 65535');
   return n;
 }
+
+/** An ISO 8601 date-time with a time zone (as the API takes them), as ms. */
+export function instant(value: string): number {
+  const ms = /^\d{4}-\d{2}-\d{2}T.*(Z|[+-]\d{2}:\d{2})$/.test(value) ? Date.parse(value) : NaN;
+  if (Number.isNaN(ms)) throw new InvalidArgumentError('must be an ISO 8601 date-time with a time zone, e.g. 2026-12-01T00:00:00Z');
+  return ms;
+}

@@ -3,6 +3,7 @@ import { Command } from '@commander-js/extra-typings';
 import { addAdminCommands } from './commands/admin.js';
 import { addBillingCommands } from './commands/billing.js';
 import { addConfigCommands } from './commands/config.js';
+import { addRollupCommands } from './commands/rollups.js';
 import { addServiceCommands } from './commands/services.js';
 
 // package.json sits two levels up from both src/cli/ and dist/cli/.
@@ -18,6 +19,7 @@ export function buildProgram(): Command {
     .showHelpAfterError('(run with --help for usage)');
   addServiceCommands(program);
   addConfigCommands(program);
+  addRollupCommands(program);
   addAdminCommands(program);
   addBillingCommands(program);
   return program;

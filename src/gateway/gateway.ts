@@ -16,6 +16,7 @@ import { createPool } from '../db/pool.js';
 import { createApp } from '../http/app.js';
 import type { GatewayDeps, GatewaySettings } from '../http/gateway-deps.js';
 import { LedgerWriter } from '../ledger/ledger-writer.js';
+import { UsageHistory } from '../history/usage-history.js';
 import { PgHydrator } from '../ledger/pg-hydrator.js';
 import { systemClock, type Clock } from '../lib/clock.js';
 import { postgresTagged } from '../observability/backend-error.js';
@@ -112,6 +113,7 @@ export function gatewayDeps(
     logger,
     clock,
     settings,
+    history: new UsageHistory(pool, clock, logger),
     readiness: async () => {
       const [redisUp, postgresUp] = await Promise.all([probe(() => pingAll(redis)), probe(() => pool.query('SELECT 1'))]);
       const scripts = redisUp && (await probe(async () => (await engine.scripts.loaded()) || Promise.reject(new Error('not loaded'))));

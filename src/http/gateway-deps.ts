@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { AdminDeps } from '../admin/admin-deps.js';
 import type { Authenticator } from '../auth/authenticator.js';
 import type { Policy } from '../config/policy.js';
+import type { UsageHistory } from '../history/usage-history.js';
 import type { Clock } from '../lib/clock.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { Settlements } from '../proxy/settlements.js';
@@ -31,6 +32,8 @@ export interface GatewayDeps {
   clock: Clock;
   settings: GatewaySettings;
   readiness: ReadinessCheck;
+  /** Usage per day and hour from the ledger's rollups, and forecasts. */
+  history: UsageHistory;
   /** The admin API's and billing webhooks' stores, queue and secrets. */
   admin: AdminDeps;
 }

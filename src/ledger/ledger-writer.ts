@@ -1,5 +1,6 @@
 import type { Pool, PoolClient } from 'pg';
 import { recordAudit } from '../audit/audited-events.js';
+import { ADD_FRESH_TO_ROLLUPS } from '../history/usage-rollups.js';
 import { GAUGE_PERIOD } from './pg-hydrator.js';
 import { grantMoves, USAGE_KINDS, type LedgerEvent } from './ledger-event.js';
 
@@ -98,15 +99,15 @@ export const eventsJson = (events: readonly LedgerEvent[]): string =>
 /**
  * Inserts the events (a redelivered event id is ignored) and, in the same statement, adds
  * the usage of those that were new to usage_counters, summed per subject, metric and
- * period; the counter rows are locked in key order so concurrent batches cannot deadlock.
- * Returns the events that were new.
+ * period, and to the hourly usage_rollups; the rows are locked in key order so concurrent
+ * batches cannot deadlock. Returns the events that were new.
  */
 async function insertAndCount(client: PoolClient, events: readonly LedgerEvent[], delivery: Delivery): Promise<LedgerEvent[]> {
   const { rows } = await client.query<{ fresh: string[] | null }>(
     `WITH fresh AS (
        ${INSERT_EVENTS}
        ${delivery === 'redelivered' ? 'ON CONFLICT DO NOTHING' : ''}
-       RETURNING event_id, occurred_at, subject_id, metric, kind, period_start, delta
+       RETURNING event_id, occurred_at, subject_id, metric, kind, period_start, delta, extra
      ), counted AS (
        INSERT INTO usage_counters AS c (subject_id, metric, period_start, value, last_event_at)
        SELECT subject_id, metric, coalesce(period_start, $3::timestamptz), sum(delta), max(occurred_at)
@@ -117,6 +118,8 @@ async function insertAndCount(client: PoolClient, events: readonly LedgerEvent[]
          SET value = c.value + excluded.value,
              last_event_at = greatest(c.last_event_at, excluded.last_event_at),
              updated_at = now()
+     ), rolled AS (
+       ${ADD_FRESH_TO_ROLLUPS}
      )
      -- Usually every event is new: one row and no ids to send back then.
      SELECT CASE WHEN count(*) = $4 THEN NULL ELSE coalesce(array_agg(event_id), '{}') END AS fresh FROM fresh`,

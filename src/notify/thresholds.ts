@@ -1,3 +1,4 @@
+import { readCounterValues } from '../ledger/counter-values.js';
 import type { LedgerEvent } from '../ledger/ledger-event.js';
 import { USAGE_KINDS } from '../ledger/ledger-event.js';
 import type { FlushObserver } from '../ledger/outbox-flusher.js';
@@ -7,6 +8,7 @@ import { limitOf } from '../quota/limits.js';
 import type { SubjectRef } from '../quota/types.js';
 import { remainingUnits, STATUS_THRESHOLDS, usageStatus } from '../quota/usage-status.js';
 import type { WorkerContext } from '../worker/job.js';
+import { grantBalances, loadSubjects, pairKey as pair } from './subject-limits.js';
 import { recordNotifications, type NotificationInput } from './webhook-job.js';
 
 /** 80, 95, 100: the percentages that are notified, lowest first. */
@@ -26,13 +28,6 @@ export interface ThresholdTouch {
   at: number;
 }
 
-interface SubjectRow {
-  id: string;
-  plan: string;
-  anchor: Date | null;
-  overrides: Record<string, number | null>;
-}
-
 interface Target {
   subject: SubjectRef;
   metric: string;
@@ -50,7 +45,6 @@ const iso = (ms: number) => new Date(ms).toISOString();
  * and it is rounded to 0.1. Most keys are such; they need no grant lookup nor period math.
  */
 const mayReachThreshold = (used: number, limit: number) => used * 100 >= (NOTIFY_THRESHOLDS[0]! - 0.05) * limit;
-const pair = (subjectId: string, metric: string) => `${subjectId}\u0000${metric}`;
 const keyOf = (t: ThresholdTouch) => `${pair(t.subjectId, t.metric)}\u0000${t.periodStart === undefined ? 'current' : String(t.periodStart)}`;
 
 /**
@@ -122,7 +116,7 @@ export class ThresholdNotifier implements FlushObserver {
   async check(touches: readonly ThresholdTouch[], now: number): Promise<number> {
     const targets = await this.resolve(touches, now);
     if (targets.length === 0) return 0;
-    const grants = await this.grantBalances(targets, now);
+    const grants = await grantBalances(this.ctx.pool, targets.map((t) => ({ subjectId: t.subject.id, metric: t.metric })), now);
     const inputs: NotificationInput[] = [];
     for (const t of targets) {
       const grantBalance = grants.get(pair(t.subject.id, t.metric)) ?? 0;
@@ -171,14 +165,7 @@ export class ThresholdNotifier implements FlushObserver {
 
   /** Subjects, limits and usage of the touched keys; drops what is never notified. */
   private async resolve(touches: readonly ThresholdTouch[], now: number): Promise<Target[]> {
-    const subjectIds = [...new Set(touches.map((t) => t.subjectId))];
-    const { rows } = await this.ctx.pool.query<SubjectRow>(
-      `SELECT id, plan, anchor, overrides FROM subjects WHERE id = ANY($1::text[]) AND deleted_at IS NULL`,
-      [subjectIds],
-    );
-    const subjects = new Map<string, SubjectRef>(
-      rows.map((r) => [r.id, { id: r.id, plan: r.plan, anchor: r.anchor?.getTime() ?? null, overrides: r.overrides }]),
-    );
+    const subjects = await loadSubjects(this.ctx.pool, touches.map((t) => t.subjectId));
 
     const targets: (Omit<Target, 'used'> & { used: number | null })[] = [];
     for (const t of touches) {
@@ -193,30 +180,8 @@ export class ThresholdNotifier implements FlushObserver {
     }
 
     const unknown = targets.filter((t) => t.used === null);
-    if (unknown.length > 0) {
-      const { rows: counters } = await this.ctx.pool.query<{ ord: string; value: string }>(
-        `SELECT u.ord, c.value
-           FROM unnest($1::text[], $2::text[], $3::timestamptz[]) WITH ORDINALITY AS u(subject_id, metric, period_start, ord)
-           JOIN usage_counters c USING (subject_id, metric, period_start)`,
-        [unknown.map((t) => t.subject.id), unknown.map((t) => t.metric), unknown.map((t) => (t.periodStart === null ? GAUGE_PERIOD : iso(t.periodStart)))],
-      );
-      for (const t of unknown) t.used = 0;
-      for (const c of counters) unknown[Number(c.ord) - 1]!.used = Number(c.value);
-    }
+    const values = await readCounterValues(this.ctx.pool, unknown.map((t) => ({ subjectId: t.subject.id, metric: t.metric, periodStart: t.periodStart })));
+    unknown.forEach((t, i) => (t.used = values[i]!));
     return targets.filter((t): t is Target => t.used !== null && t.used > 0 && mayReachThreshold(t.used, t.limit));
-  }
-
-  /** Usable grant balance per (subject, metric): unrevoked, unexpired, remaining > 0. */
-  private async grantBalances(targets: readonly Target[], now: number): Promise<Map<string, number>> {
-    const pairs = [...new Map(targets.map((t) => [pair(t.subject.id, t.metric), t])).values()];
-    const { rows } = await this.ctx.pool.query<{ subject_id: string; metric: string; balance: string }>(
-      `SELECT g.subject_id, g.metric, sum(g.remaining) AS balance
-         FROM grants g
-         JOIN unnest($1::text[], $2::text[]) AS p(subject_id, metric) USING (subject_id, metric)
-        WHERE g.revoked_at IS NULL AND g.remaining > 0 AND (g.expires_at IS NULL OR g.expires_at > $3)
-        GROUP BY g.subject_id, g.metric`,
-      [pairs.map((t) => t.subject.id), pairs.map((t) => t.metric), iso(now)],
-    );
-    return new Map(rows.map((r) => [pair(r.subject_id, r.metric), Number(r.balance)]));
   }
 }

@@ -16,7 +16,7 @@ import type { JobKind, WorkerContext } from '../worker/job.js';
  *   quotagate-event-id: <id>                  (the same on every retry: dedupe on it)
  *   quotagate-signature: t=<unix>,v1=<hex>    (HMAC-SHA256 with QG_NOTIFY_SECRET over "<t>.<body>")
  *
- *   {"id": "<uuidv7>", "type": "usage.threshold" | "abuse.suspected" | "reconciliation.drift" | "ledger.dead_letter",
+ *   {"id": "<uuidv7>", "type": "usage.threshold" | "usage.projected_exceed" | "abuse.suspected" | "reconciliation.drift" | "ledger.dead_letter",
  *    "created_at": "<ISO>", "data": {...}}
  *
  * Delivery is at least once (a receiver that answers 2xx after the timeout, or a worker
@@ -25,11 +25,12 @@ import type { JobKind, WorkerContext } from '../worker/job.js';
  * injected decision clock.
  */
 
-export type NotificationKind = 'usage_threshold' | 'abuse' | 'drift' | 'dead_letter';
+export type NotificationKind = 'usage_threshold' | 'projected_exceed' | 'abuse' | 'drift' | 'dead_letter';
 
 /** The webhook `type` of each kind of notification. */
 export const WEBHOOK_TYPES: Readonly<Record<NotificationKind, string>> = {
   usage_threshold: 'usage.threshold',
+  projected_exceed: 'usage.projected_exceed',
   abuse: 'abuse.suspected',
   drift: 'reconciliation.drift',
   dead_letter: 'ledger.dead_letter',

@@ -19,12 +19,13 @@ export class BackendError extends Error {
 /** The store an engine call's error came from: Redis unless a hydration tagged it. */
 export const backendOf = (err: unknown): Backend => (err instanceof BackendError ? err.backend : 'redis');
 
+/** `work`, its failure tagged as a Postgres error. */
+export const fromPostgres = <T>(work: Promise<T>): Promise<T> =>
+  work.catch((err: unknown) => {
+    throw new BackendError('postgres', err);
+  });
+
 /** A hydrator whose failures are tagged as Postgres errors. */
 export function postgresTagged(hydrator: Hydrator): Hydrator {
-  return {
-    load: (request: HydrationRequest): Promise<HydrationData> =>
-      hydrator.load(request).catch((err: unknown) => {
-        throw new BackendError('postgres', err);
-      }),
-  };
+  return { load: (request: HydrationRequest): Promise<HydrationData> => fromPostgres(hydrator.load(request)) };
 }

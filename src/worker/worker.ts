@@ -12,6 +12,7 @@ import { WorkerMetrics } from '../observability/worker-metrics.js';
 import { QuotaEngine } from '../quota/engine.js';
 import { abuseJob } from '../notify/abuse-job.js';
 import { deadLetterNotifier } from '../notify/dead-letter-notifier.js';
+import { projectedExceedJob } from '../notify/projected-exceed-job.js';
 import { ThresholdNotifier } from '../notify/thresholds.js';
 import { webhookJob } from '../notify/webhook-job.js';
 import { KeySchema } from '../quota/keys.js';
@@ -88,7 +89,7 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
   const thresholds = new ThresholdNotifier(ctx);
   const flush = flushJob(ctx, [metrics, thresholds], [metrics, deadLetterNotifier(ctx)]);
   const reconcile = reconcileJob(ctx);
-  const kinds: JobKind[] = [flush, ledgerPartitionsJob(ctx), expireJob(ctx), reconcile, abuseJob(ctx), webhookJob(ctx)];
+  const kinds: JobKind[] = [flush, ledgerPartitionsJob(ctx), expireJob(ctx), reconcile, abuseJob(ctx), projectedExceedJob(ctx), webhookJob(ctx)];
   const byName = new Map(kinds.map((k) => [k.name, k]));
   const schedules = kinds.flatMap((k) => k.schedules);
   const upsertSchedule = (s: Schedule) =>

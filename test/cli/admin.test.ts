@@ -101,6 +101,17 @@ describe('admin shortcuts', () => {
     expect(metric(ok(await cli('usage', id)), 'gens')).toMatchObject({ used: 11 });
   });
 
+  it('history: usage per day of the metrics asked, with forecasts', async () => {
+    const id = newId();
+    ok(await cli('subjects', 'create', id, '--plan', 'test'));
+    const history = ok(await cli('history', id, '--days', '7', '--metric', 'gens'));
+    expect(history).toMatchObject({ subject: id, plan: 'test', days: 7 });
+    expect(history.metrics.map((m: { metric: string }) => m.metric)).toEqual(['gens']);
+    expect(history.metrics[0].daily).toHaveLength(7);
+    expect(history.metrics[0]).toMatchObject({ forecast: null, projection: [] });
+    expect(failed(await cli('history', id, '--days', '0'), 'invalid_request').field).toBe('days');
+  });
+
   it('reconcile queues a run and prints its job id', async () => {
     expect(ok(await cli('reconcile'))).toMatchObject({ job_id: expect.any(String) });
   });

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadEnv, type Env } from '../../src/config/env.js';
 import { verifySignature } from '../../src/lib/hmac-signature.js';
 import { abuseJob } from '../../src/notify/abuse-job.js';
+import { projectedExceedJob } from '../../src/notify/projected-exceed-job.js';
 import { ThresholdNotifier } from '../../src/notify/thresholds.js';
 import { recordNotification, webhookJob, type NotifyContext } from '../../src/notify/webhook-job.js';
 import { createLogger } from '../../src/observability/logger.js';
@@ -212,6 +213,55 @@ describe('usage threshold webhooks, with the worker running', () => {
       return r[0]?.delivered ? r : undefined;
     });
     expect(rows).toEqual([expect.objectContaining({ threshold: '80', attempts: 2, delivered: true, last_error: null })]);
+  });
+});
+
+describe('projected exceed webhooks', () => {
+  const DAY = 86_400_000;
+  /** `perDay` gens at 20:00 on each of the `days` days before T0's, then the ledger has them. */
+  async function usedDaily(subject: SubjectRef, perDay: number, days: number): Promise<void> {
+    for (let d = days; d >= 1; d--) {
+      f.clock.set(T0 - (T0 % DAY) - d * DAY + 20 * 3_600_000);
+      expect(await consume(subject, perDay)).toBe('allowed');
+    }
+    await waitFor('the ledger', async () => (await flushedUsage(subject.id)) === perDay * days);
+  }
+
+  it('sends usage.projected_exceed once per period for a counter on pace to run out before its period ends', async () => {
+    const [onPace, fits, unlimited] = [await newSubject(), await newSubject(), await newSubject('unlimited')];
+    await usedDaily(onPace, 10, 6); // 60 of 100 used at 10 a day: out within 4 days
+    await usedDaily(fits, 2, 6); // 12 used at 2 a day: 88 left for the rest of the month
+    await usedDaily(unlimited, 10, 6);
+    f.clock.set(T0);
+
+    await worker.enqueue('projected-exceed');
+    const [delivery] = await waitFor('the projected_exceed webhook', () =>
+      successful(onPace.id, 'usage.projected_exceed').length > 0 ? successful(onPace.id, 'usage.projected_exceed') : undefined,
+    );
+    expect(delivery).toMatchObject({
+      verified: true,
+      data: {
+        subject_id: onPace.id,
+        plan: 'test',
+        metric: 'gens',
+        used: 60,
+        limit: 100,
+        remaining: 40,
+        grant_balance: 0,
+        period_start: new Date(PERIOD_START).toISOString(),
+        resets_at: new Date(NEXT_PERIOD_START).toISOString(),
+        // 40 left at 10 a day from the 10th at 12:00: the 14th at 12:00.
+        forecast: { estimate: true, basis_days: 6, daily_rate: 10, limit_reached_at: new Date(T0 + 4 * DAY).toISOString() },
+      },
+    });
+
+    // Later runs in the same period record nothing new; the others never had one.
+    const job = projectedExceedJob({ ...testContext(env), clock: f.clock } as unknown as WorkerContext);
+    f.clock.set(T0 + 3_600_000);
+    expect(await job.run({})).toBe(0);
+    expect((await notificationRows(onPace.id)).map((r) => r.kind)).toEqual(['projected_exceed']);
+    expect(await notificationRows(fits.id)).toEqual([]);
+    expect(await notificationRows(unlimited.id)).toEqual([]);
   });
 });
 

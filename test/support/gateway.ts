@@ -3,9 +3,9 @@ import { KeyStore } from '../../src/auth/key-store.js';
 import { loadEnv } from '../../src/config/env.js';
 import { parsePolicy } from '../../src/config/load-policy.js';
 import type { Policy, PolicyInput } from '../../src/config/policy.js';
+import type { Clock } from '../../src/lib/clock.js';
 import { startDemoUpstream, type DemoUpstream } from '../../src/demo/upstream.js';
 import { startGateway, type Gateway } from '../../src/gateway/gateway.js';
-import type { Clock } from '../../src/lib/clock.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { KeySchema } from '../../src/quota/keys.js';
 import { openRedis } from '../../src/redis/client.js';
@@ -89,7 +89,8 @@ let subjects = 0;
 /**
  * A real gateway on a loopback port, started the way production starts it (startGateway
  * with an Env), in front of a demo upstream, on the run's Redis (own key prefix) and
- * database. `redisUrl` points it at another Redis (a private one a test may stop).
+ * database. `redisUrl` points it at another Redis (a private one a test may stop); `clock`
+ * is the gateway's clock (decisions, periods, history), by default the system's.
  */
 export async function startGatewayFixture(
   options: { policy?: (upstreamUrl: string) => PolicyInput; env?: Record<string, string>; redisUrl?: string; clock?: Clock } = {},

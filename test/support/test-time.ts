@@ -7,6 +7,8 @@
  * that need a particular calendar case (a 31st anchor, Feb 29, Dec 31 → Jan 1) find the
  * next such instant from here and move their injected clock to it.
  */
+import type { Clock } from '../../src/lib/clock.js';
+
 export const DAY = 86_400_000;
 export const HOUR = 3_600_000;
 
@@ -35,5 +37,17 @@ export function nextNewYear(from = T0): number {
 export function nextLeapYear(from = T0): number {
   for (let year = new Date(from).getUTCFullYear() + 1; ; year++) {
     if (new Date(Date.UTC(year, 1, 29)).getUTCMonth() === 1) return year;
+  }
+}
+
+/** The real clock moved by `offset` ms: a gateway living at another time that still ticks. */
+export class ShiftedClock implements Clock {
+  offset = 0;
+  now(): number {
+    return Date.now() + this.offset;
+  }
+  /** Moves it so that now() is `at`. */
+  at(at: number): void {
+    this.offset = at - Date.now();
   }
 }

@@ -7,13 +7,17 @@ import { ProblemError } from '../../http/problem.js';
 import { subjectIdSchema, type SubjectRecord } from '../../subjects/subject.js';
 import { AdminSessions } from '../admin-session.js';
 import { decodeCursor, page } from '../cursor.js';
-import { subjectDetailJson } from '../subject-view.js';
+import { loadOverview } from '../overview/overview.js';
+import { grantsJson, subjectDetailJson } from '../subject-view.js';
+import { DEFAULT_HISTORY_DAYS, subjectHistory } from '../usage-history-routes.js';
 import { STYLESHEET, SCRIPT } from './assets.js';
 import { feedStream } from './feed-stream.js';
 import { loadHistory } from './history-tables.js';
 import { ASSETS, UI_BASE } from './layout.js';
 import { registerLoginRoutes } from './login-page.js';
+import { OverviewPage } from './overview-page.js';
 import { NotFoundPage, SubjectPage, SubjectsPage } from './pages.js';
+import { GrantsTable } from './subject-actions.js';
 import { UsagePanel } from './usage-bars.js';
 import { uiRouter } from './ui-route.js';
 
@@ -68,6 +72,13 @@ export function registerAdminUi(app: OpenAPIHono, deps: GatewayDeps): void {
 
   /** The live subject `id` names, or null (also for an id that cannot be one). */
   const findSubject = async (id: string): Promise<SubjectRecord | null> => (subjectIdSchema.safeParse(id).success ? admin.subjects.get(id) : null);
+  /** A fragment's subject: its script asked for a live one, so a missing one is a 404 problem. */
+  const fragmentSubject = async (c: Context): Promise<SubjectRecord> => {
+    const id = c.req.param('id') ?? '';
+    const subject = await findSubject(id);
+    if (!subject) throw new ProblemError('not_found', `no subject "${id}"`, { field: 'id' });
+    return subject;
+  };
   const detail = (c: Context, subject: SubjectRecord) => backend(c, deps, () => subjectDetailJson(deps, admin, subject));
 
   route({ method: 'get', path: UI_BASE, summary: 'Dashboard: subjects with usage bars per metric (?plan, ?cursor; ?subject opens one)', type: 'text/html', session: 'page' }, async (c) => {
@@ -83,19 +94,39 @@ export function registerAdminUi(app: OpenAPIHono, deps: GatewayDeps): void {
     return c.html(<SubjectsPage csrf={c.get('csrf')} policy={deps.policy} subjects={subjects} plan={known} nextPage={next_cursor && `${UI_BASE}?${query}`} />);
   });
 
-  route({ method: 'get', path: `${UI_BASE}/subjects/:id`, summary: "Dashboard: a subject's usage, reset, grants, ledger, audit trail and live feed", type: 'text/html', session: 'page' }, async (c) => {
-    const id = c.req.param('id') ?? '';
-    const subject = await findSubject(id);
-    if (!subject) return c.html(<NotFoundPage csrf={c.get('csrf')} id={id} />, 404);
-    const [view, history] = await Promise.all([detail(c, subject), loadHistory(app, c, id)]);
-    return c.html(<SubjectPage csrf={c.get('csrf')} policy={deps.policy} subject={view} history={history} />);
-  });
+  route(
+    { method: 'get', path: `${UI_BASE}/overview`, summary: 'Dashboard: subjects near or over their limits, denials, top consumers, drift, dead letters', type: 'text/html', session: 'page' },
+    async (c) => c.html(<OverviewPage csrf={c.get('csrf')} overview={await backend(c, deps, () => loadOverview(deps, admin))} />),
+  );
 
-  route({ method: 'get', path: `${UI_BASE}/subjects/:id/usage`, summary: "Dashboard fragment: a subject's usage panel", type: 'text/html', session: 'fragment' }, async (c) => {
-    const id = c.req.param('id') ?? '';
-    const subject = await findSubject(id);
-    if (!subject) throw new ProblemError('not_found', `no subject "${id}"`, { field: 'id' });
-    return c.html(<UsagePanel subject={await detail(c, subject)} />);
+  route(
+    {
+      method: 'get',
+      path: `${UI_BASE}/subjects/:id`,
+      summary: "Dashboard: a subject's usage, 30-day charts and forecasts, changes (grant, plan, adjust, reset), grants, ledger, audit trail and live feed",
+      type: 'text/html',
+      session: 'page',
+    },
+    async (c) => {
+      const id = c.req.param('id') ?? '';
+      const subject = await findSubject(id);
+      if (!subject) return c.html(<NotFoundPage csrf={c.get('csrf')} id={id} />, 404);
+      const [view, usageHistory, history] = await Promise.all([
+        detail(c, subject),
+        backend(c, deps, () => subjectHistory(deps, subject, DEFAULT_HISTORY_DAYS)),
+        loadHistory(app, c, id),
+      ]);
+      return c.html(<SubjectPage csrf={c.get('csrf')} policy={deps.policy} subject={view} usageHistory={usageHistory} history={history} />);
+    },
+  );
+
+  route({ method: 'get', path: `${UI_BASE}/subjects/:id/usage`, summary: "Dashboard fragment: a subject's usage panel", type: 'text/html', session: 'fragment' }, async (c) =>
+    c.html(<UsagePanel subject={await detail(c, await fragmentSubject(c))} />),
+  );
+
+  route({ method: 'get', path: `${UI_BASE}/subjects/:id/grants`, summary: "Dashboard fragment: a subject's grants with revoke buttons", type: 'text/html', session: 'fragment' }, async (c) => {
+    const subject = await fragmentSubject(c);
+    return c.html(<GrantsTable subject={{ id: subject.id, grants: await backend(c, deps, () => grantsJson(deps, admin, subject)) }} />);
   });
 
   route(

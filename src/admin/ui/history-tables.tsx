@@ -1,5 +1,6 @@
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import type { Context } from 'hono';
+import { Time } from './time.js';
 
 /** Newest rows of each table the subject page shows. */
 const ROWS = 25;
@@ -86,7 +87,9 @@ export function LedgerTable({ ledger }: { ledger: Loaded<LedgerRow> }) {
           empty="No events in the ledger yet (the worker writes them a moment after they happen)."
           row={(e) => (
             <tr data-kind={e.kind}>
-              <td class="muted">{e.occurred_at}</td>
+              <td class="muted">
+                <Time at={e.occurred_at} />
+              </td>
               <td>{e.kind}</td>
               <td>
                 <code>{e.metric}</code>
@@ -123,7 +126,9 @@ export function AuditTable({ audit }: { audit: Loaded<AuditRow> }) {
           empty="No audited changes."
           row={(a) => (
             <tr data-action={a.action}>
-              <td class="muted">{a.at}</td>
+              <td class="muted">
+                <Time at={a.at} />
+              </td>
               <td>{a.actor}</td>
               <td>{a.action}</td>
               <td>{a.reason ?? ''}</td>

@@ -20,6 +20,7 @@ export function Layout(props: { title: string; csrf?: string; children?: Child }
           <a class="brand" href={UI_BASE}>quotagate admin</a>
           {props.csrf && (
             <>
+              <a href={`${UI_BASE}/overview`}>Overview</a>
               <a href={UI_BASE}>Subjects</a>
               <form method="post" action={`${UI_BASE}/logout`}>
                 <input type="hidden" name="csrf" value={props.csrf} />

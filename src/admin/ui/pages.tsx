@@ -1,9 +1,16 @@
 import type { Policy } from '../../config/policy.js';
+import type { subjectHistory } from '../usage-history-routes.js';
+import { DailyBars } from './charts.js';
 import { AuditTable, LedgerTable, type loadHistory } from './history-tables.js';
 import { Layout, UI_BASE } from './layout.js';
+import { MetricCard } from './metric-card.js';
+import { GrantsTable, SubjectActions } from './subject-actions.js';
+import { Time } from './time.js';
 import { Legend, UsageBar, UsagePanel, type SubjectDetail } from './usage-bars.js';
 
-const subjectUrl = (id: string) => `${UI_BASE}/subjects/${encodeURIComponent(id)}`;
+export type UsageHistoryView = Awaited<ReturnType<typeof subjectHistory>>;
+
+export const subjectUrl = (id: string) => `${UI_BASE}/subjects/${encodeURIComponent(id)}`;
 
 /** The live feed panel; the page's script connects it (of one subject, or of all). */
 function FeedPanel({ subject }: { subject?: string }) {
@@ -80,80 +87,75 @@ export function SubjectsPage(props: { csrf: string; policy: Policy; subjects: Su
   );
 }
 
-export function SubjectPage(props: { csrf: string; policy: Policy; subject: SubjectDetail; history: Awaited<ReturnType<typeof loadHistory>> }) {
-  const { subject } = props;
-  const counters = subject.metrics.filter((m) => m.kind === 'counter').map((m) => m.metric);
+export function SubjectPage(props: {
+  csrf: string;
+  policy: Policy;
+  subject: SubjectDetail;
+  usageHistory: UsageHistoryView;
+  history: Awaited<ReturnType<typeof loadHistory>>;
+}) {
+  const { subject, usageHistory: h } = props;
+  const anchor = subject.anchor === null ? null : Date.parse(subject.anchor);
+  const byDay = new Map<string, { total: number; metrics: string[] }>();
+  for (const m of h.metrics) {
+    for (const d of m.daily) {
+      const day = byDay.get(d.date) ?? { total: 0, metrics: [] };
+      day.total += d.denials;
+      if (d.denials > 0) day.metrics.push(`${m.metric} ${d.denials}`);
+      byDay.set(d.date, day);
+    }
+  }
   return (
     <Layout title={subject.id} csrf={props.csrf}>
       <h1>
         <code>{subject.id}</code>
       </h1>
       <p>
-        Plan <strong>{subject.plan}</strong> · period {subject.period.start} – {subject.period.end}
+        Plan <strong data-plan>{subject.plan}</strong> · period <Time at={subject.period.start} /> – <Time at={subject.period.end} />
         {Object.keys(subject.overrides).length > 0 && <> · overrides <code>{JSON.stringify(subject.overrides)}</code></>}
       </p>
-      <Legend />
       <div class="grid">
         <div>
+          <Legend />
           <UsagePanel subject={subject} />
-          <h2>Reset usage</h2>
-          <form class="inline card" data-reset-url={`/admin/v1/subjects/${encodeURIComponent(subject.id)}/reset`} data-subject={subject.id}>
-            {counters.map((m) => (
-              <label>
-                <input type="checkbox" name="metric" value={m} /> {m}
-              </label>
-            ))}
-            <span class="muted">(none ticked: every counter)</span>
-            <input type="text" name="reason" placeholder="reason (audited)" aria-label="Reason" required maxlength={500} />
-            <button type="submit" class="danger">
-              Reset
-            </button>
-            <span data-result role="status"></span>
-          </form>
-          <h2>Grants</h2>
-          <table data-grants>
-            <thead>
-              <tr>
-                <th>Grant</th>
-                <th>Metric</th>
-                <th>Remaining</th>
-                <th>Expires</th>
-                <th>Reason</th>
-                <th>By</th>
-              </tr>
-            </thead>
-            <tbody>
-              {subject.grants.length === 0 && (
-                <tr>
-                  <td colspan={6} class="muted">
-                    No usable grants.
-                  </td>
-                </tr>
-              )}
-              {subject.grants.map((g) => (
-                <tr>
-                  <td>
-                    <code>{g.id}</code>
-                  </td>
-                  <td>{g.metric}</td>
-                  <td>
-                    {g.remaining}
-                    {g.amount !== null && ` of ${g.amount}`}
-                  </td>
-                  <td>{g.expires_at ?? 'never'}</td>
-                  <td>{g.reason ?? ''}</td>
-                  <td>{g.created_by ?? ''}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-          <h2>Ledger</h2>
-          <LedgerTable ledger={props.history.ledger} />
-          <h2>Audit trail</h2>
-          <AuditTable audit={props.history.audit} />
         </div>
         <FeedPanel subject={subject.id} />
       </div>
+      <h2>
+        Last {h.days} days <span class="muted">(UTC days; hover for figures)</span>
+      </h2>
+      <div class="metric-cards">
+        {h.metrics.map((m) => (
+          <MetricCard m={m} from={h.from} now={h.to} anchor={anchor} />
+        ))}
+      </div>
+      <div class="columns">
+        <section>
+          <h2>Denials per day</h2>
+          <div class="card">
+            <DailyBars
+              name="denials"
+              label={`Quota denials of ${subject.id} per day`}
+              days={[...byDay.entries()].map(([date, d]) => ({
+                date,
+                value: d.total,
+                title: `${date} (UTC): ${d.total} denied${d.metrics.length > 0 ? ` (${d.metrics.join(', ')})` : ''}`,
+              }))}
+            />
+          </div>
+        </section>
+        <section>
+          <h2>Grants</h2>
+          <GrantsTable subject={subject} />
+          <p class="result" data-grants-result role="status"></p>
+        </section>
+      </div>
+      <h2>Change</h2>
+      <SubjectActions policy={props.policy} subject={subject} />
+      <h2>Ledger</h2>
+      <LedgerTable ledger={props.history.ledger} />
+      <h2>Audit trail</h2>
+      <AuditTable audit={props.history.audit} />
     </Layout>
   );
 }

@@ -1,6 +1,7 @@
 import { STATUS_THRESHOLDS, type UsageStatus } from '../../quota/usage-status.js';
 import type { subjectDetailJson } from '../subject-view.js';
 import { UI_BASE } from './layout.js';
+import { Time } from './time.js';
 
 export type SubjectDetail = Awaited<ReturnType<typeof subjectDetailJson>>;
 export type MetricEntry = SubjectDetail['metrics'][number];
@@ -66,7 +67,7 @@ export function UsagePanel({ subject }: { subject: SubjectDetail }) {
                 <UsageBar m={m} />
               </td>
               <td>{m.status}</td>
-              <td class="muted">{m.resets_at ?? 'never (a level)'}</td>
+              <td class="muted">{m.resets_at === null ? 'never (a level)' : <Time at={m.resets_at} />}</td>
             </tr>
           ))}
         </tbody>

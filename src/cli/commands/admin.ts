@@ -56,6 +56,11 @@ export function addAdminCommands(program: Command): void {
       print({ subject, plan, period, metrics, grants });
     });
 
+  admin(program.command('history').description("a subject's usage per day and hour, levels and forecasts").argument('<subject>', 'subject id'))
+    .option('--days <n>', 'days back, today the last (default 30)', wholeNumber)
+    .option('--metric <metric>', 'only this metric')
+    .action(async (subject, o) => print(await client(o).history(subject, { days: o.days, metric: o.metric })));
+
   admin(program.command('reset').description("set a subject's current-period counters to 0 (audited)").argument('<subject>', 'subject id'))
     .requiredOption('--reason <text>', 'why (recorded in the audit log)')
     .option('--metric <metric...>', 'only these metrics (default: every counter)')
