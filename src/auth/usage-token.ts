@@ -1,5 +1,4 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { SUBJECT_ID_PATTERN } from '../subjects/subject.js';
 
 /**
  * Usage tokens: what a browser holds instead of an API key. An app's backend mints one for
@@ -60,7 +59,7 @@ export function verifyUsageToken(secret: string, token: string, nowSeconds: numb
     return null;
   }
   const { v, sub, scope, iat, exp } = claims;
-  if (v !== 1 || scope !== USAGE_TOKEN_SCOPE || typeof sub !== 'string' || !SUBJECT_ID_PATTERN.test(sub)) return null;
+  if (v !== 1 || scope !== USAGE_TOKEN_SCOPE || typeof sub !== 'string') return null;
   if (typeof iat !== 'number' || typeof exp !== 'number' || !(exp > nowSeconds)) return null;
   return { subject: sub, issuedAt: iat, expiresAt: exp };
 }
