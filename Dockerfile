@@ -5,6 +5,9 @@
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
+# The workspaces' manifests (the client package, the example app), which the lockfile names.
+COPY packages/client/package.json ./packages/client/
+COPY examples/hono-app/package.json ./examples/hono-app/
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
@@ -17,7 +20,8 @@ FROM node:20-bookworm-slim AS runtime
 ENV NODE_ENV=production
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --omit=optional --ignore-scripts --no-audit --no-fund && npm cache clean --force
+# Only the gateway's own dependencies: the workspaces (client package, example) are not part of the image.
+RUN npm ci --omit=dev --omit=optional --ignore-scripts --no-audit --no-fund --workspaces=false && npm cache clean --force
 COPY --from=build /app/dist ./dist
 # Found at run time two levels up from dist/<module dir>/, i.e. in /app.
 COPY lua ./lua

@@ -67,7 +67,7 @@ export function registerDecisionRoutes(app: OpenAPIHono, deps: GatewayDeps, sche
         charges,
         requestId: c.get('requestId'),
         rateClass: API_RATE_CLASS,
-        idempotency: key ? { key, fingerprint: fingerprint(charges) } : undefined,
+        idempotency: key ? { key, fingerprint: chargeFingerprint('consume', charges) } : undefined,
         context: { route: 'api:consume', key: c.get('owner').keyId },
       }),
     );
@@ -96,9 +96,10 @@ export function registerDecisionRoutes(app: OpenAPIHono, deps: GatewayDeps, sche
   });
 }
 
-function fingerprint(charges: readonly Charge[]): string {
+/** What makes two decisions with one idempotency key the same request: the operation (and its options) and the charges. */
+export function chargeFingerprint(operation: string, charges: readonly Pick<Charge, 'metric' | 'amount'>[]): string {
   return createHash('sha256')
-    .update(`consume\n${JSON.stringify(charges.map((ch) => [ch.metric, ch.amount]))}`)
+    .update(`${operation}\n${JSON.stringify(charges.map((ch) => [ch.metric, ch.amount]))}`)
     .digest('base64url');
 }
 

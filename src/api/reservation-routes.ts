@@ -2,11 +2,12 @@ import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { usageJson } from '../http/decision-answer.js';
 import type { GatewayDeps } from '../http/gateway-deps.js';
+import { apiIdempotencyKey } from '../http/idempotency-key.js';
 import { ProblemError } from '../http/problem.js';
 import type { HoldOutcome, HoldRef } from '../quota/types.js';
 import { subjectRef } from '../subjects/subject-ref.js';
 import { backend, decide } from './backend.js';
-import { answerDecision } from './decision-routes.js';
+import { answerDecision, chargeFingerprint } from './decision-routes.js';
 import { pick } from './problem-responses.js';
 import type { ApiSchemas } from './schemas.js';
 
@@ -19,6 +20,15 @@ export function registerReservationRoutes(app: OpenAPIHono, deps: GatewayDeps, s
   const ended = z.object({ id: z.string(), metrics: z.array(schemas.metricUsage) }).openapi('ReservationEnded');
   const params = z.object({ id: schemas.reservationId });
 
+  const reservation = z
+    .object({
+      id: z.string(),
+      expires_at: z.string().nullable().openapi({ description: 'When it is released unless settled; null on a replay (it was settled)' }),
+      metrics: z.array(schemas.metricUsage),
+      replayed: z.boolean().openapi({ description: 'true: a repeat of a settled reservation with the same idempotency key; nothing was reserved' }),
+      response: z.string().nullable().openapi({ description: 'On a replay: the `response` the reservation was settled with' }),
+    })
+    .openapi('Reservation');
   const create = createRoute({
     method: 'post',
     path: '/v1/reservations',
@@ -26,17 +36,12 @@ export function registerReservationRoutes(app: OpenAPIHono, deps: GatewayDeps, s
     security: [{ apiKey: [] }],
     request: { body: { content: { 'application/json': { schema: schemas.reservationBody } }, required: true } },
     responses: {
-      201: {
-        description: 'Reserved; settle or release it by id',
-        content: {
-          'application/json': {
-            schema: z
-              .object({ id: z.string(), expires_at: z.string(), metrics: z.array(schemas.metricUsage) })
-              .openapi('Reservation'),
-          },
-        },
+      201: { description: 'Reserved; settle, release or refund it by id', content: { 'application/json': { schema: reservation } } },
+      200: {
+        description: 'A replay (Idempotent-Replayed: true): the reservation with this idempotency key was settled; nothing is reserved again',
+        content: { 'application/json': { schema: reservation } },
       },
-      ...pick(400, 401, 402, 429, 503),
+      ...pick(400, 401, 402, 409, 422, 429, 503),
     },
   });
   const settle = createRoute({
@@ -50,14 +55,23 @@ export function registerReservationRoutes(app: OpenAPIHono, deps: GatewayDeps, s
   const release = createRoute({
     method: 'delete',
     path: '/v1/reservations/{id}',
-    summary: 'Release a reservation: everything reserved is given back',
+    summary: 'Release a reservation: everything reserved is given back (`release` events: the work was called off)',
     security: [{ apiKey: [] }],
     request: { params },
     responses: { 200: { description: 'Released', content: { 'application/json': { schema: ended } } }, ...pick(400, 401, 404, 503) },
   });
+  const refund = createRoute({
+    method: 'post',
+    path: '/v1/reservations/{id}/refund',
+    summary: 'Refund a reservation: everything reserved is given back (`refund` events: the work failed); its idempotency key may be used again',
+    security: [{ apiKey: [] }],
+    request: { params },
+    responses: { 200: { description: 'Refunded', content: { 'application/json': { schema: ended } } }, ...pick(400, 401, 404, 503) },
+  });
 
   app.openapi(create, async (c) => {
     const body = c.req.valid('json');
+    const key = apiIdempotencyKey(c.req.raw.headers, body.idempotency_key);
     const ttlMs = (body.ttl_seconds ?? deps.settings.holdTtlMs / 1000) * 1000;
     const decision = await decide(c, deps, 'api:reserve', () =>
       deps.engine.consume({
@@ -65,33 +79,47 @@ export function registerReservationRoutes(app: OpenAPIHono, deps: GatewayDeps, s
         charges: body.charges.map((ch) => ({ ...ch, held: true })),
         requestId: c.get('requestId'),
         holdTtlMs: ttlMs,
+        // Until it is settled, a repeat is 409 (in flight); once settled, a replay; once released or refunded, decided afresh.
+        idempotency: key ? { key, fingerprint: chargeFingerprint(`reserve\n${ttlMs}`, body.charges) } : undefined,
         context: { route: 'api:reserve', key: c.get('owner').keyId },
       }),
     );
     const { decision: allowed, headers } = answerDecision(deps, decision);
+    const metrics = allowed.metrics.map(usageJson);
+    if (decision.outcome === 'replayed') {
+      return c.json({ id: allowed.requestId, expires_at: null, metrics, replayed: true, response: decision.response }, 200, headers);
+    }
     const expiresAt = new Date(deps.clock.now() + ttlMs).toISOString();
-    return c.json({ id: allowed.requestId, expires_at: expiresAt, metrics: allowed.metrics.map(usageJson) }, 201, headers);
+    return c.json({ id: allowed.requestId, expires_at: expiresAt, metrics, replayed: false, response: null }, 201, headers);
   });
 
   app.openapi(settle, async (c) => {
     const { id } = c.req.valid('param');
-    const { actual } = c.req.valid('json');
+    const { actual, response } = c.req.valid('json');
+    if (response !== undefined && Buffer.byteLength(response) > deps.settings.idempotencyMaxResponseBytes) {
+      throw new ProblemError('invalid_request', `response must be at most ${deps.settings.idempotencyMaxResponseBytes} bytes`, { field: 'response' });
+    }
     const subject = subjectRef(c.get('owner').subject);
     const outcome = await backend(c, deps, async () => {
       const hold = await heldReservation(c, deps, id);
-      return deps.engine.settle(subject, hold, actualsFor(hold, actual));
+      return deps.engine.settle(subject, hold, actual === undefined ? {} : actualsFor(hold, actual), { response });
     });
     return c.json({ id, metrics: endedMetrics(outcome, id) }, 200);
   });
 
-  app.openapi(release, async (c) => {
-    const { id } = c.req.valid('param');
-    const outcome = await backend(c, deps, async () => {
-      const hold = await heldReservation(c, deps, id);
-      return deps.engine.releaseHold(hold.subjectId, hold, 'release');
+  for (const [declaration, kind] of [
+    [release, 'release'],
+    [refund, 'refund'],
+  ] as const) {
+    app.openapi(declaration, async (c) => {
+      const { id } = c.req.valid('param');
+      const outcome = await backend(c, deps, async () => {
+        const hold = await heldReservation(c, deps, id);
+        return deps.engine.releaseHold(hold.subjectId, hold, kind);
+      });
+      return c.json({ id, metrics: endedMetrics(outcome, id) }, 200);
     });
-    return c.json({ id, metrics: endedMetrics(outcome, id) }, 200);
-  });
+  }
 }
 
 const gone = (id: string) => new ProblemError('not_found', `reservation ${id} does not exist or has already ended`, { field: 'id' });

@@ -59,12 +59,19 @@ export function apiSchemas(policy: Policy) {
       .strictObject({
         charges,
         ttl_seconds: z.number().int().min(1).max(86_400).optional().openapi({ description: 'Released after this long unless settled' }),
+        idempotency_key: idempotencyKey.optional(),
       })
       .openapi('ReservationRequest'),
     settleBody: z
       .strictObject({
-        actual: z.union([amount(0), z.record(z.string(), amount(0))]).openapi({
-          description: 'The amount actually used: a number for a one-metric reservation, else metric → amount',
+        actual: z
+          .union([amount(0), z.record(z.string(), amount(0))])
+          .optional()
+          .openapi({
+            description: 'The amount actually used: a number for a one-metric reservation, else metric → amount; omitted: what was reserved',
+          }),
+        response: z.string().optional().openapi({
+          description: 'Kept with the idempotency key of the reservation and returned to its replays (e.g. the response the work produced)',
         }),
       })
       .openapi('SettleRequest'),

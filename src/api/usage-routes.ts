@@ -6,7 +6,8 @@ import { subjectRef } from '../subjects/subject-ref.js';
 import { backend } from './backend.js';
 import { pick } from './problem-responses.js';
 import type { ApiSchemas } from './schemas.js';
-import { usageEntries, usageEntry } from './usage-entries.js';
+import { usageEntry } from './usage-entries.js';
+import { usageSnapshot } from './usage-snapshot.js';
 
 /** `?history=30d`: whole days, 1 to MAX_HISTORY_DAYS. */
 const historyQuery = z
@@ -17,6 +18,9 @@ const historyQuery = z
   .optional()
   .openapi({ param: { name: 'history', in: 'query' }, description: 'Add each metric\'s usage per UTC day over this many days (today the last) and per hour today', example: '30d' });
 
+/** Either credential reads usage: an API key or a browser's usage token. */
+export const READER_SECURITY: Record<string, string[]>[] = [{ apiKey: [] }, { usageToken: [] }];
+
 /** GET /v1/usage: the authoritative numbers a frontend shows. */
 export function registerUsageRoutes(app: OpenAPIHono, deps: GatewayDeps, schemas: ApiSchemas): void {
   const history = historySchemas(schemas);
@@ -24,7 +28,9 @@ export function registerUsageRoutes(app: OpenAPIHono, deps: GatewayDeps, schemas
     method: 'get',
     path: '/v1/usage',
     summary: "The subject's plan and, per metric, limit, used, remaining, grants, percent, status and forecast; with ?history=30d, usage per day",
-    security: [{ apiKey: [] }],
+    // Typed as OpenAPI's security requirement list: inferred from the literal, the two
+    // objects' differing keys make the route's input type `never`.
+    security: READER_SECURITY,
     request: { query: z.object({ history: historyQuery }) },
     responses: {
       200: {
@@ -45,10 +51,11 @@ export function registerUsageRoutes(app: OpenAPIHono, deps: GatewayDeps, schemas
     },
   });
   app.openapi(route, async (c) => {
-    const subject = subjectRef(c.get('owner').subject);
+    const owner = c.get('owner').subject;
     const days = c.req.valid('query').history;
+    if (days === undefined) return c.json(await usageSnapshot(c, deps, owner), 200);
+    const subject = subjectRef(owner);
     const usage = await backend(c, deps, () => deps.engine.usage(subject));
-    if (days === undefined) return c.json({ subject: subject.id, plan: subject.plan, metrics: await usageEntries(deps, subject, usage) }, 200);
     const h = await backend(c, deps, () => deps.history.history(subject, usage, days));
     const metrics = h.metrics.map((m) => ({ ...usageEntry(m.usage, m.forecast), history: compactHistoryJson(h, m) }));
     return c.json({ subject: subject.id, plan: subject.plan, metrics }, 200);

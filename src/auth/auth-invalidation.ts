@@ -45,7 +45,7 @@ export class AuthInvalidation {
   }
 
   /** Subscribes `authenticator` on its own connection (a subscribed connection runs nothing else). */
-  static subscribe(subscriber: RedisClient, channel: string, authenticator: Authenticator, logger: Logger): () => void {
+  static subscribe(subscriber: RedisClient, channel: string, authenticator: Pick<Authenticator, 'invalidate'>, logger: Logger): () => void {
     let connectedBefore = false;
     subscriber.on('message', (_channel: string, subjectId: string) => authenticator.invalidate(subjectId));
     subscriber.on('ready', () => {

@@ -71,6 +71,14 @@ export const envSchema = z.object({
   STRIPE_WEBHOOK_SECRET: webhookSecrets.optional(),
   /** Paddle's notification destination secret keys, comma-separated while rotating; unset = /webhooks/paddle refuses every request. */
   PADDLE_WEBHOOK_SECRET: webhookSecrets.optional(),
+  /** HMAC-SHA256 key of browser usage tokens (POST /v1/usage-tokens); unset = no tokens are minted or accepted. */
+  QG_USAGE_TOKEN_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
+  /** Origins (comma-separated) whose pages may read /v1/usage and /v1/usage/stream with a usage token (CORS). */
+  QG_CORS_ORIGINS: z
+    .string()
+    .transform((v) => v.split(',').map((o) => o.trim()).filter((o) => o !== ''))
+    .pipe(z.array(z.string().regex(/^https?:\/\/[A-Za-z0-9.-]+(:\d{1,5})?$|^https?:\/\/\[[0-9A-Fa-f:.]+\](:\d{1,5})?$/, 'each origin must be scheme://host[:port], without a path or "*"')))
+    .optional(),
   /** Denials of one subject within one minute above which abuse is reported. */
   QG_ABUSE_DENIALS_PER_MINUTE: int(1, 1_000_000).default(60),
 })

@@ -108,7 +108,7 @@ export const policySchema = z
   .superRefine((policy, ctx) => checkReferences(policy as unknown as LoosePolicy, ctx.addIssue.bind(ctx)), { when: () => true });
 
 /** Paths the gateway answers itself; no route may take them over. */
-export const RESERVED_PATHS = ['/v1/usage', '/v1/consume', '/v1/check', '/v1/reservations', '/v1/release', '/healthz', '/readyz', '/metrics', '/openapi.json', '/docs', '/admin', '/webhooks'];
+export const RESERVED_PATHS = ['/v1/usage', '/v1/usage-tokens', '/v1/consume', '/v1/check', '/v1/reservations', '/v1/release', '/healthz', '/readyz', '/metrics', '/openapi.json', '/docs', '/admin', '/webhooks'];
 
 type Loose = Record<string, unknown>;
 interface LoosePolicy {

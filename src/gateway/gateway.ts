@@ -9,6 +9,8 @@ import { OutboxTail } from '../admin/ui/outbox-tail.js';
 import { AuthInvalidation } from '../auth/auth-invalidation.js';
 import { Authenticator } from '../auth/authenticator.js';
 import { KeyMirror } from '../auth/key-mirror.js';
+import { UsageTokenReader } from '../auth/usage-token-reader.js';
+import { UsageWatch } from '../api/usage-watch.js';
 import { KeyStore } from '../auth/key-store.js';
 import type { Env } from '../config/env.js';
 import type { Policy } from '../config/policy.js';
@@ -80,6 +82,8 @@ export function gatewayDeps(
     idempotencyMaxResponseBytes: env.QG_IDEMPOTENCY_MAX_RESPONSE_BYTES,
     upgradeUrl: env.QG_UPGRADE_URL,
     holdTtlMs: env.QG_RESERVATION_TTL_SECONDS * 1000,
+    usageTokenSecret: env.QG_USAGE_TOKEN_SECRET ?? null,
+    corsOrigins: env.QG_CORS_ORIGINS ?? [],
   };
   const engine = new QuotaEngine({
     redis,
@@ -107,6 +111,8 @@ export function gatewayDeps(
       admin.keyMirror,
       clock,
     ),
+    usageTokens: settings.usageTokenSecret === null ? null : new UsageTokenReader(settings.usageTokenSecret, admin.subjects, clock, env.QG_AUTH_CACHE_TTL_MS),
+    usageWatch: new UsageWatch(admin.outboxTail),
     upstream: new UpstreamClient(),
     settlements: new Settlements(() => metrics.settlementFailures.inc()),
     metrics,
@@ -164,7 +170,11 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     ),
   };
   const deps = gatewayDeps(env, policy, redis, pool, logger, admin, options.clock, redisTime);
-  const unsubscribe = AuthInvalidation.subscribe(subscriber, channel, deps.authenticator, logger);
+  const invalidate = (subjectId?: string) => {
+    deps.authenticator.invalidate(subjectId);
+    deps.usageTokens?.invalidate(subjectId);
+  };
+  const unsubscribe = AuthInvalidation.subscribe(subscriber, channel, { invalidate }, logger);
   if (await connectRedis(redis, logger)) await deps.engine.scripts.preload();
   redisTime.start();
   // A Redis that restarts (or that was down at start) comes back with an empty script cache:
@@ -189,7 +199,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     deps,
     close: () =>
       (closing ??= (async () => {
-        // Dashboard feeds never end by themselves: end them, or their connections hold close() open.
+        // Dashboard feeds and usage streams never end by themselves: end them, or their connections hold close() open.
         admin.outboxTail.close();
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         // Idle keep-alive sockets would hold close() open until their clients drop them;

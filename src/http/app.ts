@@ -8,10 +8,13 @@ import { registerReleaseRoutes } from '../api/release-routes.js';
 import { registerReservationRoutes } from '../api/reservation-routes.js';
 import { apiSchemas } from '../api/schemas.js';
 import { registerUsageRoutes } from '../api/usage-routes.js';
+import { registerUsageStreamRoute } from '../api/usage-stream-route.js';
+import { registerUsageTokenRoutes } from '../api/usage-token-routes.js';
+import { usageCors } from './usage-cors.js';
 import { validationHook } from '../api/validation-hook.js';
 import { proxyRoute } from '../proxy/proxy-route.js';
 import { registerRouteDocs } from '../proxy/route-docs.js';
-import { authenticate } from './authenticate.js';
+import { authenticate, authenticateReader } from './authenticate.js';
 import { docsPage } from './docs-page.js';
 import { errorHandler, notFound } from './errors.js';
 import type { GatewayDeps } from './gateway-deps.js';
@@ -20,7 +23,9 @@ import { ProblemError } from './problem.js';
 import { requestContext } from './request-context.js';
 
 /** The public decision API's paths; each needs an API key. */
-const API_PATHS = ['/v1/usage', '/v1/consume', '/v1/check', '/v1/reservations', '/v1/reservations/*', '/v1/release'];
+export const API_PATHS = ['/v1/consume', '/v1/check', '/v1/reservations', '/v1/reservations/*', '/v1/release', '/v1/usage-tokens'];
+/** The read-only usage endpoints: an API key or a usage token, and CORS for the configured origins. */
+export const USAGE_PATHS = ['/v1/usage', '/v1/usage/stream'];
 
 const OPENAPI_INFO = {
   openapi: '3.1.0',
@@ -52,8 +57,12 @@ export function createApp(deps: GatewayDeps): OpenAPIHono {
     },
   });
   for (const path of API_PATHS) app.use(path, auth, limit);
+  const reader = authenticateReader(deps.authenticator, deps.metrics, deps.usageTokens);
+  for (const path of USAGE_PATHS) app.use(path, ...usageCors(deps.settings.corsOrigins), reader);
   const schemas = apiSchemas(deps.policy);
   registerUsageRoutes(app, deps, schemas);
+  registerUsageStreamRoute(app, deps);
+  registerUsageTokenRoutes(app, deps);
   registerDecisionRoutes(app, deps, schemas);
   registerReservationRoutes(app, deps, schemas);
   registerReleaseRoutes(app, deps, schemas);
@@ -69,6 +78,11 @@ export function createApp(deps: GatewayDeps): OpenAPIHono {
     type: 'http',
     scheme: 'bearer',
     description: 'An API key (qg_…), as "Authorization: Bearer <key>" or "x-api-key: <key>"',
+  });
+  app.openAPIRegistry.registerComponent('securitySchemes', 'usageToken', {
+    type: 'http',
+    scheme: 'bearer',
+    description: 'A usage token (qgu_…) from POST /v1/usage-tokens: reads one subject\'s usage, nothing else',
   });
   app.openAPIRegistry.registerPath({
     method: 'get',

@@ -1,5 +1,7 @@
 import type { Logger } from 'pino';
 import type { AdminDeps } from '../admin/admin-deps.js';
+import type { UsageWatch } from '../api/usage-watch.js';
+import type { UsageTokenReader } from '../auth/usage-token-reader.js';
 import type { Authenticator } from '../auth/authenticator.js';
 import type { Policy } from '../config/policy.js';
 import type { UsageHistory } from '../history/usage-history.js';
@@ -15,6 +17,10 @@ export interface GatewaySettings {
   upgradeUrl: string;
   /** Default hold lifetime (reservations); a proxied request's hold outlives its route timeout. */
   holdTtlMs: number;
+  /** QG_USAGE_TOKEN_SECRET; null = usage tokens are off. */
+  usageTokenSecret: string | null;
+  /** QG_CORS_ORIGINS: the origins whose pages may read the usage endpoints. */
+  corsOrigins: string[];
 }
 
 /** What answers readiness: each dependency's state. */
@@ -34,6 +40,10 @@ export interface GatewayDeps {
   readiness: ReadinessCheck;
   /** Usage per day and hour from the ledger's rollups, and forecasts. */
   history: UsageHistory;
+  /** Verifies usage tokens and finds their subject; null when usage tokens are off. */
+  usageTokens: UsageTokenReader | null;
+  /** Change signals for the live usage streams. */
+  usageWatch: UsageWatch;
   /** The admin API's and billing webhooks' stores, queue and secrets. */
   admin: AdminDeps;
 }
