@@ -210,7 +210,9 @@ describe('usage history without Postgres', () => {
   it('answers GET /v1/usage without forecasts, and a history request 503', async () => {
     const postgres = await startTcpProxy(targetOf(databaseUrl()));
     const day = new ManualClock(NOW);
-    const f = await startGatewayFixture({ policy, clock: day, env: { DATABASE_URL: postgres.rewrite(databaseUrl()), QG_AUTH_CACHE_TTL_MS: '300000' } });
+    // The key must stay usable for the day the clock moves while Postgres is away (QG_AUTH_STALE_SECONDS, default 2 h).
+    const env = { DATABASE_URL: postgres.rewrite(databaseUrl()), QG_AUTH_CACHE_TTL_MS: '300000', QG_AUTH_STALE_SECONDS: String(2 * 86_400) };
+    const f = await startGatewayFixture({ policy, clock: day, env });
     try {
       const s = await f.createSubject({ plan: 'hist' });
       expect((await f.request('/v1/usage', { key: s.key })).status).toBe(200); // the key is cached now

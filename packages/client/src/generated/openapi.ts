@@ -11,10 +11,13 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The subject's plan and, per metric, limit, used, remaining, grants, percent and status */
+        /** The subject's plan and, per metric, limit, used, remaining, grants, percent, status and forecast; with ?history=30d, usage per day */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    /** @description Add each metric's usage per UTC day over this many days (today the last) and per hour today */
+                    history?: string;
+                };
                 header?: never;
                 path?: never;
                 cookie?: never;
@@ -28,6 +31,15 @@ export interface paths {
                     };
                     content: {
                         "application/json": components["schemas"]["Usage"];
+                    };
+                };
+                /** @description invalid_request: a field is missing or malformed (the `field` member names it) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
                 /** @description unauthorized: missing, unknown or revoked API key */
@@ -803,6 +815,18 @@ export interface components {
             metric?: string;
             metrics: components["schemas"]["MetricUsage"][];
         };
+        /** @description With ?history only */
+        CompactHistory: {
+            /**
+             * @description The first UTC day, YYYY-MM-DD
+             * @example 2026-11-07
+             */
+            from: string;
+            /** @description Units used per UTC day from `from`, the last today so far (net of refunds; resets left out) */
+            daily: number[];
+            /** @description Units used per UTC hour of today so far */
+            hourly: number[];
+        };
         Decision: {
             /** @enum {boolean} */
             allowed: true;
@@ -814,6 +838,28 @@ export interface components {
             /** @description Scoped to the subject; a repeat gets the first decision back */
             idempotency_key?: string;
         };
+        /** @description Counters: where usage is heading by the period end (an estimate); null for gauges, unlimited metrics and fewer than 3 days of usage */
+        Forecast: {
+            /**
+             * @description Always true: every figure is a projection
+             * @enum {boolean}
+             */
+            estimate: true;
+            /** @example daily-mean-median-slope-14d */
+            method: string;
+            /** @description Complete UTC days of usage the projection is fitted through (3 to 14) */
+            basis_days: number;
+            /** @description Projected units per day, now */
+            daily_rate: number;
+            /** @description Projected usage when the period ends */
+            projected_used: number;
+            /** @description projected_used / (used + remaining), in % */
+            projected_percent: number;
+            /** @description When remaining is projected to reach 0, if before the period ends; null otherwise (also when it already has) */
+            limit_reached_at: string | null;
+            /** @description Units per day that last until the period ends */
+            daily_budget: number;
+        } | null;
         MetricUsage: {
             metric: string;
             /** @enum {string} */
@@ -834,7 +880,7 @@ export interface components {
             title: string;
             status: number;
             /** @enum {string} */
-            code: "invalid_request" | "unauthorized" | "quota_exceeded" | "forbidden" | "not_found" | "method_not_allowed" | "idempotency_in_flight" | "downgrade_blocked" | "already_exists" | "payload_too_large" | "unsupported_media_type" | "idempotency_mismatch" | "rate_limited" | "internal_error" | "upstream_error" | "backend_unavailable" | "upstream_timeout";
+            code: "invalid_request" | "unauthorized" | "quota_exceeded" | "forbidden" | "not_found" | "method_not_allowed" | "idempotency_in_flight" | "downgrade_blocked" | "already_exists" | "not_parked" | "payload_too_large" | "unsupported_media_type" | "idempotency_mismatch" | "ledger_refused" | "rate_limited" | "internal_error" | "upstream_error" | "backend_unavailable" | "upstream_timeout";
             detail: string;
             /** @description invalid_request: the field (or header) at fault */
             field?: string;
@@ -890,14 +936,7 @@ export interface components {
             metrics: components["schemas"]["MetricUsage"][];
         };
         ReservationRequest: {
-            charges: {
-                /**
-                 * @description A metric of the policy
-                 * @enum {string}
-                 */
-                metric: "ai_generations" | "ai_tokens" | "exports" | "projects";
-                amount: number;
-            }[];
+            charges: components["schemas"]["Charge"][];
             /** @description Released after this long unless settled */
             ttl_seconds?: number;
             /** @description Scoped to the subject; a repeat gets the first decision back */
@@ -914,13 +953,16 @@ export interface components {
         Usage: {
             subject: string;
             plan: string;
-            metrics: components["schemas"]["UsageEntry"][];
+            metrics: (components["schemas"]["UsageEntry"] & {
+                history?: components["schemas"]["CompactHistory"];
+            })[];
         };
         UsageEntry: components["schemas"]["MetricUsage"] & {
             /** @description used / (used + remaining), in % */
             percent: number | null;
             /** @enum {string} */
             status: "ok" | "warning" | "critical" | "exceeded";
+            forecast: components["schemas"]["Forecast"];
         };
         UsageToken: {
             token: string;
