@@ -1,8 +1,9 @@
+import type { Redis } from 'ioredis';
 import { loadPolicyFile } from '../src/config/load-policy.js';
 import type { Policy } from '../src/config/policy.js';
 import type { HydrationData, HydrationRequest, Hydrator } from '../src/quota/hydration.js';
-import type { ConsumeInput } from '../src/quota/engine.js';
-import { Scripts, type ScriptName } from '../src/redis/scripts.js';
+import type { ConsumeInput } from '../src/quota/decide.js';
+import { Scripts, type ScriptCall, type ScriptName } from '../src/redis/scripts/registry.js';
 import type { SubjectRef } from '../src/quota/types.js';
 
 /**
@@ -59,11 +60,32 @@ export class EmptyLedger implements Hydrator {
   }
 }
 
-/** The engine's scripts, remembering the keys and arguments of the last call of each. */
+export interface RecordedCall {
+  keys: readonly string[];
+  args: readonly (string | number)[];
+}
+
+/** The engine's scripts, keeping the KEYS and ARGV of every call of one script. */
 export class RecordingScripts extends Scripts {
-  readonly last = new Map<ScriptName, { keys: readonly string[]; args: readonly (string | number)[] }>();
-  override run(name: ScriptName, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
-    this.last.set(name, { keys: [...keys], args: [...args] });
-    return super.run(name, keys, args);
+  readonly calls: RecordedCall[] = [];
+  constructor(
+    redis: Redis,
+    private readonly recorded: ScriptName,
+  ) {
+    super(redis);
   }
+
+  override run<R>(call: ScriptCall<R>): Promise<R> {
+    if (call.script === this.recorded) this.calls.push({ keys: call.keys, args: call.args });
+    return super.run(call);
+  }
+}
+
+/**
+ * A recorded call sent again with other values: each is found by value wherever it occurs
+ * in KEYS and ARGV (not by position), so any layout of the script works.
+ */
+export function substituted(call: RecordedCall, replacements: readonly [from: string, to: string][]): { keys: string[]; args: string[] } {
+  const replace = (v: string | number) => replacements.reduce((s, [from, to]) => s.replaceAll(from, to), String(v));
+  return { keys: call.keys.map(replace), args: call.args.map(replace) };
 }

@@ -12,11 +12,12 @@ import { createHash, randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { RateLimiterRedis } from 'rate-limiter-flexible';
 import { QuotaEngine } from '../src/quota/engine.js';
-import { KeySchema } from '../src/quota/keys.js';
+import { KeySchema } from '../src/redis/keys.js';
 import { loadLua } from '../src/redis/lua.js';
 import { engineReport, printReport, type Phase } from './engine-report.js';
 import { envInt } from './env.js';
-import { benchPolicy, consumeInput, EmptyLedger, RecordingScripts, SUBJECT_PLACEHOLDER, subjectId, subjects, SUBJECTS } from './engine-workload.js';
+import { benchPolicy, consumeInput, EmptyLedger, RecordingScripts, substituted, SUBJECT_PLACEHOLDER, subjectId, subjects, SUBJECTS } from './engine-workload.js';
+import { newId } from '../src/lib/ids.js';
 import { runLoad, measureWindow, type LoadOptions } from './load.js';
 import { benchRedis, type BenchRedis } from './private-redis.js';
 import { redisBenchmarkCommandLine, runRedisBenchmark, type RedisBenchmarkRun } from './redis-benchmark.js';
@@ -69,7 +70,7 @@ async function main(): Promise<void> {
     const drainOutboxes = () => admin.del(...outboxes);
 
     // 1. Warm-up: hydrate every subject once, so no measured decision needs the ledger.
-    const setupScripts = new RecordingScripts(admin);
+    const setupScripts = new RecordingScripts(admin, 'consume');
     await setupScripts.preload();
     const sha = createHash('sha1').update(loadLua('consume')).digest('hex');
     const loaded = (await admin.script('LOAD', loadLua('consume'))) as string;
@@ -82,12 +83,20 @@ async function main(): Promise<void> {
     //    calls address partition 0 for every subject (a 1-partition schema). On one Redis the
     //    partition only names the keys; the script's work is the same. The same warm-up
     //    hydrates them, and records the exact KEYS/ARGV the engine sends.
+    //    Its clock stands still, so the recorded call's time can be found (and replaced) by value.
     const benchKeys = new KeySchema(prefix, 1);
-    const benchEngine = new QuotaEngine({ redis: admin, keys: benchKeys, policy, hydrator: ledger, scripts: setupScripts });
+    const recordedAt = Date.now();
+    const benchEngine = new QuotaEngine({ redis: admin, keys: benchKeys, policy, hydrator: ledger, scripts: setupScripts, clock: { now: () => recordedAt } });
     await forEachConcurrently(subs, LOAD.concurrency, (s) => expectAllowed(benchEngine.consume(consumeInput(s))));
-    await expectAllowed(benchEngine.consume(consumeInput(subs[0]!)));
-    const recorded = setupScripts.last.get('consume')!;
-    const template = evalshaTemplate(sha, recorded.keys, recorded.args, subjectId(0));
+    const requestId = newId();
+    await expectAllowed(benchEngine.consume({ ...consumeInput(subs[0]!), requestId }));
+    const recorded = setupScripts.calls.at(-1)!;
+    // A UUID's last group is 12 hex digits: `__rand_int__` keeps it the same length.
+    const { keys: templateKeys, args: templateArgs } = substituted(recorded, [
+      [subjectId(0), SUBJECT_PLACEHOLDER],
+      [requestId, `${requestId.slice(0, -12)}__rand_int__`],
+    ]);
+    const template = ['EVALSHA', sha, String(templateKeys.length), ...templateKeys, ...templateArgs];
     const denialKey = recorded.keys.find((key) => key.includes(':denials:'));
     if (!denialKey) throw new Error(`the recorded consume call has no denial tally key: ${recorded.keys.join(' ')}`);
 
@@ -106,7 +115,7 @@ async function main(): Promise<void> {
       const run = (requests: number): RedisBenchmarkRun => ({
         cliArgs: server.cliArgs, requests, clients: BENCHMARK_CLIENTS, pipeline, keyspace: SUBJECTS,
         // A fresh `now` per run: a fixed one would pile up each subject's rate state.
-        command: withNow(template, Date.now()),
+        command: withNow(template, recordedAt, Date.now()),
       });
       // A short calibration run sizes the measured one to about the same duration as the others.
       const calibration = 20_000; // a whole number of rounds for every -P used
@@ -159,19 +168,10 @@ async function main(): Promise<void> {
   }
 }
 
-/** `EVALSHA <sha> <numkeys> <keys…> <args…>` of a recorded call, its subject (and request id) made `__rand_int__`. */
-function evalshaTemplate(sha: string, keys: readonly string[], args: readonly (string | number)[], subject: string): string[] {
-  const requestId = String(args[2]);
-  // A UUID's last group is 12 hex digits: `__rand_int__` keeps it the same length.
-  const randomId = `${requestId.slice(0, -12)}__rand_int__`;
-  const subst = (v: string | number) => String(v).replaceAll(subject, SUBJECT_PLACEHOLDER).replaceAll(requestId, randomId);
-  return ['EVALSHA', sha, String(keys.length), ...keys.map(subst), ...args.map(subst)];
-}
-
-/** The template with ARGV[1] (now, ms) replaced. */
-function withNow(template: readonly string[], now: number): string[] {
-  const numKeys = Number(template[2]);
-  return template.map((a, i) => (i === 3 + numKeys ? String(now) : a));
+/** The `EVALSHA <sha> <numkeys> <keys…> <args…>` template with the recorded time replaced in ARGV. */
+function withNow(template: readonly string[], recordedAt: number, now: number): string[] {
+  const firstArg = 3 + Number(template[2]);
+  return template.map((a, i) => (i >= firstArg ? a.replaceAll(String(recordedAt), String(now)) : a));
 }
 
 function loadPhase(name: string, kind: Phase['kind'], result: Awaited<ReturnType<typeof runLoad<RedisStats>>>): Phase {

@@ -22,7 +22,7 @@ import { loadEnv } from '../src/config/env.js';
 import { ensureDatabase } from '../src/db/ensure-database.js';
 import { migrate } from '../src/db/migrate.js';
 import { createPool } from '../src/db/pool.js';
-import { KeySchema } from '../src/quota/keys.js';
+import { KeySchema } from '../src/redis/keys.js';
 import { splitCores, pinThisProcess } from './cpu-affinity.js';
 import { envInt } from './env.js';
 import { countersDelta, scrapeGateway, type GatewayCounters } from './gateway-metrics.js';

@@ -5,58 +5,14 @@ import { decodeLedgerEvent, type LedgerEvent } from '../src/ledger/ledger-event.
 import { FLUSH_GROUP } from '../src/ledger/outbox-flusher.js';
 import { newId } from '../src/lib/ids.js';
 import { QuotaEngine } from '../src/quota/engine.js';
-import type { KeySchema } from '../src/quota/keys.js';
-import { ReplyCode } from '../src/quota/replies.js';
+import type { KeySchema } from '../src/redis/keys.js';
 import type { SubjectRef } from '../src/quota/types.js';
 import { loadLua } from '../src/redis/lua.js';
-import { Scripts, type ScriptName } from '../src/redis/scripts.js';
+import { ReplyCode } from '../src/redis/scripts/reply.js';
 import { forEachConcurrently } from './concurrency.js';
-import { consumeInput, EmptyLedger } from './engine-workload.js';
+import { consumeInput, EmptyLedger, RecordingScripts, substituted, type RecordedCall } from './engine-workload.js';
 
-/** The engine's scripts, keeping every consume call's KEYS and ARGV. */
-class CapturingScripts extends Scripts {
-  readonly calls: { keys: readonly string[]; args: readonly (string | number)[] }[] = [];
-  override run(name: ScriptName, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
-    if (name === 'consume') this.calls.push({ keys: [...keys], args: [...args] });
-    return super.run(name, keys, args);
-  }
-}
-
-/**
- * One consume call as the engine made it, to be sent again as a new request: what must
- * change is found by value, not by position, so any KEYS/ARGV layout of the script works:
- * the request id (in ARGV, and in the hold key when the call has one) and the time. The
- * denial tally's key keeps the captured minute: only a denial writes it, and the fill
- * checks that there is none.
- */
-class CallTemplate {
-  private readonly idKeys: number[];
-  private readonly idArgs: number[];
-  private readonly nowArgs: number[];
-
-  constructor(
-    private readonly keys: readonly string[],
-    private readonly args: readonly (string | number)[],
-    private readonly requestId: string,
-    now: number,
-  ) {
-    const where = <T>(list: readonly T[], test: (v: T) => boolean) => list.flatMap((v, i) => (test(v) ? [i] : []));
-    this.idKeys = where(keys, (k) => k.includes(requestId));
-    this.idArgs = where(args, (a) => typeof a === 'string' && a.includes(requestId));
-    this.nowArgs = where(args, (a) => a === now);
-    if (this.idArgs.length === 0 || this.nowArgs.length === 0) throw new Error('a consume call without its request id or time in ARGV: update bench/ledger-fill.ts');
-  }
-
-  /** `numkeys, keys…, args…` of the same call with another request id and time. */
-  evalshaArguments(requestId: string, now: number): [numKeys: number, ...keysAndArgs: (string | number)[]] {
-    const keys = [...this.keys];
-    const args = [...this.args];
-    for (const i of this.idKeys) keys[i] = keys[i]!.replace(this.requestId, requestId);
-    for (const i of this.idArgs) args[i] = String(args[i]).replace(this.requestId, requestId);
-    for (const i of this.nowArgs) args[i] = now;
-    return [keys.length, ...keys, ...args];
-  }
-}
+const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g;
 
 /** Calls sent per pipeline, and pipelines in flight: enough to keep Redis busy without hoarding replies. */
 const PIPELINE = 500;
@@ -72,7 +28,7 @@ const PIPELINES_IN_FLIGHT = 4;
  */
 export async function fillOutbox(redis: Redis, keys: KeySchema, policy: Policy, subjects: readonly SubjectRef[], total: number): Promise<void> {
   if (total < subjects.length) throw new Error(`${total} events cannot give each of ${subjects.length} subjects one`);
-  const scripts = new CapturingScripts(redis);
+  const scripts = new RecordingScripts(redis, 'consume');
   // A fixed time while capturing, so the calls' time can be found (and replaced) by value.
   const capturedAt = Date.now();
   const engine = new QuotaEngine({ redis, keys, policy, hydrator: new EmptyLedger(), scripts, clock: { now: () => capturedAt } });
@@ -84,13 +40,23 @@ export async function fillOutbox(redis: Redis, keys: KeySchema, policy: Policy, 
     if (d.outcome !== 'allowed') throw new Error(`the fill must never be denied; the engine answered ${JSON.stringify(d)}`);
   });
   // A call answered "needs hydration" is made again with the same id: the last one is kept.
-  const byRequest = new Map<string, CallTemplate>();
+  // What must change in a replay is found by value: the request id (in ARGV, and in the keys
+  // of its hold and refund record) and the time. The denial tally's key keeps the captured
+  // minute: only a denial writes it, and the fill checks that there is none.
+  const byRequest = new Map<string, RecordedCall>();
   for (const call of scripts.calls) {
-    const id = call.args.find((a): a is string => typeof a === 'string' && requestIds.has(a));
+    const id = call.args.join(' ').match(UUID)?.find((candidate) => requestIds.has(candidate));
     if (id === undefined) throw new Error('a consume call without its request id in ARGV: update bench/ledger-fill.ts');
-    byRequest.set(id, new CallTemplate(call.keys, call.args, id, capturedAt));
+    byRequest.set(id, call);
   }
-  const templates = [...byRequest.values()];
+  const templates = [...byRequest];
+  const replay = ([requestId, call]: [string, RecordedCall], now: number): [number, ...string[]] => {
+    const { keys: k, args } = substituted(call, [
+      [requestId, newId()],
+      [String(capturedAt), String(now)],
+    ]);
+    return [k.length, ...k, ...args];
+  };
   // The engine's calls have loaded the script into Redis's cache.
   const sha = createHash('sha1').update(loadLua('consume')).digest('hex');
 
@@ -100,7 +66,7 @@ export async function fillOutbox(redis: Redis, keys: KeySchema, policy: Policy, 
       const pipeline = redis.pipeline();
       const now = Date.now();
       for (const end = Math.min(next + PIPELINE, total); next < end; next++) {
-        pipeline.evalsha(sha, ...templates[next % templates.length]!.evalshaArguments(newId(), now));
+        pipeline.evalsha(sha, ...replay(templates[next % templates.length]!, now));
       }
       for (const [err, reply] of (await pipeline.exec()) ?? []) {
         if (err) throw err;

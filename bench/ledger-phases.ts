@@ -6,7 +6,7 @@ import { createPool } from '../src/db/pool.js';
 import type { LedgerEvent } from '../src/ledger/ledger-event.js';
 import { PgHydrator } from '../src/ledger/pg-hydrator.js';
 import { QuotaEngine } from '../src/quota/engine.js';
-import type { KeySchema } from '../src/quota/keys.js';
+import type { KeySchema } from '../src/redis/keys.js';
 import type { SubjectRef } from '../src/quota/types.js';
 import { summariseProfile } from './cpu-profile.js';
 import { consumeInput } from './engine-workload.js';

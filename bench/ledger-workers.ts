@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import type { KeySchema } from '../src/quota/keys.js';
+import type { KeySchema } from '../src/redis/keys.js';
 import { addHistograms, emptyHistogram, parseHistogram, parseSample, type Histogram } from './prom-histogram.js';
 import { processCpuSeconds } from './process-cpu.js';
 import { startService, type Service } from './services.js';

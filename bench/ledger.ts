@@ -29,7 +29,7 @@ import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { loadEnv } from '../src/config/env.js';
 import { createPool } from '../src/db/pool.js';
-import { KeySchema } from '../src/quota/keys.js';
+import { KeySchema } from '../src/redis/keys.js';
 import { benchPolicy, subjects } from './engine-workload.js';
 import { envInt } from './env.js';
 import { postgresVersion } from './ledger-database.js';

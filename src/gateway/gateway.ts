@@ -21,10 +21,9 @@ import { Metrics } from '../observability/metrics.js';
 import { Settlements } from '../proxy/settlements.js';
 import { UpstreamClient } from '../proxy/upstream-client.js';
 import { QuotaEngine } from '../quota/engine.js';
-import { KeySchema } from '../quota/keys.js';
+import { KeySchema } from '../redis/keys.js';
 import { RedisClockOffset } from '../redis/clock-offset.js';
-import { connectRedis, createRedisClient, openRedis, pingAll } from '../redis/client.js';
-import type { RedisClient } from '../redis/scripts.js';
+import { connectRedis, createRedisClient, openRedis, pingAll, type RedisClient } from '../redis/client.js';
 import { SubjectStore } from '../subjects/subject-store.js';
 import { jobQueue } from '../worker/job-queue.js';
 

@@ -1,7 +1,7 @@
 import { isReserved, type RouteDef } from '../config/policy.js';
 import { ProblemError } from '../http/problem.js';
 import { readJsonPath } from '../lib/json-path.js';
-import { MAX_AMOUNT } from '../quota/engine.js';
+import { MAX_AMOUNT } from '../quota/errors.js';
 import type { Charge } from '../quota/types.js';
 
 export interface ChargePlan {

@@ -7,7 +7,7 @@ import { decisionHeaders, decisionProblem } from '../http/decision-answer.js';
 import type { GatewayDeps } from '../http/gateway-deps.js';
 import { ProblemError } from '../http/problem.js';
 import { idempotencyKeyOf } from '../http/idempotency-key.js';
-import { EngineInputError } from '../quota/engine.js';
+import { EngineInputError } from '../quota/errors.js';
 import { planOf } from '../quota/limits.js';
 import type { Decision, HoldRef, RefundRef, SubjectRef } from '../quota/types.js';
 import { subjectRef } from '../subjects/subject-ref.js';
@@ -252,7 +252,7 @@ const failed = (upstream: UpstreamResponse, end: RelayEnd): boolean => upstream.
 function endFailed(deps: GatewayDeps, route: RouteDef, subject: SubjectRef, f: Pick<Forwarding, 'hold' | 'refund'>, log: Logger): void {
   const { hold, refund } = f;
   if (hold && route.on_upstream_error === 'refund') {
-    deps.settlements.run(log, 'refund', () => deps.engine.releaseHold(subject.id, hold, 'refund'));
+    deps.settlements.run(log, 'refund', () => deps.engine.returnHold(subject.id, hold, 'refund'));
   } else if (hold) {
     deps.settlements.run(log, 'settle', () => deps.engine.settle(subject, hold));
   } else if (refund) {

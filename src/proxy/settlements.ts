@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { EngineInputError } from '../quota/engine.js';
+import { EngineInputError } from '../quota/errors.js';
 
 const RETRY_DELAYS_MS = [100, 500, 2_000];
 

@@ -1,4 +1,5 @@
 import type { MetricKind } from '../config/policy.js';
+import type { HoldLine } from '../redis/scripts/hold-record.js';
 
 /** Whose usage is metered, as the engine needs it to decide. */
 export interface SubjectRef {
@@ -60,13 +61,7 @@ export interface HoldRef {
   idempotencyKey: string | null;
 }
 
-export interface HoldLine {
-  metric: string;
-  kind: MetricKind;
-  /** Period start (ms) for counters, null for gauges. */
-  periodStart: number | null;
-  amount: number;
-}
+export type { HoldLine };
 
 /** What `refund` needs to give back a charge taken outright (consumed with `refundTtlMs`). */
 export interface RefundRef {

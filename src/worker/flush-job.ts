@@ -13,7 +13,7 @@ export function flushJob(ctx: WorkerContext, observers: FlushObserver[]): JobKin
   const { env } = ctx;
   const flusher = new OutboxFlusher({
     redis: ctx.redis,
-    scripts: ctx.engine.scripts,
+    scripts: ctx.scripts,
     keys: ctx.keys,
     writer: new LedgerWriter(ctx.pool, env.QG_IDEMPOTENCY_TTL_SECONDS * 1000),
     // Unique per process, so a dead worker's pending entries are told apart and claimed.

@@ -1,5 +1,5 @@
 import { Queue } from 'bullmq';
-import type { RedisClient } from '../redis/scripts.js';
+import type { RedisClient } from '../redis/client.js';
 import type { JobData } from './job.js';
 
 /** The BullMQ queue every quotagate job runs on; braces keep its keys in one Cluster slot. */

@@ -6,8 +6,9 @@ import type { Policy } from '../config/policy.js';
 import type { Clock } from '../lib/clock.js';
 import type { WorkerMetrics } from '../observability/worker-metrics.js';
 import type { QuotaEngine } from '../quota/engine.js';
-import type { KeySchema } from '../quota/keys.js';
-import type { RedisClient } from '../redis/scripts.js';
+import type { KeySchema } from '../redis/keys.js';
+import type { RedisClient } from '../redis/client.js';
+import type { Scripts } from '../redis/scripts/registry.js';
 
 /** What every job of the worker may use; built once per worker process. */
 export interface WorkerContext {
@@ -15,6 +16,8 @@ export interface WorkerContext {
   policy: Policy;
   /** A client that fails fast (not BullMQ's); shares the gateway's key schema. */
   redis: RedisClient;
+  /** The scripts, registered on `redis`: the engine's and the ledger jobs' alike. */
+  scripts: Scripts;
   keys: KeySchema;
   pool: Pool;
   engine: QuotaEngine;

@@ -16,7 +16,7 @@ export type ReconcileRun = ReconcileReport & { duplicates: DuplicateOutcome[] };
 export function reconcileJob(ctx: WorkerContext): JobKind & { reconcile(trigger: 'schedule' | 'manual'): Promise<ReconcileRun> } {
   const reconciler = new Reconciler({
     redis: ctx.redis,
-    scripts: ctx.engine.scripts,
+    scripts: ctx.scripts,
     keys: ctx.keys,
     pool: ctx.pool,
     logger: ctx.logger,

@@ -4,7 +4,6 @@ import type { Env } from '../config/env.js';
 import type { Policy } from '../config/policy.js';
 import { createPool } from '../db/pool.js';
 import { PgHydrator } from '../ledger/pg-hydrator.js';
-import { readOutboxStates } from '../ledger/outbox-state.js';
 import type { OutboxFlusher } from '../ledger/outbox-flusher.js';
 import { systemClock, type Clock } from '../lib/clock.js';
 import { serveMetrics, type MetricsServer } from '../observability/metrics-server.js';
@@ -13,8 +12,10 @@ import { QuotaEngine } from '../quota/engine.js';
 import { abuseJob } from '../notify/abuse-job.js';
 import { ThresholdNotifier } from '../notify/thresholds.js';
 import { webhookJob } from '../notify/webhook-job.js';
-import { KeySchema } from '../quota/keys.js';
+import { KeySchema } from '../redis/keys.js';
 import { openRedis } from '../redis/client.js';
+import { readOutboxStates } from '../redis/outbox-stream.js';
+import { Scripts } from '../redis/scripts/registry.js';
 import { expireJob } from './expire-job.js';
 import { flushJob } from './flush-job.js';
 import type { JobData, JobKind, Schedule, WorkerContext } from './job.js';
@@ -70,8 +71,11 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
   });
   const queue = jobQueue(bullRedis, env.QG_KEY_PREFIX);
   const metrics = new WorkerMetrics(() => readOutboxStates(redis, keys, env.QG_PARTITIONS), env.QG_PARTITIONS);
+  // One registry on the jobs' connection: the engine and the ledger jobs run their scripts through it.
+  const scripts = new Scripts(redis);
   const engine = new QuotaEngine({
     redis,
+    scripts,
     keys,
     policy,
     hydrator: new PgHydrator(pool),
@@ -82,7 +86,7 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
       counterGraceMs: env.QG_COUNTER_GRACE_SECONDS * 1000,
     },
   });
-  const ctx: WorkerContext = { env, policy, redis, keys, pool, engine, queue, metrics, logger, clock };
+  const ctx: WorkerContext = { env, policy, redis, scripts, keys, pool, engine, queue, metrics, logger, clock };
 
   const thresholds = new ThresholdNotifier(ctx);
   const flush = flushJob(ctx, [metrics, thresholds]);

@@ -1,6 +1,6 @@
 import type { Cluster } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readOutboxStates } from '../../src/ledger/outbox-state.js';
+import { readOutboxStates } from '../../src/redis/outbox-stream.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { abuseJob } from '../../src/notify/abuse-job.js';
 import type { WorkerContext } from '../../src/worker/job.js';

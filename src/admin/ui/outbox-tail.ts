@@ -1,7 +1,8 @@
 import type { Logger } from 'pino';
 import { decodeLedgerEvent, type LedgerEvent } from '../../ledger/ledger-event.js';
-import type { KeySchema } from '../../quota/keys.js';
-import type { RedisClient } from '../../redis/scripts.js';
+import type { KeySchema } from '../../redis/keys.js';
+import type { RedisClient } from '../../redis/client.js';
+import { readAfter, redisTimeMs } from '../../redis/outbox-stream.js';
 
 /** Longest XREAD wait; a shorter one only costs more idle round trips. */
 const BLOCK_MS = 5_000;
@@ -118,9 +119,9 @@ export class OutboxTail {
     const cursors = streams.map(() => start);
     while (active()) {
       try {
-        const reply = await redis.xread('COUNT', BATCH, 'BLOCK', BLOCK_MS, 'STREAMS', ...streams, ...cursors);
+        const reply = await readAfter(redis, streams, cursors, BATCH, BLOCK_MS);
         if (!active()) return;
-        for (const [stream, entries] of reply ?? []) {
+        for (const [stream, entries] of reply) {
           const index = streams.indexOf(stream);
           for (const [id, fields] of entries) {
             cursors[index] = id;
@@ -146,8 +147,7 @@ export class OutboxTail {
    * this is one node's clock, taken as every node's (NTP keeps them within milliseconds).
    */
   private async startId(redis: RedisClient): Promise<string> {
-    const [seconds, micros] = await redis.time();
-    return `${Number(seconds) * 1000 + Math.floor(Number(micros) / 1000) - 1}-0`;
+    return `${(await redisTimeMs(redis)) - 1}-0`;
   }
 
   private deliver(id: string, fields: string[]): void {

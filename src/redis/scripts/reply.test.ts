@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { decodeConsume, decodeHoldEnd, decodeSnapshot, decodeValues, ReplyCode, ScriptReplyError } from './replies.js';
+import { decodeConsume } from './consume.js';
+import { decodeHoldEnd } from './hold-record.js';
+import { decodeValues, ReplyCode, ScriptReplyError } from './reply.js';
+import { decodeSnapshot } from './snapshot.js';
 
 describe('decodeConsume', () => {
   it('decodes an allowed decision with per-metric pairs', () => {
@@ -46,8 +49,8 @@ describe('decodeConsume', () => {
 describe('decodeHoldEnd and decodeValues', () => {
   it('decode each documented code', () => {
     expect(decodeHoldEnd('settle', [1, 5, 0])).toEqual({ code: ReplyCode.Ok, lines: [{ used: 5, grants: 0 }] });
-    expect(decodeHoldEnd('release-hold', [9])).toEqual({ code: ReplyCode.NotFound });
-    expect(decodeHoldEnd('release-hold', [10])).toEqual({ code: ReplyCode.NotDue });
+    expect(decodeHoldEnd('return-hold', [9])).toEqual({ code: ReplyCode.NotFound });
+    expect(decodeHoldEnd('return-hold', [10])).toEqual({ code: ReplyCode.NotDue });
     expect(decodeValues('grant', [11, 4])).toEqual({ code: ReplyCode.Exists, values: [4] });
     expect(decodeValues('release', [6, JSON.stringify([1, 2, 1]), '', 'x'])).toEqual({ code: ReplyCode.Replayed, values: [2, 1] });
     expect(() => decodeHoldEnd('settle', [2])).toThrow(ScriptReplyError);

@@ -1,5 +1,5 @@
 --[[
-  release-hold — end a hold by giving everything it holds back: a refund (the upstream
+  return-hold — end a hold by giving everything it holds back: a refund (the upstream
   failed), a released reservation, or an expired one. Each line gives back its held amount
   (grant draws first, never below 0) with an event of the given kind. Frees the lease and
   forgets the in-flight idempotency record, so a retry is decided afresh. Needs no plan or
@@ -14,8 +14,10 @@
   ARGV[5]  event kind: 'refund' | 'release' | 'expire' ('expire' only once the deadline passed)
   ARGV[6]  number of lines n (checked against the hold)
 
+  Called from src/redis/scripts/return-hold.ts.
+
   Reply:
-    {1, used_1, grants_1, ..., used_n, grants_n}   RELEASED (per line, in hold order)
+    {1, used_1, grants_1, ..., used_n, grants_n}   RETURNED (per line, in hold order)
     {9}            NOT_FOUND: already settled, released or expired (a stale deadline
                    entry is removed)
     {10}           NOT_DUE: kind 'expire' before the hold's deadline

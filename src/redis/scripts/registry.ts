@@ -1,12 +1,12 @@
 import { createHash } from 'node:crypto';
-import type { Cluster, Redis } from 'ioredis';
-import { masterNodes } from './client.js';
-import { loadLua } from './lua.js';
+import { masterNodes, type RedisClient } from '../client.js';
+import { loadLua } from '../lua.js';
 
+/** Every script in `lua/`; each has one module beside this file that builds its calls. */
 export const SCRIPT_NAMES = [
   'consume',
   'settle',
-  'release-hold',
+  'return-hold',
   'refund',
   'release',
   'reset',
@@ -20,7 +20,17 @@ export const SCRIPT_NAMES = [
 ] as const;
 export type ScriptName = (typeof SCRIPT_NAMES)[number];
 
-export type RedisClient = Redis | Cluster;
+/**
+ * One call of a script, as its module builds it: the KEYS and ARGV in the layout its Lua
+ * header documents, and the decoder of its reply. Nothing else builds KEYS or ARGV.
+ */
+export interface ScriptCall<R> {
+  readonly script: ScriptName;
+  readonly keys: readonly string[];
+  readonly args: readonly (string | number)[];
+  decode(raw: unknown): R;
+}
+
 type ScriptCommand = (numKeys: number, ...keysAndArgs: (string | number)[]) => Promise<unknown>;
 
 const commandName = (name: ScriptName) => `qg_${name.replace(/-/g, '_')}`;
@@ -41,9 +51,10 @@ export class Scripts {
     }
   }
 
-  run(name: ScriptName, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
-    const command = (this.redis as unknown as Record<string, ScriptCommand>)[commandName(name)]!;
-    return command.call(this.redis, keys.length, ...keys, ...args);
+  /** Sends the call and decodes its reply. */
+  async run<R>(call: ScriptCall<R>): Promise<R> {
+    const command = (this.redis as unknown as Record<string, ScriptCommand>)[commandName(call.script)]!;
+    return call.decode(await command.call(this.redis, call.keys.length, ...call.keys, ...call.args));
   }
 
   /** Loads every script into each node's cache ahead of the first request (readiness). */
