@@ -2,7 +2,7 @@
  * A child process of `npm run bench:gateway`: the demo upstream on a free loopback port,
  * printing `listening on <url>`. SIGTERM closes it.
  *
- * Not src/demo/main.ts, because the demo upstream records every request it receives
+ * Not `quotagate demo-upstream` (src/cli/commands/services.ts), because the demo upstream records every request it receives
  * (for tests to inspect): a few hundred thousand of them would grow its heap by hundreds
  * of megabytes and make its garbage collector, not the proxies, set the later figures.
  */

@@ -1,6 +1,6 @@
 --[[
   return-hold — end a hold by giving everything it holds back: a refund (the upstream
-  failed), a released reservation, or an expired one. Each line gives back its held amount
+  failed), a cancelled reservation (`release` events), or an expired one. Each line gives back its held amount
   (grant draws first, never below 0) with an event of the given kind. Frees the lease and
   forgets the in-flight idempotency record, so a retry is decided afresh. Needs no plan or
   limit, so the expiry job can run it knowing only the hold.
@@ -18,7 +18,7 @@
 
   Reply:
     {1, used_1, grants_1, ..., used_n, grants_n}   RETURNED (per line, in hold order)
-    {9}            NOT_FOUND: already settled, released or expired (a stale deadline
+    {9}            NOT_FOUND: already settled, returned or expired (a stale deadline
                    entry is removed)
     {10}           NOT_DUE: kind 'expire' before the hold's deadline
     {5, j, ...}    NEEDS_HYDRATION: line j's usage (j) or grants (-j) key is missing

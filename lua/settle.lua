@@ -18,7 +18,7 @@
 
   Reply:
     {1, used_1, grants_1, ..., used_n, grants_n}   SETTLED (per line, in hold order)
-    {9}            NOT_FOUND: the hold was already settled, released or expired
+    {9}            NOT_FOUND: the hold was already settled, returned or expired
     {5, j, ...}    NEEDS_HYDRATION: line j's usage (j) or grants (-j) key is missing
 ]]
 --- @include "util"

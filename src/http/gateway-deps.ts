@@ -19,7 +19,7 @@ export interface GatewaySettings {
 /** What answers readiness: each dependency's state. */
 export type ReadinessCheck = () => Promise<Record<string, boolean>>;
 
-/** Everything the gateway's HTTP layer uses, built once at start (see gateway/start.ts). */
+/** Everything the gateway's HTTP layer uses, built once at start (see src/gateway/gateway.ts). */
 export interface GatewayDeps {
   policy: Policy;
   engine: QuotaEngine;

@@ -52,7 +52,7 @@ export interface RateState {
 
 export type DenyReason = 'quota' | 'rate' | 'concurrency';
 
-/** What a settle or release needs to address a hold without reading it first. */
+/** What a settle or return needs to address a hold without reading it first. */
 export interface HoldRef {
   id: string;
   subjectId: string;
