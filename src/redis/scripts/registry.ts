@@ -3,7 +3,7 @@ import { masterNodes, type RedisClient } from '../client.js';
 import { loadLua } from '../lua.js';
 
 /** Every script in `lua/`; each has one module beside this file that builds its calls. */
-export const SCRIPT_NAMES = [
+const SCRIPT_NAMES = [
   'consume',
   'settle',
   'return-hold',
@@ -18,7 +18,7 @@ export const SCRIPT_NAMES = [
   'repair',
   'ack-outbox',
 ] as const;
-export type ScriptName = (typeof SCRIPT_NAMES)[number];
+type ScriptName = (typeof SCRIPT_NAMES)[number];
 
 /**
  * One call of a script, as its module builds it: the KEYS and ARGV in the layout its Lua

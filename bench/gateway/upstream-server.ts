@@ -6,7 +6,7 @@
  * (for tests to inspect): a few hundred thousand of them would grow its heap by hundreds
  * of megabytes and make its garbage collector, not the proxies, set the later figures.
  */
-import { startDemoUpstream } from '../src/demo/upstream.js';
+import { startDemoUpstream } from '../../src/demo/upstream.js';
 
 const upstream = await startDemoUpstream({ host: '127.0.0.1', port: 0 });
 setInterval(() => upstream.requests.splice(0), 1_000).unref();

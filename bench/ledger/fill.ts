@@ -1,16 +1,16 @@
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import type { Policy } from '../src/config/policy.js';
-import { decodeLedgerEvent, type LedgerEvent } from '../src/ledger/ledger-event.js';
-import { FLUSH_GROUP } from '../src/ledger/outbox-flusher.js';
-import { newId } from '../src/lib/ids.js';
-import { QuotaEngine } from '../src/quota/engine.js';
-import type { KeySchema } from '../src/redis/keys.js';
-import type { SubjectRef } from '../src/quota/types.js';
-import { loadLua } from '../src/redis/lua.js';
-import { ReplyCode } from '../src/redis/scripts/reply.js';
-import { forEachConcurrently } from './concurrency.js';
-import { consumeInput, EmptyLedger, RecordingScripts, substituted, type RecordedCall } from './engine-workload.js';
+import type { Policy } from '../../src/config/policy.js';
+import { decodeLedgerEvent, type LedgerEvent } from '../../src/ledger/ledger-event.js';
+import { FLUSH_GROUP } from '../../src/ledger/outbox-flusher.js';
+import { newId } from '../../src/lib/ids.js';
+import { QuotaEngine } from '../../src/quota/engine.js';
+import type { KeySchema } from '../../src/redis/keys.js';
+import type { SubjectRef } from '../../src/quota/types.js';
+import { loadLua } from '../../src/redis/lua.js';
+import { ReplyCode } from '../../src/redis/scripts/reply.js';
+import { forEachConcurrently } from '../shared/concurrency.js';
+import { consumeInput, EmptyLedger, RecordingScripts, substituted, type RecordedCall } from '../shared/consume-workload.js';
 
 const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g;
 

@@ -1,12 +1,12 @@
 import { Readable } from 'node:stream';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import { Hono } from 'hono';
-import { newId } from '../src/lib/ids.js';
-import { clientResponseHeaders, upstreamRequestHeaders } from '../src/proxy/headers.js';
-import { arrivedWhole } from '../src/proxy/relay.js';
-import { declaresSmallBody } from '../src/proxy/small-body.js';
-import type { UpstreamClient } from '../src/proxy/upstream-client.js';
-import { ROUTE } from './gateway-workload.js';
+import { newId } from '../../src/lib/ids.js';
+import { clientResponseHeaders, upstreamRequestHeaders } from '../../src/proxy/headers.js';
+import { arrivedWhole } from '../../src/proxy/relay.js';
+import { declaresSmallBody } from '../../src/proxy/small-body.js';
+import type { UpstreamClient } from '../../src/proxy/upstream-client.js';
+import { ROUTE } from './workload.js';
 
 /**
  * The benchmark's baseline: the same route proxied by a plain Hono app with the gateway's

@@ -12,10 +12,10 @@ import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Session } from 'node:inspector/promises';
-import { loadEnv } from '../src/config/env.js';
-import { createLogger } from '../src/observability/logger.js';
-import { startWorker } from '../src/worker/worker.js';
-import { benchPolicy } from './engine-workload.js';
+import { loadEnv } from '../../src/config/env.js';
+import { createLogger } from '../../src/observability/logger.js';
+import { startWorker } from '../../src/worker/worker.js';
+import { benchPolicy } from '../shared/consume-workload.js';
 
 /** Starts V8's sampling profiler in this process; the returned function stops it and writes the profile. */
 async function startProfiler(file: string): Promise<() => Promise<void>> {

@@ -1,4 +1,4 @@
-import { startPrivateRedis } from '../test/support/redis-server.js';
+import { startPrivateRedis } from '../../test/support/redis-server.js';
 
 /**
  * The Redis a benchmark runs against: `BENCH_REDIS_URL` when set, else a private

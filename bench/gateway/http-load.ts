@@ -1,7 +1,7 @@
 import autocannon from 'autocannon';
 import { Pool } from 'undici';
-import { ROUTE, REQUEST_BODY } from './gateway-workload.js';
-import { percentile } from './stats.js';
+import { ROUTE, REQUEST_BODY } from './workload.js';
+import { percentile } from '../shared/stats.js';
 
 /** Headers of the n-th request of a run (they carry the API key). */
 export type HeadersFor = (n: number) => Record<string, string>;

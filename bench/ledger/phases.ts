@@ -1,23 +1,23 @@
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import type { Pool } from 'pg';
-import type { Policy } from '../src/config/policy.js';
-import { createPool } from '../src/db/pool.js';
-import type { LedgerEvent } from '../src/ledger/ledger-event.js';
-import { PgHydrator } from '../src/ledger/pg-hydrator.js';
-import { QuotaEngine } from '../src/quota/engine.js';
-import type { KeySchema } from '../src/redis/keys.js';
-import type { SubjectRef } from '../src/quota/types.js';
-import { summariseProfile } from './cpu-profile.js';
-import { consumeInput } from './engine-workload.js';
-import { cpuSpent, readCpu, type CpuReading, type CpuSources } from './ledger-cpu.js';
-import { reconciliations, reconciliationsDelta, reconciliationSettled, recreateDatabase, seedSubjects } from './ledger-database.js';
-import { restoreOutboxes, type OutboxSnapshot } from './ledger-fill.js';
-import { rawInsert } from './ledger-raw.js';
-import type { FlushRun, LagRun } from './ledger-report.js';
-import { outboxLength, sampleDelta, startWorkers, waitDrained, watchDrain, type Workers } from './ledger-workers.js';
-import { paced } from './paced.js';
-import { deletePrefix } from './redis-keys.js';
+import type { Policy } from '../../src/config/policy.js';
+import { createPool } from '../../src/db/pool.js';
+import type { LedgerEvent } from '../../src/ledger/ledger-event.js';
+import { PgHydrator } from '../../src/ledger/pg-hydrator.js';
+import { QuotaEngine } from '../../src/quota/engine.js';
+import type { KeySchema } from '../../src/redis/keys.js';
+import type { SubjectRef } from '../../src/quota/types.js';
+import { summariseProfile } from '../shared/cpu-profile.js';
+import { consumeInput } from '../shared/consume-workload.js';
+import { cpuSpent, readCpu, type CpuReading, type CpuSources } from './cpu.js';
+import { reconciliations, reconciliationsDelta, reconciliationSettled, recreateDatabase, seedSubjects } from './database.js';
+import { restoreOutboxes, type OutboxSnapshot } from './fill.js';
+import { rawInsert } from './raw.js';
+import type { FlushRun, LagRun } from './report.js';
+import { outboxLength, sampleDelta, startWorkers, waitDrained, watchDrain, type Workers } from './workers.js';
+import { paced } from '../shared/paced.js';
+import { deletePrefix } from '../shared/redis-keys.js';
 
 /** What both phases of `npm run bench:ledger` work with. */
 export interface LedgerBench {

@@ -1,9 +1,9 @@
 import { cpus } from 'node:os';
 import type { Redis } from 'ioredis';
 import type { Pool } from 'pg';
-import { backendCpuSeconds } from './ledger-database.js';
-import { machineCpu } from './load.js';
-import { redisStats } from './redis-stats.js';
+import { backendCpuSeconds } from './database.js';
+import { machineCpu } from '../shared/load.js';
+import { redisStats } from '../shared/redis-stats.js';
 
 /** Cumulative CPU counters at one instant; two of them make a `CpuSpent`. */
 export interface CpuReading {

@@ -1,7 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { spawnOwned } from '../test/support/owned-processes.js';
+import { spawnOwned } from '../../test/support/owned-processes.js';
 
 /** A server the benchmark runs in a child process of its own. */
 export interface Service {
@@ -27,12 +27,12 @@ export interface ServiceOptions {
 }
 
 /**
- * Runs `bench/<entry>` under tsx (`node --import tsx`, the same Node as this process) and
+ * Runs the module at `entry` under tsx (`node --import tsx`, the same Node as this process) and
  * waits for its `listening on <url>` line. Its other output goes to stderr, prefixed with
  * `name`. It dies with the benchmark, whatever ends it (test/support/owned-processes.ts).
  */
-export async function startService(name: string, entry: string, options: ServiceOptions = {}): Promise<Service> {
-  const node = [process.execPath, '--import', 'tsx', fileURLToPath(new URL(entry, import.meta.url)), ...(options.args ?? [])];
+export async function startService(name: string, entry: URL, options: ServiceOptions = {}): Promise<Service> {
+  const node = [process.execPath, '--import', 'tsx', fileURLToPath(entry), ...(options.args ?? [])];
   // taskset (like setpriv) execs what follows, so child.pid is the server's own pid (whose CPU the benchmark reads).
   const [file, ...argv] = options.cpus ? ['taskset', '-c', options.cpus, ...node] : node;
   const child = spawnOwned(file!, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...options.env } });

@@ -11,20 +11,21 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { RateLimiterRedis } from 'rate-limiter-flexible';
-import { QuotaEngine } from '../src/quota/engine.js';
-import { KeySchema } from '../src/redis/keys.js';
-import { loadLua } from '../src/redis/lua.js';
-import { engineReport, printReport, type Phase } from './engine-report.js';
-import { envInt } from './env.js';
-import { benchPolicy, consumeInput, EmptyLedger, RecordingScripts, substituted, SUBJECT_PLACEHOLDER, subjectId, subjects, SUBJECTS } from './engine-workload.js';
-import { newId } from '../src/lib/ids.js';
-import { runLoad, measureWindow, type LoadOptions } from './load.js';
-import { benchRedis, type BenchRedis } from './private-redis.js';
+import { QuotaEngine } from '../../src/quota/engine.js';
+import { KeySchema } from '../../src/redis/keys.js';
+import { loadLua } from '../../src/redis/lua.js';
+import { engineReport, printReport, type Phase } from './report.js';
+import { envInt } from '../shared/env.js';
+import { benchPolicy, consumeInput, EmptyLedger, RecordingScripts, substituted, SUBJECT_PLACEHOLDER, subjectId, subjects, SUBJECTS } from '../shared/consume-workload.js';
+import { newId } from '../../src/lib/ids.js';
+import { runLoad, measureWindow, type LoadOptions } from '../shared/load.js';
+import { benchRedis, type BenchRedis } from '../shared/private-redis.js';
 import { redisBenchmarkCommandLine, runRedisBenchmark, type RedisBenchmarkRun } from './redis-benchmark.js';
-import { deletePrefix } from './redis-keys.js';
-import { redisStats, redisVersion, statsDelta, type RedisStats } from './redis-stats.js';
-import { writeSection } from './results.js';
-import { runBenchmark } from './run-benchmark.js';
+import { deletePrefix } from '../shared/redis-keys.js';
+import { redisStats, redisVersion, statsDelta, type RedisStats } from '../shared/redis-stats.js';
+import { runInfo, saveFigures } from '../shared/results.js';
+import { renderResults } from '../render.js';
+import { runBenchmark } from '../shared/run-benchmark.js';
 
 const LOAD: LoadOptions = {
   concurrency: envInt('BENCH_CONCURRENCY', 256),
@@ -156,13 +157,12 @@ async function main(): Promise<void> {
     }
     await drainOutboxes();
 
-    const report = engineReport({
-      phases, load: LOAD, redisVersion: version, redis: server.describe, sha, benchmarkLine,
+    const figures = {
+      run: runInfo(), phases, load: LOAD, redisVersion: version, redis: server.describe, sha, benchmarkLine,
       hydrationsDuringMeasurement: ledger.calls - hydrationsBefore, partitions: PARTITIONS,
-    });
-    printReport(report);
-    writeSection('Engine (npm run bench:engine)', report.markdown);
-    console.log('\nwrote the "Engine (npm run bench:engine)" section of bench/RESULTS.md');
+    };
+    printReport(engineReport(figures));
+    console.log(`\nsaved ${saveFigures('engine', figures)}; rendered ${renderResults()}`);
   } finally {
     await cleanup();
   }

@@ -1,8 +1,8 @@
 import type { Pool } from 'pg';
-import { KeyStore } from '../src/auth/key-store.js';
-import { parsePolicy } from '../src/config/load-policy.js';
-import type { Policy } from '../src/config/policy.js';
-import { SubjectStore } from '../src/subjects/subject-store.js';
+import { KeyStore } from '../../src/auth/key-store.js';
+import { parsePolicy } from '../../src/config/load-policy.js';
+import type { Policy } from '../../src/config/policy.js';
+import { SubjectStore } from '../../src/subjects/subject-store.js';
 
 /**
  * What `npm run bench:gateway` sends: `POST /v1/exports` with a small JSON body, the demo

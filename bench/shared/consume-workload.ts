@@ -1,10 +1,10 @@
 import type { Redis } from 'ioredis';
-import { loadPolicyFile } from '../src/config/load-policy.js';
-import type { Policy } from '../src/config/policy.js';
-import type { HydrationData, HydrationRequest, Hydrator } from '../src/quota/hydration.js';
-import type { ConsumeInput } from '../src/quota/decide.js';
-import { Scripts, type ScriptCall, type ScriptName } from '../src/redis/scripts/registry.js';
-import type { SubjectRef } from '../src/quota/types.js';
+import { loadPolicyFile } from '../../src/config/load-policy.js';
+import type { Policy } from '../../src/config/policy.js';
+import type { HydrationData, HydrationRequest, Hydrator } from '../../src/quota/hydration.js';
+import type { ConsumeInput } from '../../src/quota/decide.js';
+import { Scripts, type ScriptCall } from '../../src/redis/scripts/registry.js';
+import type { SubjectRef } from '../../src/quota/types.js';
 
 /**
  * What `npm run bench:engine` decides: one request of the shipped policy's `growth` plan —
@@ -70,7 +70,7 @@ export class RecordingScripts extends Scripts {
   readonly calls: RecordedCall[] = [];
   constructor(
     redis: Redis,
-    private readonly recorded: ScriptName,
+    private readonly recorded: ScriptCall<unknown>['script'],
   ) {
     super(redis);
   }

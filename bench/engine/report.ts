@@ -1,7 +1,7 @@
-import { cpus } from 'node:os';
-import { BASE_PLAN, LIMIT, METRIC, POLICY_FILE, RATE_CLASS, SUBJECTS } from './engine-workload.js';
-import type { LoadOptions } from './load.js';
-import type { RedisStats } from './redis-stats.js';
+import { BASE_PLAN, LIMIT, METRIC, POLICY_FILE, RATE_CLASS, SUBJECTS } from '../shared/consume-workload.js';
+import type { LoadOptions } from '../shared/load.js';
+import type { RedisStats } from '../shared/redis-stats.js';
+import type { RunInfo } from '../shared/results.js';
 
 /** One measured variant. */
 export interface Phase {
@@ -20,6 +20,7 @@ export interface Phase {
 }
 
 export interface ReportInput {
+  run: RunInfo;
   phases: Phase[];
   load: LoadOptions;
   redisVersion: string;
@@ -77,7 +78,7 @@ export function engineReport(input: ReportInput): Report {
   const p1 = rows.find((r) => r.phase.kind === 'ceiling' && r.phase.name.endsWith('-P 1'));
   const vsCeiling = engine.phase.rate / ceiling.phase.rate;
   const vsRlf = engine.phase.rate / rlf.phase.rate;
-  const cores = cpus().length;
+  const cores = input.run.cores;
   const engineAp = byName('engine', true);
 
   const header =
@@ -104,8 +105,8 @@ export function engineReport(input: ReportInput): Report {
   ];
 
   const markdown = `
-- **Run**: ${new Date().toISOString()} — \`npm run bench:engine\`
-- **Machine**: ${cores} CPU cores (${cpus()[0]?.model.trim() ?? 'unknown'}), Node ${process.version}, Redis ${input.redisVersion} (${input.redis}).
+- **Run**: ${input.run.at} — \`npm run bench:engine\`
+- **Machine**: ${input.run.cores} CPU cores (${input.run.cpuModel}), Node ${input.run.node}, Redis ${input.redisVersion} (${input.redis}).
   Redis, this Node process and redis-benchmark all share these ${cores} cores; no variant has a core to itself.
 - **Workload**: \`consume\` of 1 × \`${METRIC}\` (counter, limit ${LIMIT.toLocaleString('en-US')} so nothing is denied; its grants hash is read as for any limited metric)
   plus the \`${BASE_PLAN}\` plan's request rate (GCRA) in rate class \`${RATE_CLASS}\`; plan \`${BASE_PLAN}\` of \`${POLICY_FILE}\` with that one limit raised;

@@ -1,7 +1,7 @@
 import { Client, escapeIdentifier, type Pool } from 'pg';
-import { migrate } from '../src/db/migrate.js';
-import type { SubjectRef } from '../src/quota/types.js';
-import { processCpuSeconds } from './process-cpu.js';
+import { migrate } from '../../src/db/migrate.js';
+import type { SubjectRef } from '../../src/quota/types.js';
+import { processCpuSeconds } from '../shared/process-cpu.js';
 
 /**
  * The ledger benchmark's own database: dropped and created anew before every measured run,

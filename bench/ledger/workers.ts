@@ -1,8 +1,8 @@
 import type { Redis } from 'ioredis';
-import type { KeySchema } from '../src/redis/keys.js';
+import type { KeySchema } from '../../src/redis/keys.js';
 import { addHistograms, emptyHistogram, parseHistogram, parseSample, type Histogram } from './prom-histogram.js';
-import { processCpuSeconds } from './process-cpu.js';
-import { startService, type Service } from './services.js';
+import { processCpuSeconds } from '../shared/process-cpu.js';
+import { startService, type Service } from '../shared/services.js';
 
 /** What the worker processes report together (their metrics summed). */
 export interface WorkerSample {
@@ -31,7 +31,7 @@ export async function startWorkers(count: number, env: Record<string, string>, p
   try {
     for (let i = 0; i < count; i++) {
       const profile = profileFile ? { BENCH_CPU_PROF: profileFile(i) } : {};
-      services.push(await startService(`worker ${i + 1}`, './ledger-worker.ts', { env: { ...env, ...profile } }));
+      services.push(await startService(`worker ${i + 1}`, new URL('./worker.ts', import.meta.url), { env: { ...env, ...profile } }));
     }
   } catch (err) {
     await Promise.all(services.map((s) => s.stop()));

@@ -18,26 +18,27 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { loadEnv } from '../src/config/env.js';
-import { ensureDatabase } from '../src/db/ensure-database.js';
-import { migrate } from '../src/db/migrate.js';
-import { createPool } from '../src/db/pool.js';
-import { KeySchema } from '../src/redis/keys.js';
+import { loadEnv } from '../../src/config/env.js';
+import { ensureDatabase } from '../../src/db/ensure-database.js';
+import { migrate } from '../../src/db/migrate.js';
+import { createPool } from '../../src/db/pool.js';
+import { KeySchema } from '../../src/redis/keys.js';
 import { splitCores, pinThisProcess } from './cpu-affinity.js';
-import { envInt } from './env.js';
-import { countersDelta, scrapeGateway, type GatewayCounters } from './gateway-metrics.js';
-import { gatewayReport, VARIANTS, type LatencyRound, type ThroughputRun, type Variant } from './gateway-report.js';
-import { createBenchKeys, requestHeaders } from './gateway-workload.js';
+import { envInt } from '../shared/env.js';
+import { countersDelta, scrapeGateway, type GatewayCounters } from './metrics.js';
+import { gatewayReport, VARIANTS, type LatencyRound, type ThroughputRun, type Variant } from './report.js';
+import { createBenchKeys, requestHeaders } from './workload.js';
 import { closedLoop, openLoop, type LoadRun } from './http-load.js';
-import { measureWindow } from './load.js';
-import { benchRedis } from './private-redis.js';
-import { processCpuSeconds } from './process-cpu.js';
-import { deletePrefix } from './redis-keys.js';
-import { redisStats, redisVersion } from './redis-stats.js';
-import { writeSection } from './results.js';
-import { startService, type Service } from './services.js';
-import { percentile } from './stats.js';
-import { runBenchmark, teardownSteps } from './run-benchmark.js';
+import { measureWindow } from '../shared/load.js';
+import { benchRedis } from '../shared/private-redis.js';
+import { processCpuSeconds } from '../shared/process-cpu.js';
+import { deletePrefix } from '../shared/redis-keys.js';
+import { redisStats, redisVersion } from '../shared/redis-stats.js';
+import { runInfo, saveFigures } from '../shared/results.js';
+import { renderResults } from '../render.js';
+import { startService, type Service } from '../shared/services.js';
+import { percentile } from '../shared/stats.js';
+import { runBenchmark, teardownSteps } from '../shared/run-benchmark.js';
 
 const CONFIG = {
   connections: envInt('BENCH_CONNECTIONS', 32),
@@ -48,7 +49,6 @@ const CONFIG = {
   subjects: envInt('BENCH_SUBJECTS', 10),
 };
 const DATABASE_URL = process.env.BENCH_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/quotagate_bench';
-const SECTION = 'Gateway (npm run bench:gateway)';
 /** A throughput run's warm-up: this many requests per connection. */
 const WARMUP_PER_CONNECTION = 50;
 /** Before the first round, each variant serves this many requests per connection, unmeasured. */
@@ -83,7 +83,7 @@ async function main(): Promise<void> {
   teardown.push(() => keys.remove());
   const headersFor = (n: number) => requestHeaders(keys.secrets, n);
 
-  const upstream = await startService('upstream', './upstream-server.ts');
+  const upstream = await startService('upstream', new URL('./upstream-server.ts', import.meta.url));
   teardown.push(() => upstream.stop());
   const gatewayVars = {
     REDIS_URL: redis.url,
@@ -98,7 +98,7 @@ async function main(): Promise<void> {
   const gatewayEnv = loadEnv({ ...process.env, ...gatewayVars });
   const targets = {} as Record<Variant, Service>;
   for (const variant of VARIANTS) {
-    targets[variant] = await startService(variant, './gateway-server.ts', {
+    targets[variant] = await startService(variant, new URL('./server.ts', import.meta.url), {
       args: [variant],
       env: variant === 'gateway' ? gatewayVars : { BENCH_UPSTREAM_URL: upstream.url },
       cpus: cores?.proxy,
@@ -189,7 +189,8 @@ async function main(): Promise<void> {
   for (let round = 1; round <= CONFIG.rounds; round++) latency.push(await measureLatency(round));
 
   const { rows } = await pool.query<{ server_version: string }>('SHOW server_version');
-  const report = gatewayReport({
+  const figures = {
+    run: runInfo(),
     throughput,
     latency,
     config: { ...CONFIG, block: LATENCY_BLOCK, warmupRequestsPerConnection: WARMUP_PER_CONNECTION, primingRequestsPerConnection: PRIMING_PER_CONNECTION },
@@ -198,10 +199,9 @@ async function main(): Promise<void> {
     postgresVersion: rows[0]?.server_version ?? 'unknown',
     authCacheTtlMs: gatewayEnv.QG_AUTH_CACHE_TTL_MS,
     cores,
-  });
-  console.log(report.summary);
-  writeSection(SECTION, report.markdown);
-  console.log(`\nwrote the "${SECTION}" section of bench/RESULTS.md`);
+  };
+  console.log(gatewayReport(figures).summary);
+  console.log(`\nsaved ${saveFigures('gateway', figures)}; rendered ${renderResults()}`);
 }
 
 /** A benchmark whose requests fail measures nothing useful: stop at the first run with any. */

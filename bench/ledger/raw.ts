@@ -1,7 +1,7 @@
 import { Client } from 'pg';
-import type { LedgerEvent } from '../src/ledger/ledger-event.js';
-import { eventsJson, INSERT_EVENTS } from '../src/ledger/ledger-writer.js';
-import { processCpuSeconds } from './process-cpu.js';
+import type { LedgerEvent } from '../../src/ledger/ledger-event.js';
+import { eventsJson, INSERT_EVENTS } from '../../src/ledger/usage-events-insert.js';
+import { processCpuSeconds } from '../shared/process-cpu.js';
 
 /**
  * The database's own insert rate, the baseline of the flush figures: the same rows as the

@@ -1,9 +1,9 @@
-import { cpus } from 'node:os';
 import type { CoreSplit } from './cpu-affinity.js';
-import type { GatewayCounters } from './gateway-metrics.js';
-import { LIMIT, METRIC, RATE, REQUEST_BODY, ROUTE } from './gateway-workload.js';
+import type { GatewayCounters } from './metrics.js';
+import { LIMIT, METRIC, RATE, REQUEST_BODY, ROUTE } from './workload.js';
 import type { LoadRun } from './http-load.js';
-import { median, percentile } from './stats.js';
+import { median, percentile } from '../shared/stats.js';
+import type { RunInfo } from '../shared/results.js';
 
 export const VARIANTS = ['baseline', 'gateway'] as const;
 export type Variant = (typeof VARIANTS)[number];
@@ -43,6 +43,7 @@ export interface LatencyRound {
 }
 
 export interface ReportInput {
+  run: RunInfo;
   throughput: ThroughputRun[];
   latency: LatencyRound[];
   config: {
@@ -119,7 +120,7 @@ function latencyFigures(rounds: LatencyRound[], variant: Variant) {
 
 export function gatewayReport(input: ReportInput): Report {
   const { config, throughput, latency } = input;
-  const coreCount = cpus().length;
+  const coreCount = input.run.cores;
   const tp = { baseline: throughputFigures(throughput, 'baseline'), gateway: throughputFigures(throughput, 'gateway') };
   const lat = { baseline: latencyFigures(latency, 'baseline'), gateway: latencyFigures(latency, 'gateway') };
   const ratio = tp.gateway.rate / tp.baseline.rate;
@@ -190,8 +191,8 @@ export function gatewayReport(input: ReportInput): Report {
   ];
 
   const markdown = `
-- **Run**: ${new Date().toISOString()} — \`npm run bench:gateway\`
-- **Machine**: ${coreCount} CPU cores (${cpus()[0]?.model.trim() ?? 'unknown'}), Node ${process.version}, Redis ${input.redisVersion} (${input.redis}), PostgreSQL ${input.postgresVersion}.
+- **Run**: ${input.run.at} — \`npm run bench:gateway\`
+- **Machine**: ${input.run.cores} CPU cores (${input.run.cpuModel}), Node ${input.run.node}, Redis ${input.redisVersion} (${input.redis}), PostgreSQL ${input.postgresVersion}.
   Each Node server is a process of its own, with one event loop: at full load either that process (one core) or the machine sets the maximum.
   ${
     input.cores

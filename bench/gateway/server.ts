@@ -12,11 +12,11 @@
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
-import { loadEnv } from '../src/config/env.js';
-import { startGateway } from '../src/gateway/gateway.js';
-import { createLogger } from '../src/observability/logger.js';
-import { UpstreamClient } from '../src/proxy/upstream-client.js';
-import { benchGatewayPolicy } from './gateway-workload.js';
+import { loadEnv } from '../../src/config/env.js';
+import { startGateway } from '../../src/gateway/gateway.js';
+import { createLogger } from '../../src/observability/logger.js';
+import { UpstreamClient } from '../../src/proxy/upstream-client.js';
+import { benchGatewayPolicy } from './workload.js';
 import { plainProxyApp } from './plain-proxy.js';
 
 interface Running {

@@ -27,20 +27,21 @@ import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { loadEnv } from '../src/config/env.js';
-import { createPool } from '../src/db/pool.js';
-import { KeySchema } from '../src/redis/keys.js';
-import { benchPolicy, subjects } from './engine-workload.js';
-import { envInt } from './env.js';
-import { postgresVersion } from './ledger-database.js';
-import { fillOutbox, readOutboxes, takeOutboxes } from './ledger-fill.js';
-import { measureFlush, measureLag, type LedgerBench } from './ledger-phases.js';
-import { ledgerReport, type FlushRun } from './ledger-report.js';
-import { benchRedis } from './private-redis.js';
-import { deletePrefix } from './redis-keys.js';
-import { redisVersion } from './redis-stats.js';
-import { writeSection } from './results.js';
-import { runBenchmark, teardownSteps } from './run-benchmark.js';
+import { loadEnv } from '../../src/config/env.js';
+import { createPool } from '../../src/db/pool.js';
+import { KeySchema } from '../../src/redis/keys.js';
+import { benchPolicy, subjects } from '../shared/consume-workload.js';
+import { envInt } from '../shared/env.js';
+import { postgresVersion } from './database.js';
+import { fillOutbox, readOutboxes, takeOutboxes } from './fill.js';
+import { measureFlush, measureLag, type LedgerBench } from './phases.js';
+import { ledgerReport, type FlushRun } from './report.js';
+import { benchRedis } from '../shared/private-redis.js';
+import { deletePrefix } from '../shared/redis-keys.js';
+import { redisVersion } from '../shared/redis-stats.js';
+import { runInfo, saveFigures } from '../shared/results.js';
+import { renderResults } from '../render.js';
+import { runBenchmark, teardownSteps } from '../shared/run-benchmark.js';
 
 const CONFIG = {
   events: envInt('BENCH_EVENTS', 200_000),
@@ -52,7 +53,6 @@ const CONFIG = {
 };
 const DATABASE_URL = process.env.BENCH_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/quotagate_bench_ledger';
 const PROFILE_DIR = process.env.BENCH_CPU_PROF ? resolve(process.env.BENCH_CPU_PROF) : undefined;
-const SECTION = 'Ledger (npm run bench:ledger)';
 
 /** Undo steps of everything the run makes (see teardownSteps). */
 const teardown = teardownSteps();
@@ -106,7 +106,8 @@ async function main(): Promise<void> {
 
   const pool = createPool(DATABASE_URL, { max: 1, applicationName: 'quotagate-bench' });
   closeLater(() => pool.end());
-  const report = ledgerReport({
+  const figures = {
+    run: runInfo(),
     config: { ...CONFIG, concurrency: env.QG_WORKER_CONCURRENCY, flushIntervalMs: env.QG_FLUSH_INTERVAL_MS, lagBatchSize: env.QG_FLUSH_BATCH_SIZE, partitions: env.QG_PARTITIONS, subjects: subs.length },
     flushRuns,
     lagRun,
@@ -114,10 +115,9 @@ async function main(): Promise<void> {
     redis: server.describe,
     postgresVersion: await postgresVersion(pool),
     profiled: PROFILE_DIR !== undefined,
-  });
-  console.log(report.summary);
-  writeSection(SECTION, report.markdown);
-  console.log(`\nwrote the "${SECTION}" section of bench/RESULTS.md (${((performance.now() - started) / 1000).toFixed(0)} s after the start of the fill)`);
+  };
+  console.log(ledgerReport(figures).summary);
+  console.log(`\nsaved ${saveFigures('ledger', figures)}; rendered ${renderResults()} (${((performance.now() - started) / 1000).toFixed(0)} s after the start of the fill)`);
 }
 
 /** A comma-separated list of whole numbers > 0 from the environment, or `fallback`. */

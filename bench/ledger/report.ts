@@ -1,12 +1,12 @@
-import { cpus } from 'node:os';
-import { profileMarkdown, type ProfileSummary } from './cpu-profile.js';
-import { BASE_PLAN, METRIC, POLICY_FILE, RATE_CLASS } from './engine-workload.js';
-import type { CpuSpent } from './ledger-cpu.js';
-import type { Reconciliations } from './ledger-database.js';
-import type { RawInsert } from './ledger-raw.js';
-import type { PacedRun } from './paced.js';
+import { profileMarkdown, type ProfileSummary } from '../shared/cpu-profile.js';
+import { BASE_PLAN, METRIC, POLICY_FILE, RATE_CLASS } from '../shared/consume-workload.js';
+import type { CpuSpent } from './cpu.js';
+import type { Reconciliations } from './database.js';
+import type { RawInsert } from './raw.js';
+import type { PacedRun } from '../shared/paced.js';
 import { histogramQuantile, shareAtMost, type Histogram } from './prom-histogram.js';
-import { percentile } from './stats.js';
+import { percentile } from '../shared/stats.js';
+import type { RunInfo } from '../shared/results.js';
 
 /** One drain of the filled outboxes at one batch size, with its raw-insert baseline. */
 export interface FlushRun {
@@ -45,6 +45,7 @@ export interface LagRun {
 }
 
 export interface ReportInput {
+  run: RunInfo;
   config: {
     events: number;
     workers: number;
@@ -86,7 +87,7 @@ const cpuOf = (r: FlushRun) => r.cpu.workers + r.cpu.redis + r.cpu.postgres;
 
 export function ledgerReport(input: ReportInput): Report {
   const { config, flushRuns, lagRun } = input;
-  const cores = cpus().length;
+  const cores = input.run.cores;
   const rate = (r: FlushRun) => r.events / r.seconds;
   const rawRate = (r: FlushRun) => r.raw.rows / r.raw.seconds;
   const best = flushRuns.reduce((a, b) => (rate(b) > rate(a) ? b : a));
@@ -145,8 +146,8 @@ export function ledgerReport(input: ReportInput): Report {
     .map((p) => `<details><summary>CPU profile of worker 1, ${p.label}</summary>\n\n${profileMarkdown(p.profile)}\n</details>`);
 
   const markdown = `
-- **Run**: ${new Date().toISOString()} — \`npm run bench:ledger\`${input.profiled ? ' with BENCH_CPU_PROF (workers under the V8 sampling profiler: a few % slower)' : ''}
-- **Machine**: ${cores} CPU cores (${cpus()[0]?.model.trim() ?? 'unknown'}), Node ${process.version}, Redis ${input.redisVersion} (${input.redis}), PostgreSQL ${input.postgresVersion}.
+- **Run**: ${input.run.at} — \`npm run bench:ledger\`${input.profiled ? ' with BENCH_CPU_PROF (workers under the V8 sampling profiler: a few % slower)' : ''}
+- **Machine**: ${input.run.cores} CPU cores (${input.run.cpuModel}), Node ${input.run.node}, Redis ${input.redisVersion} (${input.redis}), PostgreSQL ${input.postgresVersion}.
   The worker process${config.workers > 1 ? 'es' : ''}, Redis, Postgres and this process (the filler, the raw-insert client, the load generator) all share
   these ${cores} cores: every figure is the whole machine's, not the worker's alone.
 - **Events**: the consume script's own: each an allowed \`consume\` of 1 × \`${METRIC}\` plus the \`${BASE_PLAN}\` plan's request rate in class \`${RATE_CLASS}\`
