@@ -1,7 +1,7 @@
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import { bodyLimit } from 'hono/body-limit';
 import type { ApiSchemas } from '../api/schemas.js';
-import type { GatewayDeps } from '../http/gateway-deps.js';
+import type { AdminRouteDeps } from './admin-deps.js';
 import { ProblemError } from '../http/problem.js';
 import { adminAuth } from './admin-auth.js';
 import { adminSchemas } from './admin-schemas.js';
@@ -15,7 +15,7 @@ import { registerUsageChangeRoutes } from './usage-change-routes.js';
 const MAX_ADMIN_BODY_BYTES = 64 * 1024;
 
 /** The admin API under /admin/v1, behind the admin token. */
-export function registerAdminRoutes(app: OpenAPIHono, deps: GatewayDeps, api: ApiSchemas): void {
+export function registerAdminRoutes(app: OpenAPIHono, deps: AdminRouteDeps, api: ApiSchemas): void {
   const { admin } = deps;
   app.use(
     '/admin/v1/*',

@@ -1,7 +1,7 @@
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
 import { pick } from '../api/problem-responses.js';
 import { ProblemError } from '../http/problem.js';
-import { onDemandJobOptions } from '../worker/job-queue.js';
+import { onDemandJobOptions } from '../jobs/job-queue.js';
 import type { AdminDeps } from './admin-deps.js';
 import { adminRoute, json } from './admin-openapi.js';
 import type { AdminSchemas } from './admin-schemas.js';

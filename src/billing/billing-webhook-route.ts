@@ -4,7 +4,7 @@ import { ZodError } from 'zod';
 import { problems } from '../api/problem-responses.js';
 import { formatIssues } from '../config/errors.js';
 import { inTransaction } from '../db/transaction.js';
-import type { GatewayDeps } from '../http/gateway-deps.js';
+import type { AdminRouteDeps } from '../admin/admin-deps.js';
 import { ProblemError } from '../http/problem.js';
 import { verifySignature } from '../lib/hmac-signature.js';
 import { applyBillingEvent, type BillingResult } from './apply-billing-event.js';
@@ -29,7 +29,7 @@ const fieldProblem = (err: ZodError, prefix: string[]) => {
  * applies it: a redelivery — even one racing the first, which waits on the row's unique
  * index — finds the id taken and changes nothing.
  */
-export function registerBillingWebhookRoute(app: OpenAPIHono, deps: GatewayDeps): void {
+export function registerBillingWebhookRoute(app: OpenAPIHono, deps: AdminRouteDeps): void {
   const { admin } = deps;
   app.post(
     '/webhooks/billing',

@@ -12,8 +12,8 @@ import { KeyStore } from '../auth/key-store.js';
 import type { Env } from '../config/env.js';
 import type { Policy } from '../config/policy.js';
 import { createPool } from '../db/pool.js';
-import { createApp } from '../http/app.js';
-import type { GatewayDeps, GatewaySettings } from '../http/gateway-deps.js';
+import { createApp, type AppDeps } from './app.js';
+import type { GatewaySettings } from '../http/gateway-deps.js';
 import { PgHydrator } from '../ledger/pg-hydrator.js';
 import { systemClock, type Clock } from '../lib/clock.js';
 import { postgresTagged } from '../observability/backend-error.js';
@@ -25,7 +25,7 @@ import { KeySchema } from '../redis/keys.js';
 import { RedisClockOffset } from '../redis/clock-offset.js';
 import { connectRedis, createRedisClient, openRedis, pingAll, type RedisClient } from '../redis/client.js';
 import { SubjectStore } from '../subjects/subject-store.js';
-import { jobQueue } from '../worker/job-queue.js';
+import { jobQueue } from '../jobs/job-queue.js';
 
 export interface GatewayOptions {
   env: Env;
@@ -37,7 +37,7 @@ export interface GatewayOptions {
 export interface Gateway {
   /** Where it listens, e.g. http://127.0.0.1:8080. */
   readonly url: string;
-  readonly deps: GatewayDeps;
+  readonly deps: AppDeps;
   /** Stops accepting, lets in-flight requests and their settlements finish, then closes connections. */
   close(): Promise<void>;
 }
@@ -69,7 +69,7 @@ export function gatewayDeps(
   admin: AdminDeps,
   clock: Clock = systemClock,
   redisTime?: RedisClockOffset,
-): GatewayDeps {
+): AppDeps {
   const metrics = new Metrics();
   const settings: GatewaySettings = {
     maxBodyBytes: env.QG_MAX_BODY_BYTES,

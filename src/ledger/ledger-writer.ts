@@ -1,8 +1,8 @@
 import type { Pool, PoolClient } from 'pg';
-import { recordAudit } from '../audit/audited-events.js';
 import { GAUGE_PERIOD } from './pg-hydrator.js';
 import { grantMoves, USAGE_KINDS, type LedgerEvent } from './ledger-event.js';
 import { eventsJson, INSERT_EVENTS } from './usage-events-insert.js';
+import { recordAudit } from './audit-entries.js';
 
 const iso = (ms: number) => new Date(ms).toISOString();
 

@@ -1,5 +1,5 @@
 import { readDenialsAbove } from '../redis/denial-tally.js';
-import type { JobKind, WorkerContext } from '../worker/job.js';
+import type { JobKind, WorkerContext } from '../jobs/job.js';
 import { recordNotifications, type NotificationInput } from './webhook-job.js';
 
 const MINUTE_MS = 60_000;

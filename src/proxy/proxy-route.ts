@@ -5,6 +5,8 @@ import { getConnInfo } from '@hono/node-server/conninfo';
 import { isReserved, type RouteDef } from '../config/policy.js';
 import { decisionHeaders, decisionProblem } from '../http/decision-answer.js';
 import type { GatewayDeps } from '../http/gateway-deps.js';
+import type { Settlements } from './settlements.js';
+import type { UpstreamClient } from './upstream-client.js';
 import { ProblemError } from '../http/problem.js';
 import { idempotencyKeyOf } from '../http/idempotency-key.js';
 import { EngineInputError } from '../quota/errors.js';
@@ -25,6 +27,12 @@ import { classifyUpstreamError, UpstreamFailure, type UpstreamResponse } from '.
 const NO_BODY = new Set([204, 205, 304]);
 /** A request is cut off this long before its hold would expire, so it settles in time. */
 const DEADLINE_MARGIN_MS = 5_000;
+
+/** The gateway's dependencies with what proxied routes add: the upstream client, and the settlements that end requests after their response. */
+export interface ProxyDeps extends GatewayDeps {
+  upstream: UpstreamClient;
+  settlements: Settlements;
+}
 
 /** What one route's handler knows before any request. */
 interface RouteShape {
@@ -69,7 +77,7 @@ const uncharged = (headers: Record<string, string>, deadlineMs: number): Charged
  * decide (the whole charge in one Redis script), forward (to the upstream, streaming both
  * ways), settle (end the charge from what the upstream did).
  */
-export function proxyRoute(route: RouteDef, deps: GatewayDeps): Handler {
+export function proxyRoute(route: RouteDef, deps: ProxyDeps): Handler {
   const shape: RouteShape = {
     route,
     readsBody: needsJsonBody(route),
@@ -85,7 +93,7 @@ export function proxyRoute(route: RouteDef, deps: GatewayDeps): Handler {
   };
 }
 
-async function prepare(c: Context, shape: RouteShape, deps: GatewayDeps): Promise<Prepared> {
+async function prepare(c: Context, shape: RouteShape, deps: ProxyDeps): Promise<Prepared> {
   const { route } = shape;
   const request = c.req.raw;
   const pathAndQuery = pathAndQueryOf(request.url);
@@ -114,7 +122,7 @@ async function prepare(c: Context, shape: RouteShape, deps: GatewayDeps): Promis
 }
 
 /** The decision: a denial or a stored replay answers here (a Response); anything else goes on to the upstream. */
-async function decide(c: Context, shape: RouteShape, p: Prepared, deps: GatewayDeps): Promise<Charged | Response> {
+async function decide(c: Context, shape: RouteShape, p: Prepared, deps: ProxyDeps): Promise<Charged | Response> {
   const { route } = shape;
   const started = performance.now();
   let decision: Decision;
@@ -167,7 +175,7 @@ async function decide(c: Context, shape: RouteShape, p: Prepared, deps: GatewayD
   return { hold: decision.hold, refund: decision.refund, headers, deadlineMs: shape.holdTtlMs - DEADLINE_MARGIN_MS };
 }
 
-async function forward(c: Context, shape: RouteShape, p: Prepared, charged: Charged, deps: GatewayDeps): Promise<Response> {
+async function forward(c: Context, shape: RouteShape, p: Prepared, charged: Charged, deps: ProxyDeps): Promise<Response> {
   const { route } = shape;
   const request = c.req.raw;
   // Settlements run after the response has left: they log with the request's logger.
@@ -246,7 +254,7 @@ async function forward(c: Context, shape: RouteShape, p: Prepared, charged: Char
  * Ends the request's charge as the plan says (charge-plan.ts `endingOf`), after the
  * response has left; `response` (a complete small one) is kept for replays.
  */
-function settle(deps: GatewayDeps, route: RouteDef, p: Prepared, charged: Charged, result: UpstreamResult, response: string | null, log: Logger): void {
+function settle(deps: ProxyDeps, route: RouteDef, p: Prepared, charged: Charged, result: UpstreamResult, response: string | null, log: Logger): void {
   const { hold, refund } = charged;
   const ending = endingOf(route, p.plan, { held: hold !== null, refundable: refund !== null }, result);
   switch (ending.action) {

@@ -1,4 +1,4 @@
-import type { JobKind, WorkerContext } from './job.js';
+import type { JobKind, WorkerContext } from '../jobs/job.js';
 
 /** How often reservations past their deadline are looked for. */
 const EXPIRE_EVERY_MS = 5_000;

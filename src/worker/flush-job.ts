@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import type { FlushObserver } from '../ledger/outbox-flusher.js';
 import { LedgerWriter } from '../ledger/ledger-writer.js';
 import { OutboxFlusher } from '../ledger/outbox-flusher.js';
-import type { JobKind, WorkerContext } from './job.js';
+import type { JobKind, WorkerContext } from '../jobs/job.js';
 
 /** Longest a flush job keeps draining before it lets the next scheduled run take over. */
 const FLUSH_BUDGET_MS = 2_000;

@@ -2,7 +2,7 @@ import { DuplicateRefunds, type DuplicateOutcome } from '../ledger/duplicate-ref
 import { Reconciler, type ReconcileReport } from '../ledger/reconciler.js';
 import { withAdvisoryLock } from '../db/advisory-lock.js';
 import { enqueueWebhooks, recordNotifications } from '../notify/webhook-job.js';
-import type { JobKind, WorkerContext } from './job.js';
+import type { JobKind, WorkerContext } from '../jobs/job.js';
 
 /** How long a run waits for a partition's outbox to be flushed past its snapshot. */
 const WATERMARK_TIMEOUT_MS = 30_000;

@@ -18,8 +18,8 @@ import { readOutboxStates } from '../redis/outbox-stream.js';
 import { Scripts } from '../redis/scripts/registry.js';
 import { expireJob } from './expire-job.js';
 import { flushJob } from './flush-job.js';
-import type { JobData, JobKind, Schedule, WorkerContext } from './job.js';
-import { jobQueue, onDemandJobOptions, QUEUE_NAME, queuePrefix } from './job-queue.js';
+import type { JobData, JobKind, Schedule, WorkerContext } from '../jobs/job.js';
+import { jobQueue, onDemandJobOptions, QUEUE_NAME, queuePrefix } from '../jobs/job-queue.js';
 import { ledgerPartitionsJob } from './ledger-partitions-job.js';
 import { reconcileJob, type ReconcileRun } from './reconcile-job.js';
 

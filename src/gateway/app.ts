@@ -1,5 +1,6 @@
 import { OpenAPIHono, z } from '@hono/zod-openapi';
 import { bodyLimit } from 'hono/body-limit';
+import type { AdminRouteDeps } from '../admin/admin-deps.js';
 import { registerAdminRoutes } from '../admin/admin-routes.js';
 import { registerAdminUi } from '../admin/ui/admin-ui.js';
 import { registerBillingWebhookRoute } from '../billing/billing-webhook-route.js';
@@ -9,15 +10,14 @@ import { registerReservationRoutes } from '../api/reservation-routes.js';
 import { apiSchemas } from '../api/schemas.js';
 import { registerUsageRoutes } from '../api/usage-routes.js';
 import { validationHook } from '../api/validation-hook.js';
-import { proxyRoute } from '../proxy/proxy-route.js';
+import { proxyRoute, type ProxyDeps } from '../proxy/proxy-route.js';
 import { registerRouteDocs } from '../proxy/route-docs.js';
-import { authenticate } from './authenticate.js';
-import { docsPage } from './docs-page.js';
-import { errorHandler, notFound } from './errors.js';
-import type { GatewayDeps } from './gateway-deps.js';
-import { registerOpsRoutes } from './ops-routes.js';
-import { ProblemError } from './problem.js';
-import { requestContext } from './request-context.js';
+import { authenticate } from '../http/authenticate.js';
+import { docsPage } from '../http/docs-page.js';
+import { errorHandler, notFound } from '../http/errors.js';
+import { registerOpsRoutes } from '../http/ops-routes.js';
+import { ProblemError } from '../http/problem.js';
+import { requestContext } from '../http/request-context.js';
 
 /** The public decision API's paths; each needs an API key. */
 const API_PATHS = ['/v1/usage', '/v1/consume', '/v1/check', '/v1/reservations', '/v1/reservations/*', '/v1/release'];
@@ -35,7 +35,10 @@ const OPENAPI_INFO = {
  * The gateway's HTTP app: operations, the public decision API, and one proxied route per
  * policy route. Every error is problem+json.
  */
-export function createApp(deps: GatewayDeps): OpenAPIHono {
+/** Everything the gateway's routes use: the HTTP layer's own, the proxy's and the admin side's. */
+export type AppDeps = ProxyDeps & AdminRouteDeps;
+
+export function createApp(deps: AppDeps): OpenAPIHono {
   const app = new OpenAPIHono({ defaultHook: validationHook });
   app.use('*', requestContext(deps.logger));
   app.onError(errorHandler(deps.logger, () => deps.metrics.backendErrors.inc({ backend: 'postgres' })));
