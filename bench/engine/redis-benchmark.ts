@@ -33,7 +33,7 @@ export async function runRedisBenchmark(run: RedisBenchmarkRun): Promise<number>
   } catch (err) {
     const e = err as NodeJS.ErrnoException & { stderr?: string };
     const hint = e.code === 'ENOENT' ? ' (redis-benchmark is not on PATH: install the Redis tools)' : '';
-    throw new Error(`redis-benchmark failed${hint}: ${e.message}\n${e.stderr ?? ''}`);
+    throw new Error(`redis-benchmark failed${hint}: ${e.message}\n${e.stderr ?? ''}`, { cause: err });
   }
   // --csv: a header, then "<title>","<rps>","<avg ms>",…,"<max ms>". The title repeats the
   // command and may hold commas and quotes, so the rps is counted from the right (7 fields).
