@@ -8,15 +8,16 @@
   KEYS[3]   request rate (GCRA TAT)    <prefix>:{p<n>}:rl:<subject>|<rate class>
   KEYS[4]   hold deadlines (zset)      <prefix>:{p<n>}:holds
   KEYS[5]   leases (zset)              <prefix>:{p<n>}:cc:<subject>|
-  KEYS[6]   idempotency record (hash)  <prefix>:{p<n>}:idem:<subject>|<key or '-'>
+  KEYS[6]   idempotency record (hash)  <prefix>:{p<n>}:idem:<subject>|<key>
   KEYS[7]   hold (JSON string)         <prefix>:{p<n>}:h:<subject>|<request id>
   KEYS[8]   refund record (string)     <prefix>:{p<n>}:rf:<subject>|<request id>
   then, for each metric in request.metrics, in order, its two keys:
             usage                      <prefix>:{p<n>}:u:<subject>|<metric>|<period> (counter)
                                        <prefix>:{p<n>}:g:<subject>|<metric>          (gauge)
             grants (hash)              <prefix>:{p<n>}:gr:<subject>|<metric>
-  Every key is always there; a request that has no use for one (no hold, no idempotency
-  key, nothing to refund) leaves it untouched.
+  The positions are fixed. Where a request has no use for one of KEYS[4..8] (no hold, no
+  lease, no idempotency key, no refund record), the caller passes <prefix>:{p<n>}:unused
+  there, which the script then never touches.
 
   ARGV[1]   the request, JSON (src/redis/scripts/consume.ts builds it):
     now          ms

@@ -55,6 +55,15 @@ export class KeySchema {
     return `${this.base(partition)}:holds`;
   }
 
+  /**
+   * A key no script ever writes: what a script's fixed KEYS carry in a place the call has no
+   * use for (consume without a hold, an idempotency key or a refund record), so the call
+   * builds no key it does not need and the slot stays the partition's.
+   */
+  unused(partition: number): string {
+    return `${this.base(partition)}:unused`;
+  }
+
   /** Sorted set of subject → denials during the minute starting at `minuteStart` (ms). */
   denials(partition: number, minuteStart: number): string {
     return `${this.base(partition)}:denials:${minuteStart}`;

@@ -44,7 +44,7 @@ describe('the consume call: encode → the layout of lua/consume.lua', () => {
       keys.concurrency('sub-1'),
       keys.idempotency('sub-1', 'idem-1'),
       keys.hold('sub-1', 'req-1'),
-      keys.refund('sub-1', 'req-1'),
+      keys.unused(p), // no refund record: it holds a hold
       keys.counter('sub-1', 'gens', 1_798_761_600_000),
       keys.grants('sub-1', 'gens'),
       keys.gauge('sub-1', 'projects'),
@@ -79,12 +79,18 @@ describe('the consume call: encode → the layout of lua/consume.lua', () => {
     expect(call.args.slice(1)).toEqual(['{"route":"chat"}', 1_800_000_000_500]);
   });
 
-  it('leaves out what a request does not use: no rate, no idempotency, no held flag', () => {
+  it('leaves out what a request does not use: no rate, no idempotency, no held flag, none of their keys', () => {
     const call = consumeCall(keys, { ...everything, rate: null, idempotency: null, lines: [{ ...everything.lines[1]! }] }, 0);
     const wire = JSON.parse(String(call.args[0])) as Record<string, unknown>;
     expect(wire).not.toHaveProperty('rate');
     expect(wire).not.toHaveProperty('idempotency');
     expect(wire.metrics).toEqual([{ name: 'projects', kind: 'g', period: '', limit: -1, amount: 1, ttl: 0 }]);
-    expect(call.keys.slice(0, 8)).toContain(keys.idempotency('sub-1', '-'));
+    const p = keys.partitionOf('sub-1');
+    // Without a hold, a lease, an idempotency key or a refund record, their places hold the partition's unused key.
+    expect(call.keys.slice(3, 8)).toEqual([keys.holdDeadlines(p), keys.concurrency('sub-1'), keys.unused(p), keys.hold('sub-1', 'req-1'), keys.unused(p)]);
+    const bare = consumeCall(keys, { ...everything, rate: null, idempotency: null, concurrency: 0, holdTtlMs: 0, lines: [] }, 0);
+    expect(bare.keys.slice(3)).toEqual(Array(5).fill(keys.unused(p)));
+    const refundable = consumeCall(keys, { ...everything, idempotency: null, concurrency: 0, holdTtlMs: 0, refundTtlMs: 1_000, lines: [] }, 0);
+    expect(refundable.keys.slice(3)).toEqual([keys.unused(p), keys.unused(p), keys.unused(p), keys.unused(p), keys.refund('sub-1', 'req-1')]);
   });
 });

@@ -87,21 +87,22 @@ export function consumeCall(keys: KeySchema, request: ConsumeRequest, answerBy: 
       : undefined,
     refund_ttl: request.refundTtlMs,
   };
-  const lineKeys: string[] = [];
-  for (const l of request.lines) lineKeys.push(keys.usage(subjectId, l.metric, l.kind, l.periodStart ?? 0), keys.grants(subjectId, l.metric));
+  const held = request.holdTtlMs > 0;
+  const unused = keys.unused(partition);
+  const callKeys = [
+    keys.outbox(partition),
+    keys.denials(partition, now - (now % 60_000)),
+    keys.rate(subjectId, request.rate?.bucket ?? '-'),
+    held ? keys.holdDeadlines(partition) : unused,
+    request.concurrency > 0 ? keys.concurrency(subjectId) : unused,
+    request.idempotency ? keys.idempotency(subjectId, request.idempotency.key) : unused,
+    held ? keys.hold(subjectId, requestId) : unused,
+    request.refundTtlMs > 0 ? keys.refund(subjectId, requestId) : unused,
+  ];
+  for (const l of request.lines) callKeys.push(keys.usage(subjectId, l.metric, l.kind, l.periodStart ?? 0), keys.grants(subjectId, l.metric));
   return {
     script: 'consume',
-    keys: [
-      keys.outbox(partition),
-      keys.denials(partition, now - (now % 60_000)),
-      keys.rate(subjectId, request.rate?.bucket ?? '-'),
-      keys.holdDeadlines(partition),
-      keys.concurrency(subjectId),
-      keys.idempotency(subjectId, request.idempotency?.key ?? '-'),
-      keys.hold(subjectId, requestId),
-      keys.refund(subjectId, requestId),
-      ...lineKeys,
-    ],
+    keys: callKeys,
     args: [JSON.stringify(wire), request.context, answerBy],
     decode: decodeConsume,
   };
