@@ -9,7 +9,8 @@ import { defineConfig } from 'eslint/config';
  * every source, test and benchmark file; formatting is prettier's (`npm run format`).
  */
 export default defineConfig(
-  { ignores: ['dist/', 'node_modules/', '.quotagate/', 'coverage/'] },
+  // What .gitignore leaves out (build output, local data, scratch files).
+  { ignores: ['dist/', 'node_modules/', 'coverage/', '.data/', '.scratch/', '.quotagate/'] },
   js.configs.recommended,
   tseslint.configs.recommended,
   {

@@ -24,10 +24,15 @@ export function runInfo(): RunInfo {
   return { at: new Date().toISOString(), cores: cpus().length, cpuModel: cpus()[0]?.model.trim() ?? 'unknown', node: process.version };
 }
 
-/** JSON keeps neither Maps nor non-finite numbers; these tags carry them through. */
+/**
+ * JSON keeps neither Maps nor non-finite numbers; these tags carry them through. Fractions
+ * keep 6 significant digits (a latency to the ns, a rate to 0.01 %): the samples of a run
+ * are most of a file, and their last digits are noise.
+ */
 const replacer = (_: string, v: unknown): unknown => {
   if (v instanceof Map) return { $map: [...v] };
   if (typeof v === 'number' && !Number.isFinite(v)) return { $number: String(v) };
+  if (typeof v === 'number' && !Number.isInteger(v)) return Number(v.toPrecision(6));
   return v;
 };
 const reviver = (_: string, v: unknown): unknown => {
@@ -39,7 +44,7 @@ const reviver = (_: string, v: unknown): unknown => {
 export function saveFigures(benchmark: Benchmark, figures: unknown): string {
   mkdirSync(RESULTS_DIR, { recursive: true });
   const file = `${RESULTS_DIR}${benchmark}.json`;
-  writeFileSync(file, `${JSON.stringify(figures, replacer, 1)}\n`);
+  writeFileSync(file, `${JSON.stringify(figures, replacer)}\n`);
   return file;
 }
 
