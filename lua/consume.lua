@@ -3,54 +3,44 @@
   (GCRA), idempotency, concurrency lease, then every metric it costs (plan allowance first,
   then bonus grants by earliest expiry). All or nothing: a quota denial changes no counter.
 
-  KEYS[1]      outbox stream              <prefix>:{p<n>}:outbox
-  KEYS[2]      denial tally (zset)        <prefix>:{p<n>}:denials:<minute start ms>
-  KEYS[3]      request rate (GCRA TAT)    <prefix>:{p<n>}:rl:<subject>|<rate class>
-  KEYS[2+2i]   usage of metric i          <prefix>:{p<n>}:u:<subject>|<metric>|<period> (counter)
-                                          <prefix>:{p<n>}:g:<subject>|<metric>          (gauge)
-  KEYS[3+2i]   grants of metric i         <prefix>:{p<n>}:gr:<subject>|<metric>
-  then, with the hold section only (see below), for n metrics:
-  KEYS[4+2n]   hold deadlines (zset)      <prefix>:{p<n>}:holds
-  KEYS[5+2n]   leases (zset)              <prefix>:{p<n>}:cc:<subject>|
-  KEYS[6+2n]   idempotency record (hash)  <prefix>:{p<n>}:idem:<subject>|<key>
-  KEYS[7+2n]   hold (JSON string)         <prefix>:{p<n>}:h:<subject>|<id>
-  or, with the refund section only (no hold section):
-  KEYS[4+2n]   refund record (string)     <prefix>:{p<n>}:rf:<subject>|<id>
+  KEYS[1]   outbox stream              <prefix>:{p<n>}:outbox
+  KEYS[2]   denial tally (zset)        <prefix>:{p<n>}:denials:<minute start ms>
+  KEYS[3]   request rate (GCRA TAT)    <prefix>:{p<n>}:rl:<subject>|<rate class>
+  KEYS[4]   hold deadlines (zset)      <prefix>:{p<n>}:holds
+  KEYS[5]   leases (zset)              <prefix>:{p<n>}:cc:<subject>|
+  KEYS[6]   idempotency record (hash)  <prefix>:{p<n>}:idem:<subject>|<key>
+  KEYS[7]   hold (JSON string)         <prefix>:{p<n>}:h:<subject>|<request id>
+  KEYS[8]   refund record (string)     <prefix>:{p<n>}:rf:<subject>|<request id>
+  then, for each metric in request.metrics, in order, its two keys:
+            usage                      <prefix>:{p<n>}:u:<subject>|<metric>|<period> (counter)
+                                       <prefix>:{p<n>}:g:<subject>|<metric>          (gauge)
+            grants (hash)              <prefix>:{p<n>}:gr:<subject>|<metric>
+  The positions are fixed. Where a request has no use for one of KEYS[4..8] (no hold, no
+  lease, no idempotency key, no refund record), the caller passes <prefix>:{p<n>}:unused
+  there, which the script then never touches.
 
-  ARGV[1]   now, ms
-  ARGV[2]   subject id
-  ARGV[3]   request id: event ids are <id>:<n>; also the hold and lease id
-  ARGV[4]   mode: 'apply' | 'peek' (decide only, write nothing) | 'shadow' (apply, never deny)
-  ARGV[5]   rate interval, ms between requests (fractional; '0' = no rate limit)
-  ARGV[6]   rate burst
-  ARGV[7]   context JSON stored with every event (route, idempotency key, ...)
-  ARGV[8]   denial tally TTL, ms
-  ARGV[9]   number of metrics n; then 6 values per metric i, from ARGV[10 + 6(i-1)]:
-            name, kind ('c' counter | 'g' gauge), period start ms ('' for gauges),
-            limit ('-1' = unlimited), amount, usage TTL ms on Redis's clock ('0' = none)
-  then, with the hold section only, from ARGV[10 + 6n]:
-  ARGV[10+6n]    concurrency limit ('0' = none); the lease lives until the hold ends
-  ARGV[11+6n]    idempotency fingerprint ('' = no idempotency key)
-  ARGV[12+6n]    idempotency record TTL, ms
-  ARGV[13+6n]    hold TTL, ms ('0' = no hold). A hold keeps the held lines, the lease and the
-                 in-flight idempotency record until settle, release or this deadline.
-  ARGV[14+6n]    the idempotency key itself (kept in the hold so it can be completed later)
-  ARGV[14+6n+i]  metric i is held ('1' | '0')
-  or, with the refund section only:
-  ARGV[10+6n]    refund record TTL, ms. Every metric is charged outright; the grant draws
-                 it made (if any) are kept in the refund record for this long, so that
-                 refund.lua can give the charge back exactly if the upstream fails.
-
-  ARGV[#ARGV]    deadline: Redis time (ms) after which the request is refused unapplied
-                 ('0' = none). The caller stops waiting for its answer then; a script that
-                 only reaches Redis later (Redis stalled) must not charge a request that was
-                 already answered 503.
-
-  The hold section (4 KEYS, 5 + n ARGV) comes only with a request that has a hold TTL or an
-  idempotency key. Without it the request takes no lease, has no idempotency key and holds
-  nothing; most requests are such, and every argument costs client and server time. The
-  refund section (1 KEY, 1 ARGV) comes only without a hold section, with a charge that an
-  upstream failure would give back: it costs a write only when grants were drawn.
+  ARGV[1]   the request, JSON (src/redis/scripts/consume.ts builds it):
+    now          ms
+    subject      subject id
+    id           request id: event ids are <id>:<n>; also the hold and lease id
+    mode         'apply' | 'peek' (decide only, write nothing) | 'shadow' (apply, never deny)
+    rate         {interval = ms between requests (fractional), burst}; absent = no rate limit
+    denial_ttl   denial tally TTL, ms
+    metrics      [{name, kind = 'c' (counter) | 'g' (gauge), period = start ms as a string
+                   ('' for gauges), limit (-1 = unlimited), amount, ttl = usage TTL ms on
+                   Redis's clock (0 = none), held = true to keep the line in the hold}, ...]
+    concurrency  concurrency limit (0 = none); the lease lives until the hold ends
+    hold_ttl     ms (0 = no hold). A hold keeps the held lines, the lease and the in-flight
+                 idempotency record until settle, return or this deadline.
+    idempotency  {key, fingerprint, ttl = record TTL ms}; absent = no idempotency key
+    refund_ttl   ms (0 = none; only without a hold): every metric is charged outright, and
+                 the grant draws it made (if any) are kept in the refund record this long,
+                 so that refund.lua can give the charge back exactly if the upstream fails.
+  ARGV[2]   context JSON, stored verbatim with every event and the hold (route, key, ...)
+  ARGV[3]   deadline: Redis time (ms) after which the request is refused unapplied
+            ('0' = none). The caller stops waiting for its answer then; a script that only
+            reaches Redis later (Redis stalled) must not charge a request that was already
+            answered 503.
 
   Reply (integers unless noted):
     {1, would_deny, rl_remaining, rl_reset_ms, rl_retry_ms, leases, used_1, grants_1, ...}
@@ -74,31 +64,23 @@
 --- @include "idempotency"
 --- @include "usage"
 
-local now = tonumber(ARGV[1])
-local subject, id, mode = ARGV[2], ARGV[3], ARGV[4]
-local rate_interval, rate_burst = tonumber(ARGV[5]), tonumber(ARGV[6])
-local context, denial_ttl, n = ARGV[7], tonumber(ARGV[8]), tonumber(ARGV[9])
+local request = cjson.decode(ARGV[1])
+local now, subject, id, mode = request.now, request.subject, request.id, request.mode
+local context, denial_ttl = ARGV[2], request.denial_ttl
 local apply, shadow = mode ~= 'peek', mode == 'shadow'
-local deadline = tonumber(ARGV[#ARGV])
-if apply and deadline > 0 then
+local answer_by = tonumber(ARGV[3])
+if apply and answer_by > 0 then
   local t = redis.call('TIME')
-  if tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) > deadline then return { 12 } end
+  if tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) > answer_by then return { 12 } end
 end
 local outbox_key, denials_key, rate_key = KEYS[1], KEYS[2], KEYS[3]
+local holds_key, leases_key, idem_record_key, hold_key, refund_key = KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
+local METRIC_KEYS = 8 -- metric i's usage key is KEYS[METRIC_KEYS + 2i - 1], its grants KEYS[METRIC_KEYS + 2i]
 
--- The hold section, when present; without it: no lease, no idempotency key, no hold.
-local holds_key, leases_key = KEYS[4 + 2 * n], KEYS[5 + 2 * n]
-local idem_record_key, hold_key = KEYS[6 + 2 * n], KEYS[7 + 2 * n]
-local section = 10 + 6 * n
-local concurrency, fingerprint, idem_ttl, hold_ttl, idem_key = 0, '', 0, 0, ''
--- The refund section, when present instead: the record of the grants the charge drew.
-local refund_key, refund_ttl = nil, 0
-if hold_key then
-  concurrency, fingerprint, idem_ttl = tonumber(ARGV[section]), ARGV[section + 1], tonumber(ARGV[section + 2])
-  hold_ttl, idem_key = tonumber(ARGV[section + 3]), ARGV[section + 4]
-elseif KEYS[4 + 2 * n] then
-  refund_key, refund_ttl = KEYS[4 + 2 * n], tonumber(ARGV[section])
-end
+local concurrency, hold_ttl, refund_ttl = request.concurrency, request.hold_ttl, request.refund_ttl
+local idem = request.idempotency
+local fingerprint, idem_ttl, idem_key = '', 0, ''
+if idem then fingerprint, idem_ttl, idem_key = idem.fingerprint, idem.ttl, idem.key end
 
 local function tally_denial()
   redis.call('ZINCRBY', denials_key, 1, subject)
@@ -107,9 +89,9 @@ end
 
 -- 1. Request rate. A request over the rate changes nothing but the denial tally.
 local rate = { allowed = true, remaining = 0, reset_ms = 0, retry_ms = 0 }
-if rate_interval > 0 then rate = gcra_check(rate_key, now, rate_interval, rate_burst) end
+if request.rate then rate = gcra_check(rate_key, now, request.rate.interval, request.rate.burst) end
 local function apply_rate()
-  if rate_interval > 0 then gcra_apply(rate_key, now, rate) end
+  if request.rate then gcra_apply(rate_key, now, rate) end
 end
 local would_deny = 0
 if not rate.allowed then
@@ -132,11 +114,8 @@ end
 --    quota check needs (a missing string reads as false, a missing hash as empty, since a
 --    hydrated grants hash always holds `_h`), so presence costs no extra command.
 local metrics, missing = {}, {}
-for i = 1, n do
-  local a = 10 + 6 * (i - 1)
-  local m = { name = ARGV[a], kind = ARGV[a + 1], period = ARGV[a + 2], limit = tonumber(ARGV[a + 3]),
-              amount = tonumber(ARGV[a + 4]), ttl = tonumber(ARGV[a + 5]), held = ARGV[section + 4 + i] == '1',
-              key = KEYS[2 + 2 * i], grants_key = KEYS[3 + 2 * i], grants_raw = {} }
+for i, m in ipairs(request.metrics) do
+  m.key, m.grants_key, m.grants_raw = KEYS[METRIC_KEYS + 2 * i - 1], KEYS[METRIC_KEYS + 2 * i], {}
   local used = redis.call('GET', m.key)
   if not used then missing[#missing + 1] = i end
   m.used = to_int(used)
@@ -194,9 +173,9 @@ if not apply then return reply(1, would_deny) end
 
 -- 6. Apply: rate, lease, every metric (with its event), the hold and the idempotency record.
 apply_rate()
-local deadline = now + hold_ttl
+local hold_deadline = now + hold_ttl
 if concurrency > 0 and hold_ttl > 0 then
-  redis.call('ZADD', leases_key, deadline, id)
+  redis.call('ZADD', leases_key, hold_deadline, id)
   redis.call('PEXPIRE', leases_key, hold_ttl)
   leases = leases + 1
 end
@@ -214,7 +193,7 @@ for i, m in ipairs(metrics) do
   refund_draws[i] = draws
   if #draws > 0 then drew = true end
 end
-if refund_key and drew then
+if refund_ttl > 0 and drew then
   redis.call('SET', refund_key, cjson.encode({ d = refund_draws }), 'PX', refund_ttl)
 end
 
@@ -222,8 +201,8 @@ local result = reply(1, would_deny)
 if hold_ttl > 0 then
   redis.call('SET', hold_key, cjson.encode({
     l = lines, c = (concurrency > 0) and 1 or 0, i = (fingerprint ~= '') and idem_key or '',
-    e = deadline, x = context, r = cjson.encode(result) }))
-  redis.call('ZADD', holds_key, deadline, subject .. '|' .. id)
+    e = hold_deadline, x = context, r = cjson.encode(result) }))
+  redis.call('ZADD', holds_key, hold_deadline, subject .. '|' .. id)
 end
 if fingerprint ~= '' then
   if hold_ttl > 0 then

@@ -5,28 +5,26 @@
 
   KEYS[i]  a usage key (counter or gauge) or a grants hash
 
-  ARGV[1]  number of keys n; then 3 values per key i, from ARGV[2 + 3(i-1)]:
-           type ('v' = usage value | 'g' = grants), data, TTL ms on Redis's clock ('0' = none)
-           data: the integer value for 'v'; for 'g' a JSON object
-                 {grant id: '<remaining>:<expires_at ms>'} (may be empty)
+  ARGV[1]  JSON, one entry per key i (src/redis/scripts/hydrate.ts builds it), either
+             {value = the usage value, ttl = ms on Redis's clock (0 = none)}  for a usage key
+           or {grants = {grant id: '<remaining>:<expires_at ms>', ...}}     for a grants hash
 
   Reply:
     {1, written}   how many keys were missing and are now written
 ]]
 --- @include "util"
 
-local n, written = tonumber(ARGV[1]), 0
-for i = 1, n do
-  local a = 2 + 3 * (i - 1)
-  local key, kind, data, ttl_ms = KEYS[i], ARGV[a], ARGV[a + 1], tonumber(ARGV[a + 2])
+local written = 0
+for i, entry in ipairs(cjson.decode(ARGV[1])) do
+  local key = KEYS[i]
   if redis.call('EXISTS', key) == 0 then
-    if kind == 'v' then
-      redis.call('SET', key, data)
-    else
+    if entry.grants then
       redis.call('HSET', key, '_h', '1')
-      for id, value in pairs(cjson.decode(data)) do redis.call('HSET', key, id, value) end
+      for id, value in pairs(entry.grants) do redis.call('HSET', key, id, value) end
+    else
+      redis.call('SET', key, fmt_int(entry.value))
+      if entry.ttl > 0 then redis.call('PEXPIRE', key, fmt_int(entry.ttl)) end
     end
-    if ttl_ms > 0 then redis.call('PEXPIRE', key, ttl_ms) end
     written = written + 1
   end
 end

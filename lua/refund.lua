@@ -10,13 +10,14 @@
   KEYS[1+2j]   usage of line j (the period it was charged in)
   KEYS[2+2j]   grants of line j
 
-  ARGV[1]  now, ms
-  ARGV[2]  subject id
-  ARGV[3]  request id: the refund's events are <request id>:r:<n>
-  ARGV[4]  refund record TTL, ms
-  ARGV[5]  context JSON stored with every event (as the consume's)
-  ARGV[6]  number of lines n; then 3 values per line j, from ARGV[7 + 3(j-1)]:
-           metric, period start ms ('' for gauges), amount charged
+  ARGV[1]  the request, JSON (src/redis/scripts/refund.ts builds it):
+    now      ms
+    subject  subject id
+    id       request id: the refund's events are <id>:r:<n>
+    ttl      refund record TTL, ms
+    lines    per line j, as the consume charged them: {metric, period = start ms as a
+             string ('' for gauges), amount}
+  ARGV[2]  context JSON stored verbatim with every event (as the consume's)
 
   Reply:
     {1}            REFUNDED
@@ -28,28 +29,26 @@
 --- @include "grants"
 --- @include "usage"
 
-local now, subject, id = tonumber(ARGV[1]), ARGV[2], ARGV[3]
-local ttl, context, n = tonumber(ARGV[4]), ARGV[5], tonumber(ARGV[6])
+local request = cjson.decode(ARGV[1])
+local now, subject, id, lines = request.now, request.subject, request.id, request.lines
 
 local record = redis.call('GET', KEYS[2])
 if record == 'refunded' then return { 9 } end
 local draws = record and cjson.decode(record).d or {}
 
 local missing = {}
-for j = 1, n do
+for j = 1, #lines do
   if redis.call('EXISTS', KEYS[1 + 2 * j]) == 0 then missing[#missing + 1] = j end
   if draws[j] and #draws[j] > 0 and redis.call('EXISTS', KEYS[2 + 2 * j]) == 0 then missing[#missing + 1] = -j end
 end
 if #missing > 0 then return { 5, unpack(missing) } end
 
-local ob = new_outbox(KEYS[1], id .. ':r', subject, now, context)
-for j = 1, n do
-  local a = 7 + 3 * (j - 1)
-  local amount = tonumber(ARGV[a + 2])
-  if amount > 0 then
-    local after, restored, given = usage_give(KEYS[1 + 2 * j], KEYS[2 + 2 * j], draws[j] or {}, amount, 0)
-    emit(ob, 'refund', ARGV[a], ARGV[a + 1], -given, after, { request = id, restored = restored })
+local ob = new_outbox(KEYS[1], id .. ':r', subject, now, ARGV[2])
+for j, line in ipairs(lines) do
+  if line.amount > 0 then
+    local after, restored, given = usage_give(KEYS[1 + 2 * j], KEYS[2 + 2 * j], draws[j] or {}, line.amount, 0)
+    emit(ob, 'refund', line.metric, line.period, -given, after, { request = id, restored = restored })
   end
 end
-redis.call('SET', KEYS[2], 'refunded', 'PX', ttl)
+redis.call('SET', KEYS[2], 'refunded', 'PX', request.ttl)
 return { 1 }

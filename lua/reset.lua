@@ -6,12 +6,13 @@
   KEYS[1]    outbox stream
   KEYS[1+i]  counter of metric i for the current period
 
-  ARGV[1]  now, ms
-  ARGV[2]  subject id
-  ARGV[3]  event id base (events are <base>:<n>)
-  ARGV[4]  context JSON stored with the events (actor, reason)
-  ARGV[5]  number of metrics n; then 3 values per metric i, from ARGV[6 + 3(i-1)]:
-           name, period start ms, counter TTL ms (on Redis's clock)
+  ARGV[1]  the request, JSON (src/redis/scripts/reset.ts builds it):
+    now       ms
+    subject   subject id
+    event_id  event id base (events are <event_id>:<n>)
+    metrics   per metric i: {name, period = start ms as a string, ttl = counter TTL ms on
+              Redis's clock}
+  ARGV[2]  context JSON stored verbatim with the events (actor, reason)
 
   Reply:
     {1, previous_1, ..., previous_n}   RESET
@@ -21,21 +22,21 @@
 --- @include "util"
 --- @include "outbox"
 
-local now, subject, n = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[5])
+local request = cjson.decode(ARGV[1])
+local now, subject, metrics = request.now, request.subject, request.metrics
 
 local missing = {}
-for i = 1, n do
+for i = 1, #metrics do
   if redis.call('EXISTS', KEYS[1 + i]) == 0 then missing[#missing + 1] = i end
 end
 if #missing > 0 then return { 5, unpack(missing) } end
 
-local ob = new_outbox(KEYS[1], ARGV[3], subject, now, ARGV[4])
+local ob = new_outbox(KEYS[1], request.event_id, subject, now, ARGV[2])
 local result = { 1 }
-for i = 1, n do
-  local a = 6 + 3 * (i - 1)
+for i, m in ipairs(metrics) do
   local previous = to_int(redis.call('GET', KEYS[1 + i]))
-  redis.call('SET', KEYS[1 + i], '0', 'PX', ARGV[a + 2])
-  emit(ob, 'reset', ARGV[a], ARGV[a + 1], -previous, 0, { previous = previous })
+  redis.call('SET', KEYS[1 + i], '0', 'PX', fmt_int(m.ttl))
+  emit(ob, 'reset', m.name, m.period, -previous, 0, { previous = previous })
   result[#result + 1] = previous
 end
 return result

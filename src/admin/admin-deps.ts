@@ -5,9 +5,10 @@ import type { KeyMirror } from '../auth/key-mirror.js';
 import type { KeyStore } from '../auth/key-store.js';
 import type { Provider } from '../billing/billing-change.js';
 import type { LedgerWriter } from '../ledger/ledger-writer.js';
+import type { GatewayDeps } from '../http/gateway-deps.js';
 import type { SubjectStore } from '../subjects/subject-store.js';
-import type { OutboxTail } from './ui/outbox-tail.js';
-import type { JobData } from '../worker/job.js';
+import type { OutboxTail } from '../ledger/outbox-tail.js';
+import type { JobData } from '../jobs/job.js';
 
 /** What the admin API and the billing webhooks use beside the gateway's own dependencies. */
 export interface AdminDeps {
@@ -27,4 +28,10 @@ export interface AdminDeps {
   ledger: LedgerWriter;
   /** The dashboard's live feed: one shared tail of the outbox streams. */
   outboxTail: OutboxTail;
+}
+
+/** The gateway's dependencies with the admin side's: what the admin API, the dashboard and the billing webhooks take. */
+export interface AdminRouteDeps extends GatewayDeps {
+  /** The admin API's and billing webhooks' stores, queue and secrets. */
+  admin: AdminDeps;
 }

@@ -1,8 +1,8 @@
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import { bodyLimit } from 'hono/body-limit';
 import type { ApiSchemas } from '../api/schemas.js';
-import { registerBillingAdminRoutes } from '../billing/billing-admin-routes.js';
-import type { GatewayDeps } from '../http/gateway-deps.js';
+import { registerBillingAdminRoutes } from './billing-routes.js';
+import type { AdminRouteDeps } from './admin-deps.js';
 import { ProblemError } from '../http/problem.js';
 import { adminAuth } from './admin-auth.js';
 import { adminSchemas } from './admin-schemas.js';
@@ -19,7 +19,7 @@ import { registerUsageHistoryRoutes } from './usage-history-routes.js';
 const MAX_ADMIN_BODY_BYTES = 64 * 1024;
 
 /** The admin API under /admin/v1, behind the admin token. */
-export function registerAdminRoutes(app: OpenAPIHono, deps: GatewayDeps, api: ApiSchemas): void {
+export function registerAdminRoutes(app: OpenAPIHono, deps: AdminRouteDeps, api: ApiSchemas): void {
   const { admin } = deps;
   app.use(
     '/admin/v1/*',

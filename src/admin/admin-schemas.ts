@@ -1,6 +1,6 @@
 import { z } from '@hono/zod-openapi';
 import type { Policy } from '../config/policy.js';
-import { MAX_AMOUNT } from '../quota/engine.js';
+import { MAX_AMOUNT } from '../quota/errors.js';
 import { subjectIdSchema } from '../subjects/subject.js';
 import { isoDateTimeSchema as iso } from '../lib/iso-time.js';
 

@@ -2,7 +2,6 @@ import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
 import { pick, problemEntry } from '../api/problem-responses.js';
 import { ProblemError } from '../http/problem.js';
 import { listDeadLetters, replayDeadLetter, type DeadLetterRow, type ReplayOutcome } from '../ledger/dead-letters.js';
-import { isoOrNull } from '../lib/iso-time.js';
 import { actorOf } from './admin-context.js';
 import type { AdminDeps } from './admin-deps.js';
 import { adminRoute, json } from './admin-openapi.js';

@@ -3,7 +3,7 @@ import { pick } from '../api/problem-responses.js';
 import { writeAudit } from '../audit/audit-log.js';
 import { ProblemError } from '../http/problem.js';
 import { actorOf } from './admin-context.js';
-import { onDemandJobOptions } from '../worker/job-queue.js';
+import { onDemandJobOptions } from '../jobs/job-queue.js';
 import type { AdminDeps } from './admin-deps.js';
 import { adminRoute, json } from './admin-openapi.js';
 import type { AdminSchemas } from './admin-schemas.js';

@@ -3,7 +3,7 @@ import { backend } from '../api/backend.js';
 import { pick } from '../api/problem-responses.js';
 import type { ApiSchemas } from '../api/schemas.js';
 import type { GatewayDeps } from '../http/gateway-deps.js';
-import { historySchemas, subjectHistoryJson } from '../history/history-json.js';
+import { historySchemas, subjectHistoryJson } from '../api/history-json.js';
 import { MAX_HISTORY_DAYS } from '../history/usage-history.js';
 import type { SubjectRecord } from '../subjects/subject.js';
 import { subjectRef } from '../subjects/subject-ref.js';

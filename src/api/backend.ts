@@ -1,7 +1,7 @@
 import type { Context } from 'hono';
 import type { GatewayDeps } from '../http/gateway-deps.js';
 import { ProblemError } from '../http/problem.js';
-import { EngineInputError } from '../quota/engine.js';
+import { EngineInputError } from '../quota/errors.js';
 import type { Decision } from '../quota/types.js';
 
 /**

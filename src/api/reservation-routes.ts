@@ -115,7 +115,7 @@ export function registerReservationRoutes(app: OpenAPIHono, deps: GatewayDeps, s
       const { id } = c.req.valid('param');
       const outcome = await backend(c, deps, async () => {
         const hold = await heldReservation(c, deps, id);
-        return deps.engine.releaseHold(hold.subjectId, hold, kind);
+        return deps.engine.returnHold(hold.subjectId, hold, kind);
       });
       return c.json({ id, metrics: endedMetrics(outcome, id) }, 200);
     });

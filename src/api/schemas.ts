@@ -2,7 +2,7 @@ import { z } from '@hono/zod-openapi';
 import type { Policy } from '../config/policy.js';
 import { forecastSchema } from '../forecast/forecast-json.js';
 import { IDEMPOTENCY_KEY_PATTERN } from '../http/idempotency-key.js';
-import { MAX_AMOUNT } from '../quota/engine.js';
+import { MAX_AMOUNT } from '../quota/errors.js';
 
 /** Schemas of the public API, built from the policy so metric names are checked (and documented). */
 export function apiSchemas(policy: Policy) {

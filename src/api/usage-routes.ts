@@ -1,6 +1,6 @@
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
 import type { GatewayDeps } from '../http/gateway-deps.js';
-import { compactHistoryJson, historySchemas } from '../history/history-json.js';
+import { compactHistoryJson, historySchemas } from './history-json.js';
 import { MAX_HISTORY_DAYS } from '../history/usage-history.js';
 import { subjectRef } from '../subjects/subject-ref.js';
 import { backend } from './backend.js';

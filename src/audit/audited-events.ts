@@ -1,14 +1,13 @@
-import type { PoolClient } from 'pg';
-import type { LedgerEvent } from '../ledger/ledger-event.js';
 import type { AuditActor } from './audit-log.js';
 
 /**
  * Admin changes that live in Redis (reset, grant, grant revoke, adjust) cannot share a
  * transaction with Postgres at the moment they happen. Their events carry the audit entry
  * in their context instead — `audit` (the action), `actor` and `reason`, the members the
- * ledger writer also files grants under — and the ledger writer calls recordAudit in the
- * transaction that inserts those events: the audit entry commits exactly when the change
- * reaches the ledger, once per event (a redelivered event is not new, so not audited again).
+ * ledger writer also files grants under — and the ledger writer files the entry
+ * (src/ledger/audit-entries.ts) in the transaction that inserts those events: the audit
+ * entry commits exactly when the change reaches the ledger, once per event (a redelivered
+ * event is not new, so not audited again).
  */
 export interface AuditedContext {
   audit: string;
@@ -23,41 +22,3 @@ export const auditedContext = (action: string, who: AuditActor, extra: Record<st
   actor: who.actor,
   reason: who.reason,
 });
-
-function auditOf(e: LedgerEvent): (AuditActor & { action: string }) | null {
-  const { audit, actor, reason } = e.context;
-  if (typeof audit !== 'string' || typeof actor !== 'string') return null;
-  return { action: audit, actor, reason: typeof reason === 'string' ? reason : null };
-}
-
-/** Inserts the audit entries of the audited events among `fresh` (events new to the ledger). */
-export async function recordAudit(client: PoolClient, fresh: readonly LedgerEvent[]): Promise<void> {
-  const rows = fresh.flatMap((e) => {
-    const audit = auditOf(e);
-    if (!audit) return [];
-    const details = {
-      metric: e.metric,
-      kind: e.kind,
-      delta: e.delta,
-      value_after: e.valueAfter,
-      period_start: e.periodStart === null ? null : new Date(e.periodStart).toISOString(),
-      ...e.extra,
-    };
-    return [{ e, audit, details }];
-  });
-  if (rows.length === 0) return;
-  await client.query(
-    `INSERT INTO audit_log (at, actor, action, subject_id, reason, details, event_id)
-     SELECT * FROM unnest($1::timestamptz[], $2::text[], $3::text[], $4::text[], $5::text[], $6::jsonb[], $7::text[])
-     ON CONFLICT (event_id) WHERE event_id IS NOT NULL DO NOTHING`,
-    [
-      rows.map((r) => new Date(r.e.occurredAt).toISOString()),
-      rows.map((r) => r.audit.actor),
-      rows.map((r) => r.audit.action),
-      rows.map((r) => r.e.subjectId),
-      rows.map((r) => r.audit.reason),
-      rows.map((r) => JSON.stringify(r.details)),
-      rows.map((r) => r.e.id),
-    ],
-  );
-}

@@ -1,4 +1,4 @@
-import type { RedisClient } from '../redis/scripts.js';
+import type { RedisClient } from '../redis/client.js';
 import type { Logger } from 'pino';
 import type { Authenticator } from './authenticator.js';
 import type { KeyMirror } from './key-mirror.js';

@@ -1,6 +1,6 @@
 import type { Pool } from 'pg';
 import type { Clock } from '../lib/clock.js';
-import type { RedisClient } from '../redis/scripts.js';
+import type { RedisClient } from '../redis/client.js';
 import type { SubjectRecord } from '../subjects/subject.js';
 import { toSubject } from '../subjects/subject-store.js';
 import type { KeyOwner } from './key-store.js';

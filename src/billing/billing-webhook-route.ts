@@ -3,7 +3,11 @@ import type { Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { problemEntry, problems } from '../api/problem-responses.js';
 import { inTransaction } from '../db/transaction.js';
+import type { Pool } from 'pg';
+import type { AuthInvalidation } from '../auth/auth-invalidation.js';
 import type { GatewayDeps } from '../http/gateway-deps.js';
+import type { SubjectStore } from '../subjects/subject-store.js';
+import type { Provider } from './billing-change.js';
 import { ProblemError } from '../http/problem.js';
 import { verifySignature } from '../lib/hmac-signature.js';
 import { Semaphore } from '../lib/semaphore.js';
@@ -11,6 +15,17 @@ import { UNSTORABLE_TEXT_MESSAGE, unstorableTextPath } from '../lib/storable-tex
 import { applyBillingChange, type BillingResult, type Unmatched } from './apply-billing-change.js';
 import { unmatchedEvents } from './unmatched-events.js';
 import { WEBHOOK_SOURCES, type ReadEvent, type WebhookSource } from './webhook-sources.js';
+
+/** What the billing webhooks use beside the gateway's own dependencies (the admin side provides it). */
+export interface BillingWebhookDeps extends GatewayDeps {
+  admin: {
+    pool: Pool;
+    subjects: SubjectStore;
+    invalidation: AuthInvalidation;
+    /** Each webhook's signing secrets; null = that webhook is off. */
+    webhookSecrets: Record<Provider, readonly string[] | null>;
+  };
+}
 
 const MAX_BODY_BYTES = 256 * 1024;
 /**
@@ -34,7 +49,7 @@ interface Outcome {
   changed: boolean;
 }
 
-const findRecorded = async (deps: GatewayDeps, source: WebhookSource, id: string) =>
+const findRecorded = async (deps: BillingWebhookDeps, source: WebhookSource, id: string) =>
   (await deps.admin.pool.query<{ result: BillingResult }>('SELECT result FROM webhook_events WHERE provider = $1 AND id = $2 AND processed_at IS NOT NULL', [source.provider, id])).rows[0];
 
 /**
@@ -42,7 +57,7 @@ const findRecorded = async (deps: GatewayDeps, source: WebhookSource, id: string
  * racing the first, which waits on the id's unique index — finds the id taken and changes
  * nothing. Redeliveries of an event already processed are answered without a transaction.
  */
-async function applyOnce(deps: GatewayDeps, turns: Semaphore, source: WebhookSource, raw: string, event: ReadEvent): Promise<Outcome> {
+async function applyOnce(deps: BillingWebhookDeps, turns: Semaphore, source: WebhookSource, raw: string, event: ReadEvent): Promise<Outcome> {
   const recorded = await findRecorded(deps, source, event.id);
   if (recorded) return { duplicate: true, result: recorded.result, changed: false };
   const { admin } = deps;
@@ -75,7 +90,7 @@ async function applyOnce(deps: GatewayDeps, turns: Semaphore, source: WebhookSou
 }
 
 /** The 404 that makes the provider retry, after recording the event for the operator. */
-async function noSubject(deps: GatewayDeps, source: WebhookSource, event: ReadEvent, { unmatched }: NoSubject): Promise<ProblemError> {
+async function noSubject(deps: BillingWebhookDeps, source: WebhookSource, event: ReadEvent, { unmatched }: NoSubject): Promise<ProblemError> {
   const change = 'change' in event.translation ? event.translation.change : undefined;
   await unmatchedEvents.record(deps.admin.pool, {
     provider: source.provider,
@@ -93,7 +108,7 @@ async function noSubject(deps: GatewayDeps, source: WebhookSource, event: ReadEv
   return new ProblemError('not_found', detail, { field: unmatched.field, reason: unmatched.reason });
 }
 
-async function receive(c: Context, deps: GatewayDeps, turns: Semaphore, source: WebhookSource): Promise<Response> {
+async function receive(c: Context, deps: BillingWebhookDeps, turns: Semaphore, source: WebhookSource): Promise<Response> {
   const challenge = { 'www-authenticate': `Signature header="${source.signatureHeader}"` };
   const secrets = deps.admin.webhookSecrets[source.provider];
   if (!secrets) throw new ProblemError('unauthorized', `${source.provider} webhooks are disabled: set ${source.secretEnv} to enable them`, {}, challenge);
@@ -155,7 +170,7 @@ const answer = z
  * same route for each source — its signature checked with its provider's scheme, its event
  * translated, and the change applied once, in order (apply-billing-change.ts).
  */
-export function registerBillingWebhookRoute(app: OpenAPIHono, deps: GatewayDeps): void {
+export function registerBillingWebhookRoute(app: OpenAPIHono, deps: BillingWebhookDeps): void {
   const turns = new Semaphore(CONCURRENT_TRANSACTIONS);
   for (const source of WEBHOOK_SOURCES) {
     app.post(

@@ -5,18 +5,18 @@ import type { Pool } from 'pg';
 import type { Logger } from 'pino';
 import type { AdminDeps } from '../admin/admin-deps.js';
 import { hashToken } from '../admin/admin-auth.js';
-import { OutboxTail } from '../admin/ui/outbox-tail.js';
+import { OutboxTail } from '../ledger/outbox-tail.js';
 import { AuthInvalidation } from '../auth/auth-invalidation.js';
 import { Authenticator } from '../auth/authenticator.js';
 import { KeyMirror } from '../auth/key-mirror.js';
 import { UsageTokenReader } from '../auth/usage-token-reader.js';
-import { UsageWatch } from '../api/usage-watch.js';
+import { UsageWatch } from '../ledger/usage-watch.js';
 import { KeyStore } from '../auth/key-store.js';
 import type { Env } from '../config/env.js';
 import type { Policy } from '../config/policy.js';
 import { createPool } from '../db/pool.js';
-import { createApp } from '../http/app.js';
-import type { GatewayDeps, GatewaySettings } from '../http/gateway-deps.js';
+import { createApp, type AppDeps } from './app.js';
+import type { GatewaySettings } from '../http/gateway-deps.js';
 import { LedgerWriter } from '../ledger/ledger-writer.js';
 import { UsageHistory } from '../history/usage-history.js';
 import { PgHydrator } from '../ledger/pg-hydrator.js';
@@ -26,12 +26,11 @@ import { Metrics } from '../observability/metrics.js';
 import { Settlements } from '../proxy/settlements.js';
 import { UpstreamClient } from '../proxy/upstream-client.js';
 import { QuotaEngine } from '../quota/engine.js';
-import { KeySchema } from '../quota/keys.js';
+import { KeySchema } from '../redis/keys.js';
 import { RedisClockOffset } from '../redis/clock-offset.js';
-import { connectRedis, createRedisClient, openRedis, pingAll } from '../redis/client.js';
-import type { RedisClient } from '../redis/scripts.js';
+import { connectRedis, createRedisClient, openRedis, pingAll, type RedisClient } from '../redis/client.js';
 import { SubjectStore } from '../subjects/subject-store.js';
-import { jobQueue } from '../worker/job-queue.js';
+import { jobQueue } from '../jobs/job-queue.js';
 
 export interface GatewayOptions {
   env: Env;
@@ -43,7 +42,7 @@ export interface GatewayOptions {
 export interface Gateway {
   /** Where it listens, e.g. http://127.0.0.1:8080. */
   readonly url: string;
-  readonly deps: GatewayDeps;
+  readonly deps: AppDeps;
   /** Stops accepting, lets in-flight requests and their settlements finish, then closes connections. */
   close(): Promise<void>;
 }
@@ -75,7 +74,7 @@ export function gatewayDeps(
   admin: AdminDeps,
   clock: Clock = systemClock,
   redisTime?: RedisClockOffset,
-): GatewayDeps {
+): AppDeps {
   const metrics = new Metrics();
   const settings: GatewaySettings = {
     maxBodyBytes: env.QG_MAX_BODY_BYTES,

@@ -1,14 +1,11 @@
 import type { Logger } from 'pino';
-import type { AdminDeps } from '../admin/admin-deps.js';
-import type { UsageWatch } from '../api/usage-watch.js';
+import type { UsageWatch } from '../ledger/usage-watch.js';
 import type { UsageTokenReader } from '../auth/usage-token-reader.js';
 import type { Authenticator } from '../auth/authenticator.js';
 import type { Policy } from '../config/policy.js';
 import type { UsageHistory } from '../history/usage-history.js';
 import type { Clock } from '../lib/clock.js';
 import type { Metrics } from '../observability/metrics.js';
-import type { Settlements } from '../proxy/settlements.js';
-import type { UpstreamClient } from '../proxy/upstream-client.js';
 import type { QuotaEngine } from '../quota/engine.js';
 
 export interface GatewaySettings {
@@ -26,13 +23,15 @@ export interface GatewaySettings {
 /** What answers readiness: each dependency's state. */
 export type ReadinessCheck = () => Promise<Record<string, boolean>>;
 
-/** Everything the gateway's HTTP layer uses, built once at start (see gateway/start.ts). */
+/**
+ * What every route of the gateway may use, built once at start (src/gateway/gateway.ts).
+ * A feature that needs more declares it beside itself (the proxy's ProxyDeps, the admin
+ * side's AdminRouteDeps), so this layer knows none of them.
+ */
 export interface GatewayDeps {
   policy: Policy;
   engine: QuotaEngine;
   authenticator: Authenticator;
-  upstream: UpstreamClient;
-  settlements: Settlements;
   metrics: Metrics;
   logger: Logger;
   clock: Clock;
@@ -44,6 +43,4 @@ export interface GatewayDeps {
   usageTokens: UsageTokenReader | null;
   /** Change signals for the live usage streams. */
   usageWatch: UsageWatch;
-  /** The admin API's and billing webhooks' stores, queue and secrets. */
-  admin: AdminDeps;
 }

@@ -1,8 +1,10 @@
 import type { MiddlewareHandler } from 'hono';
 import type { Logger } from 'pino';
 import { newId } from '../lib/ids.js';
-import { REQUEST_ID_HEADER } from '../proxy/headers.js';
 import './context.js';
+
+/** The request id header: a client's is logged, the gateway's own is answered and sent upstream. */
+export const REQUEST_ID_HEADER = 'x-request-id';
 
 /**
  * Gives every request an id of the gateway's own and a logger that carries it. A client's

@@ -1,8 +1,9 @@
 import type { Pool, PoolClient } from 'pg';
-import { recordAudit } from '../audit/audited-events.js';
-import { ADD_FRESH_TO_ROLLUPS } from '../history/usage-rollups.js';
+import { ADD_FRESH_TO_ROLLUPS } from './usage-rollups.js';
 import { GAUGE_PERIOD } from './pg-hydrator.js';
 import { grantMoves, USAGE_KINDS, type LedgerEvent } from './ledger-event.js';
+import { eventsJson, INSERT_EVENTS } from './usage-events-insert.js';
+import { recordAudit } from './audit-entries.js';
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
@@ -79,22 +80,6 @@ const UNIQUE_VIOLATION = '23505';
  * rare second attempt.
  */
 type Delivery = 'first' | 'redelivered';
-
-/**
- * The statement that inserts a batch of events into usage_events from ONE parameter, the
- * batch as a JSON array of rows (eventsJson), each an array in the column order below:
- * Postgres parses it in one pass, rather than node-postgres encoding and escaping an array
- * per column (every timestamp as text) for Postgres to parse again, and extra and context
- * arrive already parsed. Times travel as ms; to_timestamp(ms / 1000) is exact to the µs.
- */
-export const INSERT_EVENTS = `INSERT INTO usage_events (event_id, occurred_at, subject_id, metric, kind, period_start, delta, value_after, extra, context, stream_id)
-  SELECT e->>0, to_timestamp((e->>1)::float8 / 1000), e->>2, e->>3, e->>4, to_timestamp((e->>5)::float8 / 1000),
-         (e->>6)::bigint, (e->>7)::bigint, e->8, e->9, e->>10
-    FROM jsonb_array_elements($1::jsonb) AS e`;
-
-/** $1 of INSERT_EVENTS: each event as an array in the column order of its INSERT. */
-export const eventsJson = (events: readonly LedgerEvent[]): string =>
-  JSON.stringify(events.map((e) => [e.id, e.occurredAt, e.subjectId, e.metric, e.kind, e.periodStart, e.delta, e.valueAfter, e.extra, e.context, e.streamId]));
 
 /**
  * Inserts the events (a redelivered event id is ignored) and, in the same statement, adds

@@ -1,7 +1,10 @@
 import type { Logger } from 'pino';
 import type { Clock } from '../lib/clock.js';
-import type { KeySchema } from '../quota/keys.js';
-import type { RedisClient, Scripts } from '../redis/scripts.js';
+import type { RedisClient } from '../redis/client.js';
+import type { KeySchema } from '../redis/keys.js';
+import { claimIdle, createGroup, readGroup, type StreamEntry } from '../redis/outbox-stream.js';
+import { ackOutboxCall } from '../redis/scripts/ack-outbox.js';
+import type { Scripts } from '../redis/scripts/registry.js';
 import { decodeLedgerEvent, MalformedEntryError, type LedgerEvent } from './ledger-event.js';
 import type { LedgerWriter } from './ledger-writer.js';
 
@@ -19,8 +22,6 @@ export interface FlushObserver {
   /** A batch committed: every event in it, those new to the ledger, and the commit time (ms). */
   committed(partition: number, events: readonly LedgerEvent[], fresh: readonly LedgerEvent[], now: number): void;
 }
-
-type StreamEntry = [id: string, fields: string[] | null];
 
 /**
  * Drains a partition's outbox stream into the ledger. Entries are read through a consumer
@@ -76,22 +77,14 @@ export class OutboxFlusher {
 
   private async ensureGroup(partition: number): Promise<void> {
     if (this.groups.has(partition)) return;
-    try {
-      await this.deps.redis.xgroup('CREATE', this.deps.keys.outbox(partition), FLUSH_GROUP, '0', 'MKSTREAM');
-    } catch (err) {
-      if (!/BUSYGROUP/.test(String((err as Error).message))) throw err;
-    }
+    await createGroup(this.deps.redis, this.deps.keys.outbox(partition), FLUSH_GROUP);
     this.groups.add(partition);
   }
 
   /** One batch read with XREADGROUP from `from` ('0' = own pending, '>' = new). */
   private async round(partition: number, from: '0' | '>'): Promise<number> {
     const { redis, consumer, options } = this.deps;
-    const key = this.deps.keys.outbox(partition);
-    const reply = (await redis.xreadgroup('GROUP', FLUSH_GROUP, consumer, 'COUNT', options.batchSize, 'STREAMS', key, from)) as
-      | [string, StreamEntry[]][]
-      | null;
-    const entries = reply?.[0]?.[1] ?? [];
+    const entries = await readGroup(redis, this.deps.keys.outbox(partition), FLUSH_GROUP, consumer, options.batchSize, from);
     return entries.length === 0 ? 0 : this.flush(partition, entries);
   }
 
@@ -101,11 +94,7 @@ export class OutboxFlusher {
     let written = 0;
     let cursor = '0-0';
     do {
-      const [next, entries] = (await redis.xautoclaim(key, FLUSH_GROUP, consumer, options.claimIdleMs, cursor, 'COUNT', options.batchSize)) as [
-        string,
-        StreamEntry[],
-        ...unknown[],
-      ];
+      const { next, entries } = await claimIdle(redis, key, FLUSH_GROUP, consumer, options.claimIdleMs, cursor, options.batchSize);
       if (entries.length > 0) {
         this.deps.logger.warn({ partition, entries: entries.length }, 'claimed outbox entries abandoned by another worker');
         written += await this.flush(partition, entries);
@@ -129,7 +118,7 @@ export class OutboxFlusher {
     }
     const fresh = await this.deps.writer.write(events);
     // Malformed entries too: reported above, they must not come back and block the partition.
-    await this.deps.scripts.run('ack-outbox', [this.deps.keys.outbox(partition)], [FLUSH_GROUP, ...entries.map(([id]) => id)]);
+    await this.deps.scripts.run(ackOutboxCall(this.deps.keys.outbox(partition), FLUSH_GROUP, entries.map(([id]) => id)));
     const now = this.deps.clock.now();
     for (const observer of this.deps.observers) observer.committed(partition, events, fresh, now);
     return events.length;

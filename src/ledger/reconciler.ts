@@ -1,8 +1,12 @@
 import type { Pool } from 'pg';
 import type { Logger } from 'pino';
-import type { KeySchema } from '../quota/keys.js';
-import { decodeSnapshot, decodeValues, ReplyCode } from '../quota/replies.js';
-import type { RedisClient, Scripts } from '../redis/scripts.js';
+import type { RedisClient } from '../redis/client.js';
+import type { KeySchema } from '../redis/keys.js';
+import { emptyUpTo } from '../redis/outbox-stream.js';
+import type { Scripts } from '../redis/scripts/registry.js';
+import { repairCall } from '../redis/scripts/repair.js';
+import { ReplyCode } from '../redis/scripts/reply.js';
+import { snapshotCall } from '../redis/scripts/snapshot.js';
 import { USAGE_KINDS } from './ledger-event.js';
 import { GAUGE_PERIOD } from './pg-hydrator.js';
 
@@ -89,7 +93,7 @@ export class Reconciler {
     for (const [subjectId, keys] of bySubject) {
       const partition = this.deps.keys.partitionOf(subjectId);
       const outbox = this.deps.keys.outbox(partition);
-      const snap = decodeSnapshot(await this.deps.scripts.run('snapshot', [outbox, ...keys.map((k) => k.key)], []));
+      const snap = await this.deps.scripts.run(snapshotCall(outbox, keys.map((k) => k.key)));
       keys.forEach((t, i) => snapshots.push({ tracked: t, value: snap.values[i]!, watermark: snap.watermark }));
       const mark = partitionMarks.get(partition);
       if (!mark || compareIds(snap.watermark, mark) > 0) partitionMarks.set(partition, snap.watermark);
@@ -114,7 +118,7 @@ export class Reconciler {
       if (redisValue === ledgerValue) continue;
       let action: Drift['action'] = 'reported';
       if (redisValue < ledgerValue) {
-        const reply = decodeValues('repair', await this.deps.scripts.run('repair', [s.tracked.key], [ledgerValue - redisValue]));
+        const reply = await this.deps.scripts.run(repairCall(s.tracked.key, ledgerValue - redisValue));
         if (reply.code === ReplyCode.Ok) action = 'repaired';
       }
       drifts.push({ subjectId: s.tracked.subjectId, metric: s.tracked.metric, period: s.tracked.period, redisValue, ledgerValue, action });
@@ -160,7 +164,7 @@ export class Reconciler {
   private async flushedPast(partition: number, mark: string): Promise<boolean> {
     const outbox = this.deps.keys.outbox(partition);
     for (let waited = 0; waited <= this.deps.options.watermarkTimeoutMs; waited += POLL_MS) {
-      if ((await this.deps.redis.xrange(outbox, '-', mark, 'COUNT', 1)).length === 0) return true;
+      if (await emptyUpTo(this.deps.redis, outbox, mark)) return true;
       await new Promise((r) => setTimeout(r, POLL_MS));
     }
     return false;

@@ -73,6 +73,6 @@ async function initdb(command: string, pgdata: string, owner: { uid?: number; gi
   try {
     await promisify(execFile)(command, ['-D', pgdata, '-U', 'postgres', '--auth=trust', '--encoding=UTF8', '--locale=C'], owner);
   } catch (err) {
-    throw new Error(`initdb failed: ${(err as { stderr?: string }).stderr || (err as Error).message}`);
+    throw new Error(`initdb failed: ${(err as { stderr?: string }).stderr || (err as Error).message}`, { cause: err });
   }
 }

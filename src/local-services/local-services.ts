@@ -76,6 +76,7 @@ async function chooseService(spec: ServiceSpec, log: (line: string) => void): Pr
   } catch (err) {
     throw new Error(
       `No ${spec.name}: nothing answers at ${redactPassword(spec.localUrl)} and the embedded fallback failed: ${(err as Error).message}\n${spec.installHint}`,
+      { cause: err },
     );
   }
 }

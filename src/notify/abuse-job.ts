@@ -1,4 +1,5 @@
-import type { JobKind, WorkerContext } from '../worker/job.js';
+import { readDenialsAbove } from '../redis/denial-tally.js';
+import type { JobKind, WorkerContext } from '../jobs/job.js';
 import { recordNotifications, type NotificationInput } from './webhook-job.js';
 
 const MINUTE_MS = 60_000;
@@ -13,8 +14,7 @@ const LOOKBACK_MINUTES = 5;
 
 /**
  * JobKind `abuse`, every minute: reads each partition's denial tallies of the last full
- * minutes (`keys.denials(p, minuteStart)`: subject → quota, rate and concurrency denials in
- * that minute, counted by lua/consume.lua) and records an `abuse` notification (webhook
+ * minutes (src/redis/denial-tally.ts) and records an `abuse` notification (webhook
  * `abuse.suspected`) for every subject above QG_ABUSE_DENIALS_PER_MINUTE in a minute: one
  * per subject per minute (threshold = the minute's start, ISO). The minute comes from
  * ctx.clock, the clock the decisions were tallied with. Returns the notifications it recorded.
@@ -28,22 +28,9 @@ export function abuseJob(ctx: WorkerContext): JobKind {
       const minutes = Array.from({ length: LOOKBACK_MINUTES }, (_, i) => current - (LOOKBACK_MINUTES - i) * MINUTE_MS);
       const limit = ctx.env.QG_ABUSE_DENIALS_PER_MINUTE;
 
-      // One pipeline per partition, all sent at once: a Cluster pipeline must stay within one slot.
-      const readPartition = (p: number) => {
-        const pipeline = ctx.redis.pipeline();
-        for (const minute of minutes) pipeline.zrangebyscore(ctx.keys.denials(p, minute), `(${limit}`, '+inf', 'WITHSCORES');
-        return pipeline.exec();
-      };
-      const byPartition = await Promise.all(Array.from({ length: ctx.keys.partitions }, (_, p) => readPartition(p)));
-
       const inputs: NotificationInput[] = [];
-      byPartition.flatMap((replies) => replies ?? []).forEach(([err, reply], i) => {
-        if (err) throw err;
-        const minute = minutes[i % minutes.length]!;
-        const flat = reply as string[];
-        for (let j = 0; j + 1 < flat.length; j += 2) {
-          const subjectId = flat[j]!;
-          const denials = Number(flat[j + 1]);
+      for (const { minute, subjects } of await readDenialsAbove(ctx.redis, ctx.keys, minutes, limit)) {
+        for (const { subjectId, denials } of subjects) {
           inputs.push({
             kind: 'abuse',
             subjectId,
@@ -57,7 +44,7 @@ export function abuseJob(ctx: WorkerContext): JobKind {
             },
           });
         }
-      });
+      }
       const created = (await recordNotifications(ctx, inputs)).filter((id) => id !== null).length;
       if (created > 0) ctx.logger.warn({ subjects: created, limitPerMinute: limit }, 'abuse suspected: denials above the configured rate');
       return created;

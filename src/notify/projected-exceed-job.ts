@@ -6,7 +6,7 @@ import { readCounterValues } from '../ledger/counter-values.js';
 import { periodAt } from '../lib/period.js';
 import { limitOf } from '../quota/limits.js';
 import { remainingUnits } from '../quota/usage-status.js';
-import type { JobKind, WorkerContext } from '../worker/job.js';
+import type { JobKind, WorkerContext } from '../jobs/job.js';
 import { grantBalances, loadSubjects, pairKey } from './subject-limits.js';
 import { recordNotifications, type NotificationInput } from './webhook-job.js';
 import { DAY_MS, utcDayStart } from '../lib/utc-days.js';

@@ -7,7 +7,7 @@ import { periodAt } from '../lib/period.js';
 import { limitOf } from '../quota/limits.js';
 import type { SubjectRef } from '../quota/types.js';
 import { remainingUnits, STATUS_THRESHOLDS, usageStatus } from '../quota/usage-status.js';
-import type { WorkerContext } from '../worker/job.js';
+import type { WorkerContext } from '../jobs/job.js';
 import { grantBalances, loadSubjects, pairKey as pair } from './subject-limits.js';
 import { recordNotifications, type NotificationInput } from './webhook-job.js';
 

@@ -1,7 +1,7 @@
 import type { JobsOptions } from 'bullmq';
 import { signPayload } from '../lib/hmac-signature.js';
 import { newId } from '../lib/ids.js';
-import type { JobKind, WorkerContext } from '../worker/job.js';
+import type { JobKind, WorkerContext } from '../jobs/job.js';
 
 /**
  * Outgoing notifications (SPEC "Worker": Notify). A notification is first recorded in the

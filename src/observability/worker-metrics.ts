@@ -3,7 +3,7 @@ import type { DeadLetter } from '../ledger/dead-letters.js';
 import type { DeadLetterObserver } from '../ledger/isolating-writer.js';
 import type { LedgerEvent } from '../ledger/ledger-event.js';
 import type { FlushObserver } from '../ledger/outbox-flusher.js';
-import type { OutboxState } from '../ledger/outbox-state.js';
+import type { OutboxState } from '../redis/outbox-stream.js';
 import type { Drift } from '../ledger/reconciler.js';
 
 /** The worker's Prometheus metrics, on a registry of its own. */

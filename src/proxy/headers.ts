@@ -1,3 +1,4 @@
+import { REQUEST_ID_HEADER } from '../http/request-context.js';
 /** Headers meaningful only on one connection (RFC 9110 §7.6.1), never forwarded. */
 const HOP_BY_HOP = new Set([
   'connection',
@@ -23,7 +24,6 @@ const GATEWAY_CREDENTIALS = new Set(['authorization', 'x-api-key']);
 
 /** Headers the gateway sets upstream; a client's copies are dropped so they cannot be forged. */
 export const SUBJECT_HEADER = 'x-quotagate-subject';
-export const REQUEST_ID_HEADER = 'x-request-id';
 const GATEWAY_PREFIX = 'x-quotagate-';
 
 function connectionTokens(headers: Headers): Set<string> {

@@ -1,12 +1,13 @@
 import type { Logger } from 'pino';
-import { EngineInputError } from '../quota/engine.js';
+import { EngineInputError } from '../quota/errors.js';
 
 const RETRY_DELAYS_MS = [100, 500, 2_000];
 
 /**
- * Runs the work that ends a request after its response has left (settle, refund, release),
- * retrying through a short Redis blip, and remembers what is still running so a shutdown
- * can wait for it. A hold that still cannot be ended is released by the expiry job.
+ * Runs the work that ends a request after its response has left (settle, return of its
+ * hold, refund of a charge taken outright, release of a gauge), retrying through a short
+ * Redis blip, and remembers what is still running so a shutdown can wait for it. A hold
+ * that still cannot be ended is returned by the expiry job.
  */
 export class Settlements {
   private readonly running = new Set<Promise<void>>();
@@ -40,7 +41,7 @@ export class Settlements {
         const delay = RETRY_DELAYS_MS[attempt];
         if (err instanceof EngineInputError || delay === undefined) {
           this.onFailure(label);
-          log.error({ err, label }, 'could not end a request; the expiry job will release its hold');
+          log.error({ err, label }, 'could not end a request; the expiry job will return its hold');
           return;
         }
         await new Promise((r) => setTimeout(r, delay));

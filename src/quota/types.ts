@@ -1,4 +1,5 @@
 import type { MetricKind } from '../config/policy.js';
+import type { HoldLine } from '../redis/scripts/hold-record.js';
 
 /** Whose usage is metered, as the engine needs it to decide. */
 export interface SubjectRef {
@@ -51,7 +52,7 @@ export interface RateState {
 
 export type DenyReason = 'quota' | 'rate' | 'concurrency';
 
-/** What a settle or release needs to address a hold without reading it first. */
+/** What a settle or return needs to address a hold without reading it first. */
 export interface HoldRef {
   id: string;
   subjectId: string;
@@ -60,13 +61,7 @@ export interface HoldRef {
   idempotencyKey: string | null;
 }
 
-export interface HoldLine {
-  metric: string;
-  kind: MetricKind;
-  /** Period start (ms) for counters, null for gauges. */
-  periodStart: number | null;
-  amount: number;
-}
+export type { HoldLine };
 
 /** What `refund` needs to give back a charge taken outright (consumed with `refundTtlMs`). */
 export interface RefundRef {

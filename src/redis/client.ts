@@ -1,6 +1,8 @@
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
-import type { RedisClient } from './scripts.js';
+
+/** A connection to one Redis server, or to a Cluster: every module takes either. */
+export type RedisClient = Redis | Cluster;
 
 /** Where Redis is: one server, or a node of a Cluster (the other nodes are discovered). */
 export interface RedisTarget {

@@ -1,4 +1,4 @@
-import type { RedisClient } from './scripts.js';
+import type { RedisClient } from './client.js';
 
 /**
  * Redis's clock as seen from here: the offset between Redis TIME and the local clock,

@@ -1,5 +1,4 @@
 import type { Pool, PoolClient } from 'pg';
-import type { AuthInvalidation } from '../auth/auth-invalidation.js';
 import { writeAudit, type AuditActor } from '../audit/audit-log.js';
 import { inTransaction } from '../db/transaction.js';
 import type { QuotaEngine } from '../quota/engine.js';
@@ -9,11 +8,16 @@ import { subjectRef } from './subject-ref.js';
 import type { SubjectChange, SubjectStore } from './subject-store.js';
 import { isoOrNull } from '../lib/iso-time.js';
 
+/** Tells every gateway a subject changed, so cached API keys drop its old plan (src/auth/auth-invalidation.ts). */
+export interface SubjectChangeNotice {
+  publish(subjectId: string): Promise<unknown>;
+}
+
 export interface SubjectChanges {
   pool: Pool;
   subjects: SubjectStore;
   engine: QuotaEngine;
-  invalidation: AuthInvalidation;
+  invalidation: SubjectChangeNotice;
 }
 
 export type ChangeOutcome =

@@ -4,7 +4,7 @@ import type { FlushObserver } from '../ledger/outbox-flusher.js';
 import { IsolatingWriter, type DeadLetterObserver } from '../ledger/isolating-writer.js';
 import { LedgerWriter } from '../ledger/ledger-writer.js';
 import { OutboxFlusher } from '../ledger/outbox-flusher.js';
-import type { JobKind, WorkerContext } from './job.js';
+import type { JobKind, WorkerContext } from '../jobs/job.js';
 
 /** Longest a flush job keeps draining before it lets the next scheduled run take over. */
 const FLUSH_BUDGET_MS = 2_000;
@@ -14,7 +14,7 @@ export function flushJob(ctx: WorkerContext, observers: FlushObserver[], deadLet
   const { env } = ctx;
   const flusher = new OutboxFlusher({
     redis: ctx.redis,
-    scripts: ctx.engine.scripts,
+    scripts: ctx.scripts,
     keys: ctx.keys,
     // An event Postgres refuses is set aside (dead letters), never left to block its partition.
     writer: new IsolatingWriter(new LedgerWriter(ctx.pool, env.QG_IDEMPOTENCY_TTL_SECONDS * 1000), ctx.pool, ctx.logger, deadLetterObservers),

@@ -1,4 +1,4 @@
-import type { JobKind, WorkerContext } from './job.js';
+import type { JobKind, WorkerContext } from '../jobs/job.js';
 
 /** How many monthly ledger partitions are kept created ahead. */
 const MONTHS_AHEAD = 3;

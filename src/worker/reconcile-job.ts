@@ -2,7 +2,7 @@ import { DuplicateRefunds, type DuplicateOutcome } from '../ledger/duplicate-ref
 import { Reconciler, type ReconcileReport } from '../ledger/reconciler.js';
 import { withAdvisoryLock } from '../db/advisory-lock.js';
 import { enqueueWebhooks, recordNotifications } from '../notify/webhook-job.js';
-import type { JobKind, WorkerContext } from './job.js';
+import type { JobKind, WorkerContext } from '../jobs/job.js';
 
 /** How long a run waits for a partition's outbox to be flushed past its snapshot. */
 const WATERMARK_TIMEOUT_MS = 30_000;
@@ -16,7 +16,7 @@ export type ReconcileRun = ReconcileReport & { duplicates: DuplicateOutcome[] };
 export function reconcileJob(ctx: WorkerContext): JobKind & { reconcile(trigger: 'schedule' | 'manual'): Promise<ReconcileRun> } {
   const reconciler = new Reconciler({
     redis: ctx.redis,
-    scripts: ctx.engine.scripts,
+    scripts: ctx.scripts,
     keys: ctx.keys,
     pool: ctx.pool,
     logger: ctx.logger,

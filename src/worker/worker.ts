@@ -4,7 +4,6 @@ import type { Env } from '../config/env.js';
 import type { Policy } from '../config/policy.js';
 import { createPool } from '../db/pool.js';
 import { PgHydrator } from '../ledger/pg-hydrator.js';
-import { readOutboxStates } from '../ledger/outbox-state.js';
 import type { OutboxFlusher } from '../ledger/outbox-flusher.js';
 import { systemClock, type Clock } from '../lib/clock.js';
 import { serveMetrics, type MetricsServer } from '../observability/metrics-server.js';
@@ -15,12 +14,14 @@ import { deadLetterNotifier } from '../notify/dead-letter-notifier.js';
 import { projectedExceedJob } from '../notify/projected-exceed-job.js';
 import { ThresholdNotifier } from '../notify/thresholds.js';
 import { webhookJob } from '../notify/webhook-job.js';
-import { KeySchema } from '../quota/keys.js';
+import { KeySchema } from '../redis/keys.js';
 import { openRedis } from '../redis/client.js';
+import { readOutboxStates } from '../redis/outbox-stream.js';
+import { Scripts } from '../redis/scripts/registry.js';
 import { expireJob } from './expire-job.js';
 import { flushJob } from './flush-job.js';
-import type { JobData, JobKind, Schedule, WorkerContext } from './job.js';
-import { jobQueue, onDemandJobOptions, QUEUE_NAME, queuePrefix } from './job-queue.js';
+import type { JobData, JobKind, Schedule, WorkerContext } from '../jobs/job.js';
+import { jobQueue, onDemandJobOptions, QUEUE_NAME, queuePrefix } from '../jobs/job-queue.js';
 import { ledgerPartitionsJob } from './ledger-partitions-job.js';
 import { reconcileJob, type ReconcileRun } from './reconcile-job.js';
 
@@ -72,8 +73,11 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
   });
   const queue = jobQueue(bullRedis, env.QG_KEY_PREFIX);
   const metrics = new WorkerMetrics(() => readOutboxStates(redis, keys, env.QG_PARTITIONS), env.QG_PARTITIONS);
+  // One registry on the jobs' connection: the engine and the ledger jobs run their scripts through it.
+  const scripts = new Scripts(redis);
   const engine = new QuotaEngine({
     redis,
+    scripts,
     keys,
     policy,
     hydrator: new PgHydrator(pool),
@@ -84,7 +88,7 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
       counterGraceMs: env.QG_COUNTER_GRACE_SECONDS * 1000,
     },
   });
-  const ctx: WorkerContext = { env, policy, redis, keys, pool, engine, queue, metrics, logger, clock };
+  const ctx: WorkerContext = { env, policy, redis, scripts, keys, pool, engine, queue, metrics, logger, clock };
 
   const thresholds = new ThresholdNotifier(ctx);
   const flush = flushJob(ctx, [metrics, thresholds], [metrics, deadLetterNotifier(ctx)]);

@@ -181,6 +181,7 @@ describe.skipIf(browserPath.skip !== undefined)(`admin dashboard in Chromium${br
     expect((await consume(subject, [{ metric: 'gens', amount: 5 }, { metric: 'projects', amount: 3 }])).status).toBe(200);
     events += 2;
     await waitFor('the ledger to hold every event', async () => (await ledgerEvents()) === events);
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- JSON answers, read field by field by the assertions
     const api = async (path: string) => (await gw.admin(path)).json() as Promise<any>;
     const history = await api(`/admin/v1/subjects/${subject.id}/history?days=30&metric=gens`);
 

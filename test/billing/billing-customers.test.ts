@@ -43,6 +43,7 @@ const version = '2025-03-31.basil';
 const MINUTE = 60_000;
 const cli = (...args: string[]) =>
   runCli(args, { QUOTAGATE_URL: f.url, ADMIN_TOKEN: TEST_ADMIN_TOKEN, STRIPE_WEBHOOK_SECRET: STRIPE_SECRET, PADDLE_WEBHOOK_SECRET: PADDLE_SECRET, POLICY_FILE: policyFile });
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- JSON answers, read field by field by the assertions
 const ok = (r: CliResult): any => {
   expect(r.stderr).toBe('');
   expect(r.code).toBe(0);
@@ -52,6 +53,7 @@ const ok = (r: CliResult): any => {
 const deliver = (event: object) => deliverEvent(f.url, 'stripe', event);
 
 const usage = async (s: TestSubject) => (await (await f.request('/v1/usage', { key: s.key })).json()) as { plan: string; metrics: { metric: string; used: number }[] };
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- JSON answers, read field by field by the assertions
 const unmatched = async () => ((await (await f.admin('/admin/v1/billing/unmatched?provider=stripe&limit=500')).json()) as { items: Record<string, any>[] }).items;
 const audits = async (subject: string) => (await f.pool.query<{ action: string }>('SELECT action FROM audit_log WHERE subject_id = $1 ORDER BY id', [subject])).rows.map((r) => r.action);
 

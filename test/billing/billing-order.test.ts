@@ -27,6 +27,7 @@ beforeAll(async () => {
 });
 afterAll(() => f?.close());
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- JSON answers, read field by field by the assertions
 type Result = Record<string, any>;
 const MINUTE = 60_000;
 const version = '2025-03-31.basil';
@@ -63,6 +64,7 @@ describe('out-of-order pairs', () => {
     expect(late).toMatchObject({ status: 'stale', plan: 'pro', notes: [expect.stringMatching(/^state: the subscription's state as of .* is newer than this event's/), expect.stringMatching(/^period: the period from .* is already applied/)] });
     expect((await subjectView(s)).plan).toBe('pro');
     // The record says so too.
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- JSON answers, read field by field by the assertions
     const stale = (await (await f.admin(`/admin/v1/billing/events?subject=${s.id}&status=stale`)).json()) as { items: Record<string, any>[] };
     expect(stale.items).toEqual([expect.objectContaining({ provider: 'stripe', id: older.id, type: 'customer.subscription.updated', result: expect.objectContaining({ status: 'stale' }) })]);
     const all = (await (await f.admin(`/admin/v1/billing/events?subject=${s.id}&limit=1`)).json()) as { items: { id: string }[]; next_cursor: string };

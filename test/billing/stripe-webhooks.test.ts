@@ -25,9 +25,11 @@ beforeAll(async () => {
 });
 afterAll(() => f?.close());
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- JSON answers, read field by field by the assertions
 type Answer = { received: boolean; duplicate: boolean; result: Record<string, any> };
 
 const deliver = (event: object, signature?: (body: string) => string) =>
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- JSON answers, read field by field by the assertions
   deliverEvent(f.url, 'stripe', event, signature?.(JSON.stringify(event))) as Promise<{ status: number; body: Answer & Record<string, any> }>;
 
 const usage = async (s: TestSubject) =>

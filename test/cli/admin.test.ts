@@ -18,12 +18,14 @@ afterAll(() => f?.close());
 
 const cli = (...args: string[]) => runCli(args, { QUOTAGATE_URL: f.url, ADMIN_TOKEN: TEST_ADMIN_TOKEN });
 /** The JSON the command printed (undefined for none), after checking it succeeded. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- its shape is what the assertions check
 const ok = (r: CliResult): any => {
   expect(r.stderr).toBe('');
   expect(r.code).toBe(0);
   return r.stdout === '' ? undefined : JSON.parse(r.stdout);
 };
 /** The problem+json the command printed to stderr, after checking it failed with exit 1. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- its shape is what the assertions check
 const failed = (r: CliResult, code: string): any => {
   expect(r.stdout).toBe('');
   expect(r.code).toBe(1);

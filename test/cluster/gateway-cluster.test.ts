@@ -1,9 +1,9 @@
 import type { Cluster } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readOutboxStates } from '../../src/ledger/outbox-state.js';
+import { readOutboxStates } from '../../src/redis/outbox-stream.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { abuseJob } from '../../src/notify/abuse-job.js';
-import type { WorkerContext } from '../../src/worker/job.js';
+import type { WorkerContext } from '../../src/jobs/job.js';
 import type { WorkerHandle } from '../../src/worker/worker.js';
 import { startGatewayFixture, TEST_ADMIN_TOKEN, type GatewayFixture, type TestSubject } from '../support/gateway.js';
 import { compareLedger, startTestWorker, waitForDrain, workerEnv } from '../support/ledger-checks.js';

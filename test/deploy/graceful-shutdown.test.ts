@@ -5,7 +5,7 @@ import { Agent, fetch as fetchWith } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KeyStore } from '../../src/auth/key-store.js';
 import { startDemoUpstream, type DemoUpstream } from '../../src/demo/upstream.js';
-import { KeySchema } from '../../src/quota/keys.js';
+import { KeySchema } from '../../src/redis/keys.js';
 import { SubjectStore } from '../../src/subjects/subject-store.js';
 import { spawnCli } from '../support/cli.js';
 import { waitFor } from '../support/ledger-checks.js';

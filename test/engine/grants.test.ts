@@ -51,7 +51,7 @@ describe('grants (bonus credit)', () => {
     const d = await f.engine.consume({ subject, charges: [{ metric: 'exports', amount: 3, held: true }] });
     if (d.outcome !== 'allowed' || !d.hold) throw new Error('expected a hold');
     expect(d.metrics[0]).toMatchObject({ used: 7, grantBalance: 2 });
-    const refunded = await f.engine.releaseHold(subject.id, d.hold, 'refund');
+    const refunded = await f.engine.returnHold(subject.id, d.hold, 'refund');
     expect(refunded).toMatchObject({ outcome: 'ended', metrics: [{ used: 4, grantBalance: 4 }] });
   });
 

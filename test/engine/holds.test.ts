@@ -43,7 +43,7 @@ describe('reservations (holds)', () => {
     const outcomes = await Promise.all([
       f.engines[0]!.settle(subject, hold, { tokens: 10 }),
       f.engines[1]!.settle(subject, hold, { tokens: 20 }),
-      f.engines[0]!.releaseHold(subject.id, hold, 'release'),
+      f.engines[0]!.returnHold(subject.id, hold, 'release'),
     ]);
     expect(outcomes.filter((o) => o.outcome === 'ended')).toHaveLength(1);
     expect(outcomes.filter((o) => o.outcome === 'not_found')).toHaveLength(2);
@@ -90,7 +90,7 @@ describe('reservations (holds)', () => {
     });
     if (d.outcome !== 'allowed' || !d.hold) throw new Error('expected a hold');
     expect(d.hold.lines.map((l) => l.metric)).toEqual(['gens', 'tokens']);
-    await f.engine.releaseHold(subject.id, d.hold, 'refund');
+    await f.engine.returnHold(subject.id, d.hold, 'refund');
     const usage = await f.engine.usage(subject, ['gens', 'tokens', 'exports']);
     expect(usage.map((u) => u.used)).toEqual([0, 0, 1]);
     const events = await f.events(subject.id);

@@ -61,7 +61,7 @@ describe('idempotency keys', () => {
     const charges = [{ metric: 'gens', amount: 1, held: true }];
     const first = await f.engine.consume({ subject, charges, idempotency });
     if (first.outcome !== 'allowed' || !first.hold) throw new Error('expected a hold');
-    await f.engine.releaseHold(subject.id, first.hold, 'refund');
+    await f.engine.returnHold(subject.id, first.hold, 'refund');
     const retry = await f.engine.consume({ subject, charges, idempotency });
     expect(retry.outcome).toBe('allowed');
     expect((await f.engine.usage(subject, ['gens']))[0]!.used).toBe(1);

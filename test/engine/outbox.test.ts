@@ -24,7 +24,7 @@ async function step(engine: QuotaEngine, subject: SubjectRef, roll: number, amou
     const d = await engine.consume({ subject, charges: [{ metric: 'tokens', amount: amount * 20, held: true }, { metric: 'gens', amount: 1, held: true }] });
     if (d.outcome !== 'allowed' || !d.hold) return;
     if (roll < 0.45) await engine.settle(subject, d.hold, { tokens: amount * 7 });
-    else await engine.releaseHold(subject.id, d.hold, 'refund');
+    else await engine.returnHold(subject.id, d.hold, 'refund');
   } else if (roll < 0.7) {
     await engine.consume({ subject, charges: [{ metric: 'projects', amount: 1 }] });
   } else if (roll < 0.8) {

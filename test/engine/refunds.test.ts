@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EngineInputError } from '../../src/quota/engine.js';
+import { EngineInputError } from '../../src/quota/errors.js';
 import type { Charge, SubjectRef } from '../../src/quota/types.js';
 import { createEngineFixture, ledgerSums, T0, type EngineFixture } from '../support/engine.js';
 import { NEXT_PERIOD_START } from '../support/test-time.js';

@@ -4,7 +4,7 @@ import { parsePolicy } from '../../src/config/load-policy.js';
 import { PgHydrator } from '../../src/ledger/pg-hydrator.js';
 import { ManualClock } from '../../src/lib/clock.js';
 import { QuotaEngine } from '../../src/quota/engine.js';
-import { KeySchema } from '../../src/quota/keys.js';
+import { KeySchema } from '../../src/redis/keys.js';
 import { startPrivateRedis, startPrivateRedisCluster, type PrivateRedis, type PrivateRedisCluster } from '../support/redis-server.js';
 import { createTestPool } from '../support/services.js';
 import { testPolicy, T0 } from '../support/engine.js';
@@ -77,7 +77,7 @@ describe('on a Redis Cluster', () => {
       await engine.settle(s, d.hold, { tokens: 10 });
       expect((await engine.check({ subject: s, charges: [{ metric: 'gens', amount: 1 }], idempotency: { key: 'k', fingerprint: 'f' } })).outcome).toBe('replayed');
       const r = await engine.consume({ subject: s, charges: [{ metric: 'tokens', amount: 5, held: true }] });
-      if (r.outcome === 'allowed' && r.hold) await engine.releaseHold(s.id, r.hold, 'refund');
+      if (r.outcome === 'allowed' && r.hold) await engine.returnHold(s.id, r.hold, 'refund');
       await engine.release(s, 'projects', 1);
       await engine.grant(s, { metric: 'exports', amount: 3, expiresAt: null, id: 'g' }, {});
       await engine.revokeGrant(s, 'exports', 'g', {});
@@ -106,7 +106,7 @@ describe('ending holds', () => {
     const s = subject('due-1');
     const d = await engine.consume({ subject: s, charges: [{ metric: 'tokens', amount: 10, held: true }], holdTtlMs: 1000 });
     if (d.outcome !== 'allowed' || !d.hold) throw new Error('expected a hold');
-    expect(await engine.releaseHold(s.id, d.hold, 'expire')).toEqual({ outcome: 'not_due' });
+    expect(await engine.returnHold(s.id, d.hold, 'expire')).toEqual({ outcome: 'not_due' });
     expect((await engine.usage(s, ['tokens']))[0]!.used).toBe(10);
   });
 });

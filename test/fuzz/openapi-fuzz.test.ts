@@ -242,7 +242,7 @@ describe('fuzzing every operation of /openapi.json', () => {
     try {
       await fc.assert(property, { numRuns: RUNS, seed: SEED });
     } catch (err) {
-      throw new Error(`fuzz failed with seed ${SEED} (rerun: QG_FUZZ_SEED=${SEED} npx vitest run test/fuzz)\nfirst failure: ${firstFailure}\n${(err as Error).message}`);
+      throw new Error(`fuzz failed with seed ${SEED} (rerun: QG_FUZZ_SEED=${SEED} npx vitest run test/fuzz)\nfirst failure: ${firstFailure}\n${(err as Error).message}`, { cause: err });
     }
     // The run reached the handlers, not only the validators.
     const ok = [...byStatus].filter(([s]) => s < 300).reduce((n, [, k]) => n + k, 0);

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp } from '../../src/http/app.js';
+import { createApp } from '../../src/gateway/app.js';
 import { startGatewayFixture, type GatewayFixture } from '../support/gateway.js';
 
 let gw: GatewayFixture;

@@ -12,7 +12,7 @@ import { recordNotification, webhookJob, type NotifyContext } from '../../src/no
 import { createLogger } from '../../src/observability/logger.js';
 import type { SubjectRef } from '../../src/quota/types.js';
 import { SubjectStore } from '../../src/subjects/subject-store.js';
-import type { JobData, WorkerContext } from '../../src/worker/job.js';
+import type { JobData, WorkerContext } from '../../src/jobs/job.js';
 import { startWorker, type WorkerHandle } from '../../src/worker/worker.js';
 import { createEngineFixture, T0, type EngineFixture } from '../support/engine.js';
 import { databaseUrl, redisUrl } from '../support/services.js';

@@ -6,7 +6,7 @@ import { loadEnv } from '../../src/config/env.js';
 import { parsePolicy } from '../../src/config/load-policy.js';
 import { startGateway, type Gateway } from '../../src/gateway/gateway.js';
 import { Settlements } from '../../src/proxy/settlements.js';
-import { EngineInputError } from '../../src/quota/engine.js';
+import { EngineInputError } from '../../src/quota/errors.js';
 import { SubjectStore } from '../../src/subjects/subject-store.js';
 import { gatewayTestPolicy } from '../support/gateway.js';
 import { freePort } from '../support/redis-server.js';

@@ -5,9 +5,9 @@ import type { Policy } from '../../src/config/policy.js';
 import { decodeLedgerEvent, USAGE_KINDS } from '../../src/ledger/ledger-event.js';
 import type { Clock } from '../../src/lib/clock.js';
 import { createLogger } from '../../src/observability/logger.js';
-import type { KeySchema } from '../../src/quota/keys.js';
+import type { KeySchema } from '../../src/redis/keys.js';
 import type { Allowed, Decision, SubjectRef } from '../../src/quota/types.js';
-import type { RedisClient } from '../../src/redis/scripts.js';
+import type { RedisClient } from '../../src/redis/client.js';
 import { startWorker, type WorkerHandle } from '../../src/worker/worker.js';
 import { testPolicy, type EngineFixture } from './engine.js';
 
@@ -235,7 +235,7 @@ export function mixedWorkload(f: EngineFixture, subjects: readonly SubjectRef[],
       if (released.outcome !== 'released' || released.released !== 1) throw new Error(`release of ${subject.id}: ${JSON.stringify(released)}`);
       const refunded = allowed(await e.consume({ subject, charges: [{ metric: 'tokens', amount: 100, held: true }] }));
       const settled = allowed(await e.consume({ subject, charges: [{ metric: 'tokens', amount: 100, held: true }] }));
-      if ((await e.releaseHold(subject.id, refunded.hold!, 'refund')).outcome !== 'ended') throw new Error(`refund of ${subject.id} did not end its hold`);
+      if ((await e.returnHold(subject.id, refunded.hold!, 'refund')).outcome !== 'ended') throw new Error(`refund of ${subject.id} did not end its hold`);
       if ((await e.settle(subject, settled.hold!, { tokens: 40 })).outcome !== 'ended') throw new Error(`settle of ${subject.id} did not end its hold`);
       return 3 + 1 + 2 + 2;
     });

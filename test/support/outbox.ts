@@ -1,6 +1,6 @@
 import { decodeLedgerEvent } from '../../src/ledger/ledger-event.js';
-import type { KeySchema } from '../../src/quota/keys.js';
-import type { RedisClient } from '../../src/redis/scripts.js';
+import type { KeySchema } from '../../src/redis/keys.js';
+import type { RedisClient } from '../../src/redis/client.js';
 
 export interface OutboxEvent {
   id: string;

@@ -2,7 +2,7 @@ import type { OpenAPIHono } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { backend } from '../../api/backend.js';
-import type { GatewayDeps } from '../../http/gateway-deps.js';
+import type { AdminRouteDeps } from '../admin-deps.js';
 import { ProblemError } from '../../http/problem.js';
 import { subjectIdSchema, type SubjectRecord } from '../../subjects/subject.js';
 import { AdminSessions } from '../admin-session.js';
@@ -39,7 +39,7 @@ const SECURITY_HEADERS = {
  * API's own functions, a login that turns ADMIN_TOKEN into a session cookie, and a live
  * feed of the outbox streams. README "Admin dashboard" describes the design.
  */
-export function registerAdminUi(app: OpenAPIHono, deps: GatewayDeps): void {
+export function registerAdminUi(app: OpenAPIHono, deps: AdminRouteDeps): void {
   const { admin } = deps;
   const sessions = admin.adminTokenHash ? new AdminSessions(admin.adminTokenHash) : null;
   const route = uiRouter(app, sessions);

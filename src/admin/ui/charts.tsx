@@ -1,4 +1,4 @@
-import type { metricHistoryJson } from '../../history/history-json.js';
+import type { metricHistoryJson } from '../../api/history-json.js';
 import { periodAt } from '../../lib/period.js';
 import { DAY_MS } from '../../lib/utc-days.js';
 import { fmt } from './format.js';

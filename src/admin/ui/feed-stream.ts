@@ -2,7 +2,7 @@ import type { Context } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import type { LedgerEvent } from '../../ledger/ledger-event.js';
 import { DroppingQueue } from './dropping-queue.js';
-import type { OutboxTail } from './outbox-tail.js';
+import type { OutboxTail } from '../../ledger/outbox-tail.js';
 
 /** Events one browser may have waiting; beyond that its events are dropped (and it is told how many). */
 const MAX_BUFFERED = 256;

@@ -1,0 +1,247 @@
+import type { CoreSplit } from './cpu-affinity.js';
+import type { GatewayCounters } from './metrics.js';
+import { LIMIT, METRIC, RATE, REQUEST_BODY, ROUTE } from './workload.js';
+import type { LoadRun } from './http-load.js';
+import { median, percentile } from '../shared/stats.js';
+import type { RunInfo } from '../shared/results.js';
+
+export const VARIANTS = ['baseline', 'gateway'] as const;
+export type Variant = (typeof VARIANTS)[number];
+
+export const VARIANT_NAMES: Record<Variant, string> = {
+  baseline: 'baseline: plain Hono proxy',
+  gateway: 'gateway: API key + quota',
+};
+
+/** CPU seconds spent during a measured run (NaN where unknown). */
+export interface CpuSpent {
+  proxy: number;
+  upstream: number;
+  redis: number;
+  /** This process: autocannon. */
+  loadGenerator: number;
+  /** The whole machine: every process, Postgres and the OS too. */
+  machine: number;
+}
+
+/** One closed-loop run of one variant. */
+export interface ThroughputRun {
+  round: number;
+  variant: Variant;
+  run: LoadRun;
+  cpu: CpuSpent;
+  /** The gateway's own counters over the run (gateway variant only). */
+  gateway?: GatewayCounters;
+}
+
+/** One paced run, its requests shared between the variants in turn. */
+export interface LatencyRound {
+  round: number;
+  runs: Record<Variant, LoadRun>;
+  gateway: GatewayCounters;
+  sendLagP99Ms: number;
+}
+
+export interface ReportInput {
+  run: RunInfo;
+  throughput: ThroughputRun[];
+  latency: LatencyRound[];
+  config: {
+    connections: number;
+    rate: number;
+    block: number;
+    warmupMs: number;
+    warmupRequestsPerConnection: number;
+    primingRequestsPerConnection: number;
+    durationMs: number;
+    rounds: number;
+    subjects: number;
+  };
+  redisVersion: string;
+  redis: string;
+  postgresVersion: string;
+  authCacheTtlMs: number;
+  cores: CoreSplit | null;
+}
+
+export interface Report {
+  markdown: string;
+  summary: string;
+}
+
+const TARGET_RATIO = 0.8;
+const TARGET_ADDED_P99_MS = 2;
+/** The paced rate should leave both variants plenty of headroom, or it measures queueing. */
+const MODERATE_SHARE = 0.5;
+/** Busy share of a core (or of the machine) from which it counts as the limit; a saturated Node process still shows some idle time. */
+const SATURATED = 0.85;
+/** Cores that processes outside the benchmark may use before its figures are called disturbed. */
+const QUIET_OTHERS = 0.25;
+
+const f0 = (n: number) => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : 'n/a');
+const f2 = (n: number) => (Number.isFinite(n) ? n.toFixed(2) : 'n/a');
+const signed = (n: number) => (Number.isFinite(n) ? `${n < 0 ? '−' : '+'}${Math.abs(n).toFixed(2)}` : 'n/a');
+const met = (ok: boolean) => (ok ? '**met**' : '**missed**');
+const us = (cpuSeconds: number, responses: number) => (cpuSeconds * 1e6) / responses;
+const p = (run: LoadRun, q: number) => f2(percentile(run.latenciesMs, q));
+const meanDecisionMs = (g: GatewayCounters) => (g.decisionSeconds * 1000) / g.decisions;
+/** Cores busy in the run beyond the processes accounted for: Postgres, the OS, and anything else running. */
+const otherCores = (t: ThroughputRun) => (t.cpu.machine - t.cpu.proxy - t.cpu.upstream - t.cpu.redis - t.cpu.loadGenerator) / t.run.seconds;
+
+/** A variant's throughput runs: the medians over the rounds. */
+function throughputFigures(runs: ThroughputRun[], variant: Variant) {
+  const mine = runs.filter((t) => t.variant === variant);
+  const of = (f: (t: ThroughputRun) => number) => median(mine.map(f));
+  const per = (f: (c: CpuSpent) => number) => of((t) => us(f(t.cpu), t.run.responses));
+  return {
+    rate: of((t) => t.run.rate),
+    cpu: {
+      proxy: per((c) => c.proxy),
+      upstream: per((c) => c.upstream),
+      redis: per((c) => c.redis),
+      loadGenerator: per((c) => c.loadGenerator),
+      machine: per((c) => c.machine),
+      proxyCores: of((t) => t.cpu.proxy / t.run.seconds),
+      machineCores: of((t) => t.cpu.machine / t.run.seconds),
+      otherCores: of(otherCores),
+    },
+  };
+}
+
+/**
+ * A variant's latency, every round's samples pooled. The tail is made of rare pauses that
+ * one short round catches or misses, so per-round p99s jump between two levels, and a
+ * median of them would jump with them.
+ */
+function latencyFigures(rounds: LatencyRound[], variant: Variant) {
+  const samples = rounds.flatMap((r) => r.runs[variant].latenciesMs);
+  return { samples: samples.length, p50: percentile(samples, 50), p99: percentile(samples, 99) };
+}
+
+export function gatewayReport(input: ReportInput): Report {
+  const { config, throughput, latency } = input;
+  const coreCount = input.run.cores;
+  const tp = { baseline: throughputFigures(throughput, 'baseline'), gateway: throughputFigures(throughput, 'gateway') };
+  const lat = { baseline: latencyFigures(latency, 'baseline'), gateway: latencyFigures(latency, 'gateway') };
+  const ratio = tp.gateway.rate / tp.baseline.rate;
+  const addedP50 = lat.gateway.p50 - lat.baseline.p50;
+  const addedP99 = lat.gateway.p99 - lat.baseline.p99;
+  const rateShare = config.rate / Math.min(tp.baseline.rate, tp.gateway.rate);
+  const responses = [...throughput.map((t) => t.run), ...latency.flatMap((r) => VARIANTS.map((v) => r.runs[v]))].reduce((sum, run) => sum + run.responses, 0);
+  const busiestOthers = Math.max(...throughput.map(otherCores));
+  const gatewayTotal = (f: (g: GatewayCounters) => number) => latency.reduce((sum, r) => sum + f(r.gateway), 0);
+  const decisionMs = (gatewayTotal((g) => g.decisionSeconds) * 1000) / gatewayTotal((g) => g.decisions);
+
+  const summaryTable = [
+    `| | ${VARIANT_NAMES.baseline} | ${VARIANT_NAMES.gateway} | gateway vs baseline | target | |`,
+    '|---|--:|--:|--:|--:|---|',
+    `| throughput at ${config.connections} connections (req/s) | ${f0(tp.baseline.rate)} | ${f0(tp.gateway.rate)} | ratio **${f2(ratio)}** | ≥ ${f2(TARGET_RATIO)} | ${met(ratio >= TARGET_RATIO)} |`,
+    `| p50 latency at ${config.rate} req/s (ms) | ${f2(lat.baseline.p50)} | ${f2(lat.gateway.p50)} | **${signed(addedP50)}** ms | | |`,
+    `| p99 latency at ${config.rate} req/s (ms) | ${f2(lat.baseline.p99)} | ${f2(lat.gateway.p99)} | **${signed(addedP99)}** ms | ≤ +${TARGET_ADDED_P99_MS} ms | ${met(addedP99 <= TARGET_ADDED_P99_MS)} |`,
+  ].join('\n');
+
+  const cpuRow = (variant: Variant) => {
+    const c = tp[variant].cpu;
+    return `| ${VARIANT_NAMES[variant]} | ${f0(c.proxy)} | ${f0(c.upstream)} | ${f0(c.redis)} | ${f0(c.loadGenerator)} | ${f0(c.machine)} | ${f2(c.proxyCores)} | ${f2(c.machineCores)} | ${f2(c.otherCores)} |`;
+  };
+  const cpuTable = [
+    `| at ${config.connections} connections | proxy process | demo upstream | Redis | load generator | whole machine | proxy process busy (cores) | machine busy (cores of ${coreCount}) | of which others (cores) |`,
+    '|---|--:|--:|--:|--:|--:|--:|--:|--:|',
+    cpuRow('baseline'),
+    cpuRow('gateway'),
+  ].join('\n');
+
+  const throughputTable = [
+    '| round | variant | req/s | responses | p50 ms | p99 ms | proxy CPU µs/req | other cores | mean decision ms |',
+    '|--:|---|--:|--:|--:|--:|--:|--:|--:|',
+    ...throughput.map(
+      (t) =>
+        `| ${t.round} | ${t.variant} | ${f0(t.run.rate)} | ${f0(t.run.responses)} | ${p(t.run, 50)} | ${p(t.run, 99)} | ${f0(us(t.cpu.proxy, t.run.responses))} | ` +
+        `${f2(otherCores(t))} | ${t.gateway ? f2(meanDecisionMs(t.gateway)) : ''} |`,
+    ),
+  ].join('\n');
+  const latencyTable = [
+    '| round | baseline p50 / p99 / p99.9 ms | gateway p50 / p99 / p99.9 ms | gateway mean decision ms | gateway GC pauses ≥ 10 ms | send lag p99 ms |',
+    '|--:|--:|--:|--:|--:|--:|',
+    ...latency.map(
+      (r) =>
+        `| ${r.round} | ${VARIANTS.map((v) => `${p(r.runs[v], 50)} / ${p(r.runs[v], 99)} / ${p(r.runs[v], 99.9)}`).join(' | ')} | ` +
+        `${f2(meanDecisionMs(r.gateway))} | ${r.gateway.longGcs} of ${r.gateway.gcs} | ${f2(r.sendLagP99Ms)} |`,
+    ),
+  ].join('\n');
+
+  const verdicts = [
+    `throughput ratio gateway / baseline: **${f2(ratio)}** — target ≥ ${f2(TARGET_RATIO)}: ${met(ratio >= TARGET_RATIO)}`,
+    `added latency at ${config.rate} req/s: p50 **${signed(addedP50)} ms**, p99 **${signed(addedP99)} ms** — target p99 ≤ +${TARGET_ADDED_P99_MS} ms: ${met(addedP99 <= TARGET_ADDED_P99_MS)}`,
+    `of the added p50, the quota decision itself (the gateway's \`quotagate_decision_seconds\`, mean) accounts for ${f2(decisionMs)} ms; ` +
+      `during the latency runs the gateway paused ${gatewayTotal((g) => g.longGcs)} times for 10 ms or more to collect garbage (of ${gatewayTotal((g) => g.gcs)} collections)`,
+    `CPU per request at ${config.connections} connections: proxy process ${f0(tp.baseline.cpu.proxy)} → ${f0(tp.gateway.cpu.proxy)} µs, ` +
+      `Redis ${f0(tp.baseline.cpu.redis)} → ${f0(tp.gateway.cpu.redis)} µs, whole machine ${f0(tp.baseline.cpu.machine)} → ${f0(tp.gateway.cpu.machine)} µs; ` +
+      `at its maximum the gateway process was busy ${f2(tp.gateway.cpu.proxyCores)} cores and the machine ${f2(tp.gateway.cpu.machineCores)} of ${coreCount}` +
+      (tp.gateway.cpu.proxyCores >= SATURATED
+        ? `: its one event loop, not the machine, is what limits it, so a ratio ≥ ${f2(TARGET_RATIO)} takes ≤ ${f0(tp.baseline.cpu.proxy / TARGET_RATIO)} µs ` +
+          `of gateway-process CPU per request (the baseline's ${f0(tp.baseline.cpu.proxy)} / ${f2(TARGET_RATIO)})`
+        : tp.gateway.cpu.machineCores >= SATURATED * coreCount
+          ? ': the machine is what limits it'
+          : ''),
+    `${config.rate} req/s is ${Math.round(rateShare * 100)}% of the lower of the two maxima` +
+      (rateShare <= MODERATE_SHARE ? '' : ` — above ${MODERATE_SHARE * 100}%, so queueing inflates these latencies: lower BENCH_RATE`),
+    `other processes (Postgres, the OS, anything else running) kept up to ${f2(busiestOthers)} cores busy during a throughput run` +
+      (busiestOthers <= QUIET_OTHERS ? '' : ` — more than ${QUIET_OTHERS}: the machine was not quiet, so these figures are disturbed`),
+  ];
+
+  const markdown = `
+- **Run**: ${input.run.at} — \`npm run bench:gateway\`
+- **Machine**: ${input.run.cores} CPU cores (${input.run.cpuModel}), Node ${input.run.node}, Redis ${input.redisVersion} (${input.redis}), PostgreSQL ${input.postgresVersion}.
+  Each Node server is a process of its own, with one event loop: at full load either that process (one core) or the machine sets the maximum.
+  ${
+    input.cores
+      ? `Cores (taskset): the proxies under test on ${input.cores.proxy}; this process (the load generator), the demo upstream and Redis on ${input.cores.rest}; Postgres unpinned.`
+      : 'Cores: not pinned (no taskset, or one core): the scheduler places every process, and the maxima move with its choices.'
+  }
+- **Workload**: \`${ROUTE.method} ${ROUTE.path}\` with a ${Buffer.byteLength(REQUEST_BODY)}-byte JSON body, to the demo upstream (202, a small JSON body);
+  ${config.subjects} API keys (one subject each) taken in turn.
+  - **${VARIANT_NAMES.gateway}**: \`startGateway()\`, route \`${ROUTE.name}\` charging 1 × \`${METRIC}\` (counter, limit ${LIMIT.toLocaleString('en-US')})
+    and a request rate of ${RATE.rps.toLocaleString('en-US')}/s (burst ${RATE.burst.toLocaleString('en-US')}): the whole decision (rate, counter, outbox event) on
+    every request, none denied. The route refunds failed upstream calls (\`on_upstream_error: refund\`, the default); with no reservation,
+    concurrency limit or Idempotency-Key to hold, the unit is charged outright and a refund script would run only after a failure: one Redis
+    script per request. The request body (declared length) is read whole, and the demo's answer, which arrives whole with its headers, goes
+    back in one write; larger or slower bodies would stream. API keys are cached ${input.authCacheTtlMs / 1000} s,
+    so each key costs a Postgres lookup that often. No flusher runs (outboxes are emptied between runs).
+  - **${VARIANT_NAMES.baseline}**: the same route in a Hono app on @hono/node-server with the gateway's \`UpstreamClient\`, header rules and body handling
+    (bodies up to 64 KiB passed whole, the rest streamed, as the gateway does); no key, no quota, no metrics, no request logger.
+  - Both run from source under tsx, as \`npm start\` runs the gateway.
+- **Throughput**: autocannon, ${config.connections} keep-alive connections (closed loop), one variant at a time, alternating which goes first; a warm-up of
+  ${config.warmupRequestsPerConnection} requests per connection, then as many requests as the warm-up's rate gives in ${config.durationMs / 1000} s. Runs end by count, not time,
+  so no request is cut off in flight. Before the first round each variant is primed with ${config.primingRequestsPerConnection} requests per connection
+  (JIT, caches, connection pools). Figures: the medians over ${config.rounds} rounds.
+- **Latency**: an open loop at a fixed ${config.rate} req/s (request i sent at i/${config.rate} s whatever the answers; undici pools of up to
+  ${config.connections} connections), its requests going to the two variants in turn, ${config.block} at a time: each serves ${config.rate} req/s while it is its turn
+  (half that on average), and a pause of the machine falls on both alike. ${config.rounds} rounds of ${(2 * config.durationMs) / 1000} s, each after a ${config.warmupMs / 1000} s warm-up;
+  latency from sending to the end of the body; percentiles over all rounds pooled (${lat.gateway.samples.toLocaleString('en-US')} samples per variant).
+  autocannon's \`overallRate\` is not used: it sends each connection's quota for a second back to back, so it measures bursts at full concurrency.
+- **Verified**: all ${responses.toLocaleString('en-US')} measured responses (and every warm-up one) were 2xx with no connection error, and the gateway's
+  own counters show exactly one "allowed" decision per response it served and no other outcome.
+
+${summaryTable}
+
+CPU per request, µs (medians of the throughput runs; /proc for the Node processes, INFO for Redis; whole machine includes Postgres and the OS):
+
+${cpuTable}
+
+${verdicts.map((v) => `- ${v}`).join('\n')}
+
+<details><summary>Every measured run</summary>
+
+${throughputTable}
+
+${latencyTable}
+
+Other cores: the machine's busy CPU minus that of the processes measured. Mean decision: the gateway's \`quotagate_decision_seconds\`.
+GC pauses: the gateway's garbage collections (its \`nodejs_gc_duration_seconds\`) that paused it 10 ms or more, of all. Send lag: how late
+the paced generator sent (its own accuracy).
+</details>
+`;
+  const summary = `\n${summaryTable}\n\n${cpuTable}\n\n${verdicts.map((v) => `- ${v.replace(/\*\*/g, '')}`).join('\n')}`;
+  return { markdown, summary };
+}
