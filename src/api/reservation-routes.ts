@@ -30,9 +30,7 @@ export function registerReservationRoutes(app: OpenAPIHono, deps: GatewayDeps, s
         description: 'Reserved; settle or release it by id',
         content: {
           'application/json': {
-            schema: z
-              .object({ id: z.string(), expires_at: z.string(), metrics: z.array(schemas.metricUsage) })
-              .openapi('Reservation'),
+            schema: z.object({ id: z.string(), expires_at: z.string(), metrics: z.array(schemas.metricUsage) }).openapi('Reservation'),
           },
         },
       },

@@ -8,8 +8,7 @@ export function apiSchemas(policy: Policy) {
   const metricNames = Object.keys(policy.metrics) as [string, ...string[]];
   const gaugeNames = metricNames.filter((m) => policy.metrics[m]!.kind === 'gauge');
   const metric = z.enum(metricNames).openapi({ description: 'A metric of the policy' });
-  const amount = (min: number) =>
-    z.number().int('must be a whole number').min(min, `must be at least ${min}`).max(MAX_AMOUNT, `must be at most ${MAX_AMOUNT}`);
+  const amount = (min: number) => z.number().int('must be a whole number').min(min, `must be at least ${min}`).max(MAX_AMOUNT, `must be at most ${MAX_AMOUNT}`);
   const idempotencyKey = z
     .string()
     .regex(IDEMPOTENCY_KEY_PATTERN, 'must be 1–255 visible ASCII characters, without "|"')
@@ -45,7 +44,10 @@ export function apiSchemas(policy: Policy) {
       .openapi('DecisionRequest'),
     reservationBody: z
       .strictObject({
-        charges: z.array(z.strictObject({ metric, amount: amount(0) })).min(1, 'at least one charge is required').max(32),
+        charges: z
+          .array(z.strictObject({ metric, amount: amount(0) }))
+          .min(1, 'at least one charge is required')
+          .max(32),
         ttl_seconds: z.number().int().min(1).max(86_400).optional().openapi({ description: 'Released after this long unless settled' }),
       })
       .openapi('ReservationRequest'),
@@ -63,7 +65,10 @@ export function apiSchemas(policy: Policy) {
         idempotency_key: idempotencyKey.optional(),
       })
       .openapi('ReleaseRequest'),
-    reservationId: z.string().regex(/^[0-9a-f-]{36}$/, 'must be a reservation id').openapi({ param: { name: 'id', in: 'path' } }),
+    reservationId: z
+      .string()
+      .regex(/^[0-9a-f-]{36}$/, 'must be a reservation id')
+      .openapi({ param: { name: 'id', in: 'path' } }),
   };
 }
 

@@ -2,7 +2,6 @@ import { z } from '@hono/zod-openapi';
 import { subjectIdSchema } from '../subjects/subject.js';
 import { isoDateTimeSchema as iso } from '../lib/iso-time.js';
 
-
 /**
  * A billing provider's event, as POSTed to /webhooks/billing (the README shows examples).
  * Event types quotagate does not handle are accepted and recorded, so the provider does not

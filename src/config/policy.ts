@@ -8,8 +8,7 @@ import { z } from 'zod';
 /** Metric and plan names end up inside Redis keys and Prometheus labels: keep them plain. */
 export const NAME_PATTERN = /^[a-z][a-z0-9_]{0,62}$/;
 export const ROUTE_NAME_PATTERN = /^[a-z][a-z0-9_-]{0,62}$/;
-const named = (what: string, pattern: RegExp) =>
-  z.string().regex(pattern, `${what} must match ${pattern.source}`);
+const named = (what: string, pattern: RegExp) => z.string().regex(pattern, `${what} must match ${pattern.source}`);
 
 const wholeNumber = z.number().int('must be a whole number').min(0, 'must be ≥ 0');
 
@@ -34,12 +33,8 @@ export const planSchema = z.strictObject({
  * Where a value is read from: `body.<json path>` / `query.<name>` / `header.<name>` on the
  * request, `response.<json path>` / `header.<name>` on the response.
  */
-const requestSource = z
-  .string()
-  .regex(/^(body|query|header)\.[A-Za-z0-9_.-]+$/, 'must be body.<path>, query.<name> or header.<name>');
-const responseSource = z
-  .string()
-  .regex(/^(response|header)\.[A-Za-z0-9_.-]+$/, 'must be response.<path> or header.<name>');
+const requestSource = z.string().regex(/^(body|query|header)\.[A-Za-z0-9_.-]+$/, 'must be body.<path>, query.<name> or header.<name>');
+const responseSource = z.string().regex(/^(response|header)\.[A-Za-z0-9_.-]+$/, 'must be response.<path> or header.<name>');
 
 export const fixedChargeSchema = z.strictObject({
   metric: z.string(),
@@ -89,7 +84,20 @@ export const policySchema = z
   .superRefine((policy, ctx) => checkReferences(policy as unknown as LoosePolicy, ctx.addIssue.bind(ctx)), { when: () => true });
 
 /** Paths the gateway answers itself; no route may take them over. */
-export const RESERVED_PATHS = ['/v1/usage', '/v1/consume', '/v1/check', '/v1/reservations', '/v1/release', '/healthz', '/readyz', '/metrics', '/openapi.json', '/docs', '/admin', '/webhooks'];
+export const RESERVED_PATHS = [
+  '/v1/usage',
+  '/v1/consume',
+  '/v1/check',
+  '/v1/reservations',
+  '/v1/release',
+  '/healthz',
+  '/readyz',
+  '/metrics',
+  '/openapi.json',
+  '/docs',
+  '/admin',
+  '/webhooks',
+];
 
 type Loose = Record<string, unknown>;
 interface LoosePolicy {

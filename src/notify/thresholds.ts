@@ -172,13 +172,8 @@ export class ThresholdNotifier implements FlushObserver {
   /** Subjects, limits and usage of the touched keys; drops what is never notified. */
   private async resolve(touches: readonly ThresholdTouch[], now: number): Promise<Target[]> {
     const subjectIds = [...new Set(touches.map((t) => t.subjectId))];
-    const { rows } = await this.ctx.pool.query<SubjectRow>(
-      `SELECT id, plan, anchor, overrides FROM subjects WHERE id = ANY($1::text[]) AND deleted_at IS NULL`,
-      [subjectIds],
-    );
-    const subjects = new Map<string, SubjectRef>(
-      rows.map((r) => [r.id, { id: r.id, plan: r.plan, anchor: r.anchor?.getTime() ?? null, overrides: r.overrides }]),
-    );
+    const { rows } = await this.ctx.pool.query<SubjectRow>(`SELECT id, plan, anchor, overrides FROM subjects WHERE id = ANY($1::text[]) AND deleted_at IS NULL`, [subjectIds]);
+    const subjects = new Map<string, SubjectRef>(rows.map((r) => [r.id, { id: r.id, plan: r.plan, anchor: r.anchor?.getTime() ?? null, overrides: r.overrides }]));
 
     const targets: (Omit<Target, 'used'> & { used: number | null })[] = [];
     for (const t of touches) {
@@ -187,7 +182,7 @@ export class ThresholdNotifier implements FlushObserver {
       if (!subject || !def) continue;
       const limit = limitOf(this.ctx.policy, subject, t.metric);
       if (limit === null) continue;
-      const periodStart = def.kind === 'gauge' ? null : t.periodStart ?? periodAt(now, subject.anchor).start;
+      const periodStart = def.kind === 'gauge' ? null : (t.periodStart ?? periodAt(now, subject.anchor).start);
       if (def.kind === 'counter' && periodStart === null) continue; // a counter event without a period: not ours to judge
       targets.push({ subject, metric: t.metric, kind: def.kind, limit, periodStart, used: t.used });
     }

@@ -32,7 +32,14 @@ const consume = (subject: TestSubject, charges: { metric: string; amount: number
 
 async function subjectUsing(gens: number, tokens: number): Promise<TestSubject> {
   const subject = await gw.createSubject({ plan: 'dash' });
-  expect((await consume(subject, [{ metric: 'gens', amount: gens }, { metric: 'tokens', amount: tokens }])).status).toBe(200);
+  expect(
+    (
+      await consume(subject, [
+        { metric: 'gens', amount: gens },
+        { metric: 'tokens', amount: tokens },
+      ])
+    ).status,
+  ).toBe(200);
   return subject;
 }
 
@@ -126,10 +133,13 @@ describe.skipIf(browserPath.skip !== undefined)(`admin dashboard in Chromium${br
     // audit trail, made by the logged-in name with the reason.
     const audited = page.locator('[data-audit] tr[data-action="usage.reset"]');
     await expect
-      .poll(async () => {
-        await page.reload();
-        return audited.count();
-      }, { timeout: 10_000 })
+      .poll(
+        async () => {
+          await page.reload();
+          return audited.count();
+        },
+        { timeout: 10_000 },
+      )
       .toBe(1);
     expect(await audited.textContent()).toMatch(/admin:playwright.*support ticket 42/);
     expect(await page.locator('[data-ledger] tr[data-kind=reset]').count()).toBe(1);

@@ -83,7 +83,20 @@ describe('admin shortcuts', () => {
     const id = newId();
     ok(await cli('subjects', 'create', id, '--plan', 'test'));
     const { key } = ok(await cli('keys', 'create', id));
-    expect((await f.request('/v1/consume', { method: 'POST', key, json: { charges: [{ metric: 'exports', amount: 3 }, { metric: 'gens', amount: 4 }] } })).status).toBe(200);
+    expect(
+      (
+        await f.request('/v1/consume', {
+          method: 'POST',
+          key,
+          json: {
+            charges: [
+              { metric: 'exports', amount: 3 },
+              { metric: 'gens', amount: 4 },
+            ],
+          },
+        })
+      ).status,
+    ).toBe(200);
 
     const usage = ok(await cli('usage', id));
     expect(Object.keys(usage)).toEqual(['subject', 'plan', 'period', 'metrics', 'grants']);

@@ -24,7 +24,8 @@ const MAX_FORM_BYTES = 8 * 1024;
 
 /** Scripts and styles only from the gateway itself, nothing inline but style attributes (the bars' widths), no framing. */
 const SECURITY_HEADERS = {
-  'content-security-policy': "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; connect-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+  'content-security-policy':
+    "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; connect-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
   'x-content-type-options': 'nosniff',
   'referrer-policy': 'no-referrer',
   'cache-control': 'no-store',
@@ -60,7 +61,9 @@ export function registerAdminUi(app: OpenAPIHono, deps: AdminRouteDeps): void {
     description: 'The dashboard session, set by POST /admin/ui/login; also accepted by /admin/v1 (changes need the x-quotagate-csrf header)',
   });
 
-  route({ method: 'get', path: ASSETS.css, summary: "The dashboard's stylesheet", type: 'text/css' }, (c) => c.body(STYLESHEET, 200, { 'content-type': 'text/css; charset=utf-8' }));
+  route({ method: 'get', path: ASSETS.css, summary: "The dashboard's stylesheet", type: 'text/css' }, (c) =>
+    c.body(STYLESHEET, 200, { 'content-type': 'text/css; charset=utf-8' }),
+  );
   route({ method: 'get', path: ASSETS.js, summary: "The dashboard's script", type: 'text/javascript' }, (c) =>
     c.body(SCRIPT, 200, { 'content-type': 'text/javascript; charset=utf-8' }),
   );
@@ -70,26 +73,38 @@ export function registerAdminUi(app: OpenAPIHono, deps: AdminRouteDeps): void {
   const findSubject = async (id: string): Promise<SubjectRecord | null> => (subjectIdSchema.safeParse(id).success ? admin.subjects.get(id) : null);
   const detail = (c: Context, subject: SubjectRecord) => backend(c, deps, () => subjectDetailJson(deps, admin, subject));
 
-  route({ method: 'get', path: UI_BASE, summary: 'Dashboard: subjects with usage bars per metric (?plan, ?cursor; ?subject opens one)', type: 'text/html', session: 'page' }, async (c) => {
-    const jump = c.req.query('subject')?.trim();
-    if (jump) return c.redirect(`${UI_BASE}/subjects/${encodeURIComponent(jump)}`, 303);
-    const plan = c.req.query('plan');
-    const known = plan !== undefined && plan in deps.policy.plans ? plan : undefined;
-    const after = decodeCursor(c.req.query('cursor'), ['string'] as const)?.[0] as string | undefined;
-    const rows = await admin.subjects.list({ after, plan: known, limit: PAGE_SIZE + 1 });
-    const { items, next_cursor } = page(rows, PAGE_SIZE, (r) => [r.id]);
-    const subjects = await Promise.all(items.map((s) => detail(c, s)));
-    const query = new URLSearchParams({ ...(known && { plan: known }), ...(next_cursor && { cursor: next_cursor }) });
-    return c.html(<SubjectsPage csrf={c.get('csrf')} policy={deps.policy} subjects={subjects} plan={known} nextPage={next_cursor && `${UI_BASE}?${query}`} />);
-  });
+  route(
+    { method: 'get', path: UI_BASE, summary: 'Dashboard: subjects with usage bars per metric (?plan, ?cursor; ?subject opens one)', type: 'text/html', session: 'page' },
+    async (c) => {
+      const jump = c.req.query('subject')?.trim();
+      if (jump) return c.redirect(`${UI_BASE}/subjects/${encodeURIComponent(jump)}`, 303);
+      const plan = c.req.query('plan');
+      const known = plan !== undefined && plan in deps.policy.plans ? plan : undefined;
+      const after = decodeCursor(c.req.query('cursor'), ['string'] as const)?.[0] as string | undefined;
+      const rows = await admin.subjects.list({ after, plan: known, limit: PAGE_SIZE + 1 });
+      const { items, next_cursor } = page(rows, PAGE_SIZE, (r) => [r.id]);
+      const subjects = await Promise.all(items.map((s) => detail(c, s)));
+      const query = new URLSearchParams({ ...(known && { plan: known }), ...(next_cursor && { cursor: next_cursor }) });
+      return c.html(<SubjectsPage csrf={c.get('csrf')} policy={deps.policy} subjects={subjects} plan={known} nextPage={next_cursor && `${UI_BASE}?${query}`} />);
+    },
+  );
 
-  route({ method: 'get', path: `${UI_BASE}/subjects/:id`, summary: "Dashboard: a subject's usage, reset, grants, ledger, audit trail and live feed", type: 'text/html', session: 'page' }, async (c) => {
-    const id = c.req.param('id') ?? '';
-    const subject = await findSubject(id);
-    if (!subject) return c.html(<NotFoundPage csrf={c.get('csrf')} id={id} />, 404);
-    const [view, history] = await Promise.all([detail(c, subject), loadHistory(app, c, id)]);
-    return c.html(<SubjectPage csrf={c.get('csrf')} policy={deps.policy} subject={view} history={history} />);
-  });
+  route(
+    {
+      method: 'get',
+      path: `${UI_BASE}/subjects/:id`,
+      summary: "Dashboard: a subject's usage, reset, grants, ledger, audit trail and live feed",
+      type: 'text/html',
+      session: 'page',
+    },
+    async (c) => {
+      const id = c.req.param('id') ?? '';
+      const subject = await findSubject(id);
+      if (!subject) return c.html(<NotFoundPage csrf={c.get('csrf')} id={id} />, 404);
+      const [view, history] = await Promise.all([detail(c, subject), loadHistory(app, c, id)]);
+      return c.html(<SubjectPage csrf={c.get('csrf')} policy={deps.policy} subject={view} history={history} />);
+    },
+  );
 
   route({ method: 'get', path: `${UI_BASE}/subjects/:id/usage`, summary: "Dashboard fragment: a subject's usage panel", type: 'text/html', session: 'fragment' }, async (c) => {
     const id = c.req.param('id') ?? '';
@@ -99,7 +114,13 @@ export function registerAdminUi(app: OpenAPIHono, deps: AdminRouteDeps): void {
   });
 
   route(
-    { method: 'get', path: `${UI_BASE}/feed`, summary: 'Dashboard live feed (server-sent events) of ledger events on every gateway (?subject for one)', type: 'text/event-stream', session: 'fragment' },
+    {
+      method: 'get',
+      path: `${UI_BASE}/feed`,
+      summary: 'Dashboard live feed (server-sent events) of ledger events on every gateway (?subject for one)',
+      type: 'text/event-stream',
+      session: 'fragment',
+    },
     (c) => feedStream(c, admin.outboxTail, c.req.query('subject') || undefined),
   );
 }

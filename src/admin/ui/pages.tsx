@@ -11,7 +11,10 @@ function FeedPanel({ subject }: { subject?: string }) {
   return (
     <section class="card" data-feed-url={url}>
       <h2>
-        Live feed <span class="feed-state" data-state="connecting">connecting…</span>
+        Live feed{' '}
+        <span class="feed-state" data-state="connecting">
+          connecting…
+        </span>
       </h2>
       <p class="muted">Decisions, denials and changes as they happen, on every gateway.</p>
       <ul class="feed" aria-live="polite"></ul>
@@ -90,7 +93,12 @@ export function SubjectPage(props: { csrf: string; policy: Policy; subject: Subj
       </h1>
       <p>
         Plan <strong>{subject.plan}</strong> · period {subject.period.start} – {subject.period.end}
-        {Object.keys(subject.overrides).length > 0 && <> · overrides <code>{JSON.stringify(subject.overrides)}</code></>}
+        {Object.keys(subject.overrides).length > 0 && (
+          <>
+            {' '}
+            · overrides <code>{JSON.stringify(subject.overrides)}</code>
+          </>
+        )}
       </p>
       <Legend />
       <div class="grid">
