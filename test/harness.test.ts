@@ -12,17 +12,24 @@ describe('test harness: database', () => {
   afterAll(() => pool.end());
 
   it('runs against its own migrated database', async () => {
-    const { rows } = await pool.query<{ db: string; name: string }>(
-      'SELECT current_database() AS db, name FROM pgmigrations ORDER BY id',
-    );
+    const { rows } = await pool.query<{ db: string; name: string }>('SELECT current_database() AS db, name FROM pgmigrations ORDER BY id');
     expect(rows[0]?.db).toMatch(/^qg_test_/);
     expect(rows.map((r) => r.name)).toContain('001_initial');
 
     const tables = await pool.query<{ tablename: string }>(`SELECT tablename FROM pg_tables WHERE schemaname = 'public'`);
     expect(tables.rows.map((r) => r.tablename)).toEqual(
       expect.arrayContaining([
-        'subjects', 'api_keys', 'grants', 'usage_events', 'usage_events_default', 'usage_counters',
-        'audit_log', 'webhook_events', 'reconciliation_runs', 'reconciliation_drifts', 'ledger_idempotency',
+        'subjects',
+        'api_keys',
+        'grants',
+        'usage_events',
+        'usage_events_default',
+        'usage_counters',
+        'audit_log',
+        'webhook_events',
+        'reconciliation_runs',
+        'reconciliation_drifts',
+        'ledger_idempotency',
       ]),
     );
   });

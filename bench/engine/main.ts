@@ -114,7 +114,11 @@ async function main(): Promise<void> {
     for (const pipeline of BENCHMARK_PIPELINES) {
       await drainOutboxes();
       const run = (requests: number): RedisBenchmarkRun => ({
-        cliArgs: server.cliArgs, requests, clients: BENCHMARK_CLIENTS, pipeline, keyspace: SUBJECTS,
+        cliArgs: server.cliArgs,
+        requests,
+        clients: BENCHMARK_CLIENTS,
+        pipeline,
+        keyspace: SUBJECTS,
         // A fresh `now` per run: a fixed one would pile up each subject's rate state.
         command: withNow(template, recordedAt, Date.now()),
       });
@@ -132,10 +136,20 @@ async function main(): Promise<void> {
       const redis = statsDelta(before, await probe());
       // Every call must have been allowed and applied: one outbox event each, no denial tally.
       const events = await admin.xlen(benchKeys.outbox(0));
-      if (events !== calibration + requests) throw new Error(`redis-benchmark -P ${pipeline}: ${events} outbox events for ${calibration + requests} calls: not every call was allowed`);
+      if (events !== calibration + requests)
+        throw new Error(`redis-benchmark -P ${pipeline}: ${events} outbox events for ${calibration + requests} calls: not every call was allowed`);
       if ((await admin.exists(denialKey)) !== 0) throw new Error(`redis-benchmark -P ${pipeline}: denials were tallied`);
-      phases.push({ name: `redis-benchmark EVALSHA, -c ${BENCHMARK_CLIENTS} -P ${pipeline}`, kind: 'ceiling', rate: rps, ops: requests, seconds: window.seconds,
-        clientCores: Math.max(0, window.machineCores - redis.cpuSeconds / window.seconds), machineCores: window.machineCores, redis, clientIsEstimate: true });
+      phases.push({
+        name: `redis-benchmark EVALSHA, -c ${BENCHMARK_CLIENTS} -P ${pipeline}`,
+        kind: 'ceiling',
+        rate: rps,
+        ops: requests,
+        seconds: window.seconds,
+        clientCores: Math.max(0, window.machineCores - redis.cpuSeconds / window.seconds),
+        machineCores: window.machineCores,
+        redis,
+        clientIsEstimate: true,
+      });
       console.log(`redis-benchmark -P ${pipeline}: ${rps.toFixed(0)} EVALSHA/s (${requests} calls, all allowed)`);
     }
 
@@ -158,8 +172,15 @@ async function main(): Promise<void> {
     await drainOutboxes();
 
     const figures = {
-      run: runInfo(), phases, load: LOAD, redisVersion: version, redis: server.describe, sha, benchmarkLine,
-      hydrationsDuringMeasurement: ledger.calls - hydrationsBefore, partitions: PARTITIONS,
+      run: runInfo(),
+      phases,
+      load: LOAD,
+      redisVersion: version,
+      redis: server.describe,
+      sha,
+      benchmarkLine,
+      hydrationsDuringMeasurement: ledger.calls - hydrationsBefore,
+      partitions: PARTITIONS,
     };
     printReport(engineReport(figures));
     console.log(`\nsaved ${saveFigures('engine', figures)}; rendered ${renderResults()}`);
@@ -176,8 +197,15 @@ function withNow(template: readonly string[], recordedAt: number, now: number): 
 
 function loadPhase(name: string, kind: Phase['kind'], result: Awaited<ReturnType<typeof runLoad<RedisStats>>>): Phase {
   return {
-    name, kind, rate: result.rate, ops: result.ops, seconds: result.seconds,
-    clientCores: result.nodeCores, machineCores: result.machineCores, redis: statsDelta(...result.probes), clientIsEstimate: false,
+    name,
+    kind,
+    rate: result.rate,
+    ops: result.ops,
+    seconds: result.seconds,
+    clientCores: result.nodeCores,
+    machineCores: result.machineCores,
+    redis: statsDelta(...result.probes),
+    clientIsEstimate: false,
   };
 }
 

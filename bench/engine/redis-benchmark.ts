@@ -21,8 +21,7 @@ export function redisBenchmarkCommandLine(run: RedisBenchmarkRun, argLimit = 60)
 }
 
 function args(run: RedisBenchmarkRun): string[] {
-  return [...run.cliArgs, '-n', String(run.requests), '-c', String(run.clients), '-P', String(run.pipeline),
-    '-r', String(run.keyspace), '--csv', ...run.command];
+  return [...run.cliArgs, '-n', String(run.requests), '-c', String(run.clients), '-P', String(run.pipeline), '-r', String(run.keyspace), '--csv', ...run.command];
 }
 
 /** Runs `redis-benchmark` and returns its requests per second. */
@@ -37,7 +36,11 @@ export async function runRedisBenchmark(run: RedisBenchmarkRun): Promise<number>
   }
   // --csv: a header, then "<title>","<rps>","<avg ms>",…,"<max ms>". The title repeats the
   // command and may hold commas and quotes, so the rps is counted from the right (7 fields).
-  const line = stdout.trim().split('\n').filter((l) => /"[0-9.]+"\s*$/.test(l)).pop();
+  const line = stdout
+    .trim()
+    .split('\n')
+    .filter((l) => /"[0-9.]+"\s*$/.test(l))
+    .pop();
   const fields = line?.split(',');
   const rps = fields && fields.length >= 8 ? Number(fields[fields.length - 7]!.replace(/"/g, '')) : NaN;
   if (!Number.isFinite(rps) || rps <= 0) throw new Error(`could not read requests per second from redis-benchmark:\n${stdout.slice(-2_000)}`);

@@ -73,8 +73,7 @@ export function engineReport(input: ReportInput): Report {
   const ceiling = best(rows.filter((r) => r.phase.kind === 'ceiling'));
   const engine = best(rows.filter((r) => r.phase.kind === 'engine'));
   const rlf = best(rows.filter((r) => r.phase.kind === 'rlf'));
-  const byName = (kind: Phase['kind'], on: boolean) =>
-    rows.find((r) => r.phase.kind === kind && r.phase.name.endsWith(`auto-pipelining ${on ? 'on' : 'off'}`))!;
+  const byName = (kind: Phase['kind'], on: boolean) => rows.find((r) => r.phase.kind === kind && r.phase.name.endsWith(`auto-pipelining ${on ? 'on' : 'off'}`))!;
   const p1 = rows.find((r) => r.phase.kind === 'ceiling' && r.phase.name.endsWith('-P 1'));
   const vsCeiling = engine.phase.rate / ceiling.phase.rate;
   const vsRlf = engine.phase.rate / rlf.phase.rate;

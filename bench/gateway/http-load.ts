@@ -87,11 +87,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  * for the second back to back and then wait for the next second, so every second starts
  * with a burst at full concurrency and its latencies are those of a saturated server.
  */
-export async function openLoop(
-  urls: readonly string[],
-  opts: { rate: number; durationMs: number; connections: number; block: number },
-  headersFor: HeadersFor,
-): Promise<PacedRun> {
+export async function openLoop(urls: readonly string[], opts: { rate: number; durationMs: number; connections: number; block: number }, headersFor: HeadersFor): Promise<PacedRun> {
   const targets = urls.map((url) => ({
     pool: new Pool(url, { connections: opts.connections, pipelining: 1, keepAliveTimeout: 30_000 }),
     latenciesMs: [] as number[],
@@ -117,7 +113,7 @@ export async function openLoop(
   const inFlight: Promise<void>[] = [];
   const started = performance.now();
   try {
-    for (let sent = 0; sent < total; ) {
+    for (let sent = 0; sent < total;) {
       // Every request whose time has come goes now; then sleep until the next one is due.
       const now = performance.now();
       for (; sent < total && started + sent * interval <= now; sent++) {

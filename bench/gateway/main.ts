@@ -135,14 +135,16 @@ async function main(): Promise<void> {
     const cpu = async () => ({ proxy: processCpuSeconds(target.pid), upstream: processCpuSeconds(upstream.pid), redis: (await redisStats(admin)).cpuSeconds });
     const before = await cpu();
     const measured = () => measureWindow(() => load(amount));
-    const { result, gateway } =
-      variant === 'gateway' ? await counted(label, measured, (r) => r.result.responses) : { result: await measured(), gateway: undefined };
+    const { result, gateway } = variant === 'gateway' ? await counted(label, measured, (r) => r.result.responses) : { result: await measured(), gateway: undefined };
     const after = await cpu();
     const { result: run, window } = result;
     expectAll2xx(label, run);
     console.log(`${label.padEnd(30)} ${f0(run.rate).padStart(6)} req/s  p50 ${ms(run, 50)}  p99 ${ms(run, 99)}  (${run.responses} responses, all 2xx)`);
     return {
-      round, variant, run, gateway,
+      round,
+      variant,
+      run,
+      gateway,
       cpu: {
         proxy: after.proxy - before.proxy,
         upstream: after.upstream - before.upstream,
@@ -157,7 +159,10 @@ async function main(): Promise<void> {
   async function measureLatency(round: number): Promise<LatencyRound> {
     const label = `latency round ${round}`;
     const paced = async (durationMs: number) => {
-      const { targets: [baseline, gateway], sendLagP99Ms } = await openLoop(
+      const {
+        targets: [baseline, gateway],
+        sendLagP99Ms,
+      } = await openLoop(
         VARIANTS.map((v) => targets[v].url),
         { rate: CONFIG.rate, durationMs, connections: CONFIG.connections, block: LATENCY_BLOCK },
         headersFor,
@@ -167,7 +172,11 @@ async function main(): Promise<void> {
       return { runs: { baseline: baseline!, gateway: gateway! }, sendLagP99Ms };
     };
     await paced(CONFIG.warmupMs);
-    const { result, gateway } = await counted(label, () => paced(2 * CONFIG.durationMs), (r) => r.runs.gateway.responses);
+    const { result, gateway } = await counted(
+      label,
+      () => paced(2 * CONFIG.durationMs),
+      (r) => r.runs.gateway.responses,
+    );
     const line = (v: Variant) => `${v} p50 ${ms(result.runs[v], 50)} p99 ${ms(result.runs[v], 99)}`;
     console.log(`${label.padEnd(30)} ${line('baseline')}  ${line('gateway')}  (all 2xx)`);
     return { round, ...result, gateway };
@@ -215,8 +224,9 @@ function expectAll2xx(label: string, run: LoadRun): void {
 /** Exactly one "allowed" decision per response: no request was denied, failed open or decided twice. */
 function expectAllAllowed(label: string, gateway: GatewayCounters, responses: number): void {
   if (gateway.other === 0 && gateway.allowed === responses) return;
-  throw new Error(`${label}: the gateway decided ${gateway.allowed} allowed and ${gateway.other} otherwise for ${responses} responses; ` +
-    `the benchmark's load must all be allowed`);
+  throw new Error(
+    `${label}: the gateway decided ${gateway.allowed} allowed and ${gateway.other} otherwise for ${responses} responses; ` + `the benchmark's load must all be allowed`,
+  );
 }
 
 runBenchmark(main, teardown.run, 10_000);

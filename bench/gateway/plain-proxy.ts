@@ -29,11 +29,7 @@ export function plainProxyApp(upstreamUrl: string, upstream: UpstreamClient): Ho
         clientIp: getConnInfo(c).remote.address,
         identity: false,
       }),
-      body: !request.body
-        ? null
-        : declaresSmallBody(request.headers.get('content-length'))
-          ? Buffer.from(await request.arrayBuffer())
-          : Readable.fromWeb(request.body as never),
+      body: !request.body ? null : declaresSmallBody(request.headers.get('content-length')) ? Buffer.from(await request.arrayBuffer()) : Readable.fromWeb(request.body as never),
       timeoutMs: 30_000,
     });
     const headers = clientResponseHeaders(response.headers);

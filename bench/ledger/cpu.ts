@@ -39,10 +39,7 @@ export interface CpuSources {
 
 /** Reads every counter the sources allow (0 for those not given). */
 export async function readCpu(sources: CpuSources): Promise<CpuReading> {
-  const [redis, postgres] = await Promise.all([
-    sources.redis ? redisStats(sources.redis).then((s) => s.cpuSeconds) : 0,
-    sources.pool ? backendCpuSeconds(sources.pool) : 0,
-  ]);
+  const [redis, postgres] = await Promise.all([sources.redis ? redisStats(sources.redis).then((s) => s.cpuSeconds) : 0, sources.pool ? backendCpuSeconds(sources.pool) : 0]);
   const { busy, total } = machineCpu();
   const self = process.cpuUsage();
   return {

@@ -45,7 +45,10 @@ export async function fillOutbox(redis: Redis, keys: KeySchema, policy: Policy, 
   // minute: only a denial writes it, and the fill checks that there is none.
   const byRequest = new Map<string, RecordedCall>();
   for (const call of scripts.calls) {
-    const id = call.args.join(' ').match(UUID)?.find((candidate) => requestIds.has(candidate));
+    const id = call.args
+      .join(' ')
+      .match(UUID)
+      ?.find((candidate) => requestIds.has(candidate));
     if (id === undefined) throw new Error('a consume call without its request id in ARGV: update bench/ledger-fill.ts');
     byRequest.set(id, call);
   }
@@ -92,7 +95,6 @@ export async function readOutboxes(redis: Redis, keys: KeySchema): Promise<Ledge
   }
   return events;
 }
-
 
 /** The outbox streams' serialized contents (DUMP), to put the same entries back before each run. */
 export type OutboxSnapshot = Map<string, Buffer>;

@@ -60,7 +60,10 @@ const teardown = teardownSteps();
 /** Registers `close` with the teardown and returns it made idempotent, so a phase can close early and a failed one still closes. */
 function closeLater(close: () => Promise<unknown> | void): () => Promise<void> {
   let closed: Promise<void> | undefined;
-  const once = () => (closed ??= Promise.resolve().then(close).then(() => {}));
+  const once = () =>
+    (closed ??= Promise.resolve()
+      .then(close)
+      .then(() => {}));
   teardown.push(once);
   return once;
 }
@@ -80,8 +83,16 @@ async function main(): Promise<void> {
   // The workers' settings exactly as they parse them.
   const env = loadEnv({ ...process.env, ...workerVars });
   const bench: LedgerBench = {
-    redis, redisUrl: server.url, keys: new KeySchema(prefix, env.QG_PARTITIONS), policy: benchPolicy(), subjects: subjects(), workerVars,
-    databaseUrl: DATABASE_URL, workers: CONFIG.workers, profileDir: PROFILE_DIR, closeLater,
+    redis,
+    redisUrl: server.url,
+    keys: new KeySchema(prefix, env.QG_PARTITIONS),
+    policy: benchPolicy(),
+    subjects: subjects(),
+    workerVars,
+    databaseUrl: DATABASE_URL,
+    workers: CONFIG.workers,
+    profileDir: PROFILE_DIR,
+    closeLater,
   };
   const subs = bench.subjects;
 
@@ -91,7 +102,9 @@ async function main(): Promise<void> {
   if (rows.length !== CONFIG.events) throw new Error(`the outboxes hold ${rows.length} entries after filling ${CONFIG.events}`);
   const snapshot = await takeOutboxes(redis, bench.keys);
   const fillSeconds = (performance.now() - started) / 1000;
-  console.log(`filled the outboxes with ${CONFIG.events.toLocaleString('en-US')} consume events over ${subs.length.toLocaleString('en-US')} subjects in ${fillSeconds.toFixed(1)} s`);
+  console.log(
+    `filled the outboxes with ${CONFIG.events.toLocaleString('en-US')} consume events over ${subs.length.toLocaleString('en-US')} subjects in ${fillSeconds.toFixed(1)} s`,
+  );
 
   const flushRuns: FlushRun[] = [];
   for (const batchSize of CONFIG.batchSizes) {
@@ -108,7 +121,14 @@ async function main(): Promise<void> {
   closeLater(() => pool.end());
   const figures = {
     run: runInfo(),
-    config: { ...CONFIG, concurrency: env.QG_WORKER_CONCURRENCY, flushIntervalMs: env.QG_FLUSH_INTERVAL_MS, lagBatchSize: env.QG_FLUSH_BATCH_SIZE, partitions: env.QG_PARTITIONS, subjects: subs.length },
+    config: {
+      ...CONFIG,
+      concurrency: env.QG_WORKER_CONCURRENCY,
+      flushIntervalMs: env.QG_FLUSH_INTERVAL_MS,
+      lagBatchSize: env.QG_FLUSH_BATCH_SIZE,
+      partitions: env.QG_PARTITIONS,
+      subjects: subs.length,
+    },
     flushRuns,
     lagRun,
     redisVersion: await redisVersion(redis),

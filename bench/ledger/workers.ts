@@ -40,11 +40,13 @@ export async function startWorkers(count: number, env: Record<string, string>, p
   return {
     pids: services.map((s) => s.pid),
     async sample() {
-      const texts = await Promise.all(services.map(async (s) => {
-        const response = await fetch(s.url);
-        if (!response.ok) throw new Error(`${s.name}: GET ${s.url} answered ${response.status}`);
-        return response.text();
-      }));
+      const texts = await Promise.all(
+        services.map(async (s) => {
+          const response = await fetch(s.url);
+          if (!response.ok) throw new Error(`${s.name}: GET ${s.url} answered ${response.status}`);
+          return response.text();
+        }),
+      );
       return texts.reduce<WorkerSample>(
         (sum, text) => ({
           lag: addHistograms(sum.lag, parseHistogram(text, 'quotagate_ledger_lag_seconds')),

@@ -30,7 +30,10 @@ const PSEUDO = /^\((garbage collector|idle|program|root)\)$/;
  * tsx compiled on the fly gets no line: its lines are the generated code's, not the source's.
  */
 function functionKey(frame: Frame): string {
-  const url = frame.url.replace(/^file:\/\//, '').replace(`${ROOT_DIR}/`, '').replace(/^.*\/node_modules\//, '');
+  const url = frame.url
+    .replace(/^file:\/\//, '')
+    .replace(`${ROOT_DIR}/`, '')
+    .replace(/^.*\/node_modules\//, '');
   const name = frame.functionName || '(anonymous)';
   if (!url) return name;
   return url.endsWith('.ts') ? `${name} ${url}` : `${name} ${url}:${frame.lineNumber + 1}`;
@@ -94,8 +97,12 @@ export function summariseProfile(file: string, top = 15): ProfileSummary {
     totalMs,
     busyMs: totalMs - idleMs,
     byArea: sorted(areas).map(([a, ms]) => ({ area: a, ms })),
-    topSelf: sorted(self).slice(0, top).map(([fn, ms]) => ({ fn, ms })),
-    srcInclusive: sorted(inclusive).slice(0, top).map(([fn, ms]) => ({ fn, ms })),
+    topSelf: sorted(self)
+      .slice(0, top)
+      .map(([fn, ms]) => ({ fn, ms })),
+    srcInclusive: sorted(inclusive)
+      .slice(0, top)
+      .map(([fn, ms]) => ({ fn, ms })),
   };
 }
 

@@ -39,7 +39,7 @@ export async function paced(rate: number, durationMs: number, op: () => Promise<
   const total = Math.round((rate * durationMs) / 1000);
   const inFlight: Promise<void>[] = [];
   const started = performance.now();
-  for (let sent = 0; sent < total && failure === undefined; ) {
+  for (let sent = 0; sent < total && failure === undefined;) {
     // Every operation whose time has come starts now; then sleep until the next one is due.
     const now = performance.now();
     for (; sent < total && started + sent * interval <= now; sent++) {

@@ -15,8 +15,7 @@ export interface Service {
 const READY = /^listening on (http:\/\/\S+)$/;
 const START_TIMEOUT_MS = 20_000;
 
-const exited = (child: ChildProcess) =>
-  child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise<void>((r) => child.once('exit', () => r()));
+const exited = (child: ChildProcess) => (child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise<void>((r) => child.once('exit', () => r())));
 
 export interface ServiceOptions {
   args?: string[];

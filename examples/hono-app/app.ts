@@ -29,30 +29,32 @@ export function createExampleApp(options: ExampleOptions): Hono<{ Variables: Quo
   const app = new Hono<{ Variables: QuotaVariables }>();
 
   app.get('/', (c) =>
-    c.html(html`<!doctype html>
-      <html lang="en">
-        <head>
-          <meta charset="utf-8" />
-          <title>quotagate example</title>
-          <script type="module" src="/quotagate/web-component.js"></script>
-        </head>
-        <body>
-          <h1>Your usage</h1>
-          <quotagate-usage gateway="${options.gatewayUrl}" token-url="/usage-token"></quotagate-usage>
-          <button id="generate">Generate</button>
-          <button id="create">Create a project</button>
-          <pre id="out"></pre>
-          <script type="module">
-            const out = document.getElementById('out');
-            const call = async (method, path) => {
-              const res = await fetch(path, { method });
-              out.textContent = res.status + ' ' + (await res.text());
-            };
-            document.getElementById('generate').onclick = () => call('POST', '/api/generate');
-            document.getElementById('create').onclick = () => call('POST', '/api/projects');
-          </script>
-        </body>
-      </html>`),
+    c.html(
+      html`<!doctype html>
+        <html lang="en">
+          <head>
+            <meta charset="utf-8" />
+            <title>quotagate example</title>
+            <script type="module" src="/quotagate/web-component.js"></script>
+          </head>
+          <body>
+            <h1>Your usage</h1>
+            <quotagate-usage gateway="${options.gatewayUrl}" token-url="/usage-token"></quotagate-usage>
+            <button id="generate">Generate</button>
+            <button id="create">Create a project</button>
+            <pre id="out"></pre>
+            <script type="module">
+              const out = document.getElementById('out');
+              const call = async (method, path) => {
+                const res = await fetch(path, { method });
+                out.textContent = res.status + ' ' + (await res.text());
+              };
+              document.getElementById('generate').onclick = () => call('POST', '/api/generate');
+              document.getElementById('create').onclick = () => call('POST', '/api/projects');
+            </script>
+          </body>
+        </html>`,
+    ),
   );
 
   // The page's usage token: read-only, this subject only, 15 minutes. Behind the app's own login in a real app.

@@ -5,8 +5,7 @@ import { subjectIdSchema } from '../subjects/subject.js';
 import { isoDateTimeSchema as iso } from '../lib/iso-time.js';
 
 const MAX_REASON = 500;
-const wholeNumber = (min: number, max: number) =>
-  z.number().int('must be a whole number').min(min, `must be at least ${min}`).max(max, `must be at most ${max}`);
+const wholeNumber = (min: number, max: number) => z.number().int('must be a whole number').min(min, `must be at least ${min}`).max(max, `must be at most ${max}`);
 
 /** Schemas of the admin API, built from the policy so plan and metric names are checked (and documented). */
 export function adminSchemas(policy: Policy) {
@@ -20,7 +19,7 @@ export function adminSchemas(policy: Policy) {
     .partialRecord(metric, wholeNumber(0, MAX_AMOUNT).nullable())
     // JSON has no undefined: every key present has a limit or null.
     .transform((o) => o as Record<string, number | null>)
-    .openapi({ description: 'metric → limit replacing the plan\'s (null: unlimited)' });
+    .openapi({ description: "metric → limit replacing the plan's (null: unlimited)" });
   const subjectId = subjectIdSchema.openapi({ param: { name: 'id', in: 'path' }, example: 'org_42' });
   const limit = z.coerce.number().int('must be a whole number').min(1, 'must be at least 1').max(500, 'must be at most 500').default(50);
   const cursor = z.string().max(512).optional().openapi({ description: 'next_cursor of the previous page' });
@@ -53,7 +52,13 @@ export function adminSchemas(policy: Policy) {
       .openapi('ChangeSubject'),
     listSubjects: z.object({ plan: plan.optional(), limit, cursor }),
     createKey: z.strictObject({ name: z.string().trim().min(1).max(200, 'must be at most 200 characters').optional() }).openapi('CreateKey'),
-    keyParams: z.object({ id: subjectId, keyId: z.string().max(64).openapi({ param: { name: 'keyId', in: 'path' } }) }),
+    keyParams: z.object({
+      id: subjectId,
+      keyId: z
+        .string()
+        .max(64)
+        .openapi({ param: { name: 'keyId', in: 'path' } }),
+    }),
     reset: z
       .strictObject({
         metrics: z
@@ -72,7 +77,13 @@ export function adminSchemas(policy: Policy) {
         reason,
       })
       .openapi('CreateGrant'),
-    grantParams: z.object({ id: subjectId, grantId: z.string().max(64).openapi({ param: { name: 'grantId', in: 'path' } }) }),
+    grantParams: z.object({
+      id: subjectId,
+      grantId: z
+        .string()
+        .max(64)
+        .openapi({ param: { name: 'grantId', in: 'path' } }),
+    }),
     revoke: z.strictObject({ reason: reason.optional() }).openapi('Revoke'),
     adjust: z
       .strictObject({
@@ -92,9 +103,7 @@ export function adminSchemas(policy: Policy) {
     ledgerQuery: z.object({
       subject: subjectIdSchema.optional(),
       metric: metric.optional(),
-      kind: z
-        .enum(['consume', 'settle', 'refund', 'release', 'expire', 'reset', 'grant', 'grant_revoke', 'adjust', 'denied'])
-        .optional(),
+      kind: z.enum(['consume', 'settle', 'refund', 'release', 'expire', 'reset', 'grant', 'grant_revoke', 'adjust', 'denied']).optional(),
       period: iso.optional().openapi({ description: 'Period start of counter events' }),
       from: iso.optional(),
       to: iso.optional(),
@@ -102,16 +111,34 @@ export function adminSchemas(policy: Policy) {
       cursor,
     }),
     pageQuery: z.object({ limit, cursor }),
-    runParams: z.object({ id: z.coerce.number().int('must be a whole number').min(1, 'must be at least 1').max(Number.MAX_SAFE_INTEGER, 'is not a run id').openapi({ param: { name: 'id', in: 'path' } }) }),
+    runParams: z.object({
+      id: z.coerce
+        .number()
+        .int('must be a whole number')
+        .min(1, 'must be at least 1')
+        .max(Number.MAX_SAFE_INTEGER, 'is not a run id')
+        .openapi({ param: { name: 'id', in: 'path' } }),
+    }),
     deadLetterQuery: z.object({
       state: z.enum(['sanitised', 'parked', 'replayed']).optional(),
       subject: subjectIdSchema.optional(),
       limit,
       cursor,
     }),
-    deadLetterParams: z.object({ eventId: z.string().min(1).max(300).openapi({ param: { name: 'eventId', in: 'path' } }) }),
+    deadLetterParams: z.object({
+      eventId: z
+        .string()
+        .min(1)
+        .max(300)
+        .openapi({ param: { name: 'eventId', in: 'path' } }),
+    }),
     replayAllQuery: z.object({ limit }),
-    jobParams: z.object({ jobId: z.string().max(64).openapi({ param: { name: 'jobId', in: 'path' } }) }),
+    jobParams: z.object({
+      jobId: z
+        .string()
+        .max(64)
+        .openapi({ param: { name: 'jobId', in: 'path' } }),
+    }),
   };
 }
 

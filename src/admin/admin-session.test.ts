@@ -24,7 +24,7 @@ describe('AdminSessions', () => {
     }
   });
 
-  it("ties the CSRF token to the session", () => {
+  it('ties the CSRF token to the session', () => {
     const a = sessions.issue(null).value;
     const b = sessions.issue(null).value;
     expect(sessions.csrfValid(a, sessions.csrfToken(a))).toBe(true);

@@ -23,9 +23,7 @@ const linkParams = z.object({
   customer: customerId.openapi({ param: { name: 'customer', in: 'path' }, example: 'cus_NeZwdNtLEOXuvB' }),
 });
 const linkBody = z.strictObject({ subject: subjectIdSchema.openapi({ example: 'org_42' }) }).openapi('CustomerLinkBody');
-const linkView = z
-  .object({ provider: z.string(), customer: z.string(), subject: z.string(), created_at: z.string(), updated_at: z.string() })
-  .openapi('CustomerLink');
+const linkView = z.object({ provider: z.string(), customer: z.string(), subject: z.string(), created_at: z.string(), updated_at: z.string() }).openapi('CustomerLink');
 const unmatchedView = z
   .object({
     provider: z.string(),
@@ -54,7 +52,13 @@ const eventView = z
   })
   .openapi('BillingEventRecord');
 
-const linkJson = (l: CustomerLink) => ({ provider: l.provider, customer: l.customer, subject: l.subject, created_at: l.createdAt.toISOString(), updated_at: l.updatedAt.toISOString() });
+const linkJson = (l: CustomerLink) => ({
+  provider: l.provider,
+  customer: l.customer,
+  subject: l.subject,
+  created_at: l.createdAt.toISOString(),
+  updated_at: l.updatedAt.toISOString(),
+});
 interface EventRow {
   provider: string;
   id: string;
@@ -203,7 +207,10 @@ export function registerBillingAdminRoutes(app: OpenAPIHono, admin: AdminDeps): 
       ...adminRoute,
       summary: 'Billing events answered 404 because no subject was found (the provider keeps retrying them), most recently seen first',
       request: { query: z.object({ provider: provider.optional(), limit, cursor }) },
-      responses: { 200: { description: 'A page of unmatched events', ...json(z.object({ items: z.array(unmatchedView), next_cursor: z.string().nullable() })) }, ...pick(400, 401) },
+      responses: {
+        200: { description: 'A page of unmatched events', ...json(z.object({ items: z.array(unmatchedView), next_cursor: z.string().nullable() })) },
+        ...pick(400, 401),
+      },
     }),
     async (c) => {
       const q = c.req.valid('query');

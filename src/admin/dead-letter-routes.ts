@@ -85,7 +85,7 @@ export function registerDeadLetterRoutes(app: OpenAPIHono, admin: AdminDeps, s: 
       path: '/admin/v1/dead-letters/{eventId}/replay',
       ...adminRoute,
       summary: 'Write a parked event to the ledger (once its cause is mended); audited',
-      description: 'Through the flusher\'s own writer: its counters, grants, Idempotency-Key and audit entry are written as they would have been. Once per event id.',
+      description: "Through the flusher's own writer: its counters, grants, Idempotency-Key and audit entry are written as they would have been. Once per event id.",
       request: { params: s.deadLetterParams },
       responses: {
         200: { description: 'Replayed', ...json(replayed) },
@@ -112,14 +112,22 @@ export function registerDeadLetterRoutes(app: OpenAPIHono, admin: AdminDeps, s: 
       responses: {
         200: {
           description: 'What was replayed, what Postgres refused again (those stay parked), and whether parked letters are left',
-          ...json(z.object({ replayed: z.array(z.string()), refused: z.array(z.object({ event_id: z.string(), error: z.string(), sqlstate: z.string().nullable() })), more: z.boolean() })),
+          ...json(
+            z.object({
+              replayed: z.array(z.string()),
+              refused: z.array(z.object({ event_id: z.string(), error: z.string(), sqlstate: z.string().nullable() })),
+              more: z.boolean(),
+            }),
+          ),
         },
         ...pick(400, 401),
       },
     }),
     async (c) => {
       const { limit } = c.req.valid('query');
-      const { rows } = await admin.pool.query<{ event_id: string }>(`SELECT event_id FROM ledger_dead_letters WHERE state = 'parked' ORDER BY created_at, event_id LIMIT $1`, [limit + 1]);
+      const { rows } = await admin.pool.query<{ event_id: string }>(`SELECT event_id FROM ledger_dead_letters WHERE state = 'parked' ORDER BY created_at, event_id LIMIT $1`, [
+        limit + 1,
+      ]);
       const replayedIds: string[] = [];
       const refused: { event_id: string; error: string; sqlstate: string | null }[] = [];
       for (const { event_id } of rows.slice(0, limit)) {

@@ -62,7 +62,16 @@ export function registerHistoryRoutes(app: OpenAPIHono, admin: AdminDeps, s: Adm
       const { items, next_cursor } = page(rows, q.limit, (r) => [Number(r.id)]);
       return c.json(
         {
-          items: items.map((r) => ({ id: Number(r.id), at: isoOrNull(r.at)!, actor: r.actor, action: r.action, subject: r.subject_id, reason: r.reason, details: r.details, event_id: r.event_id })),
+          items: items.map((r) => ({
+            id: Number(r.id),
+            at: isoOrNull(r.at)!,
+            actor: r.actor,
+            action: r.action,
+            subject: r.subject_id,
+            reason: r.reason,
+            details: r.details,
+            event_id: r.event_id,
+          })),
           next_cursor,
         },
         200,

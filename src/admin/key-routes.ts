@@ -15,11 +15,10 @@ const keyInfo = z
     prefix: z.string().openapi({ description: 'The first characters of the secret, to recognise it' }),
     name: z.string().nullable(),
     created_at: z.string(),
-    last_used_at: z.string().nullable().openapi({ description: 'Last authentication, as precise as the gateways\' key cache TTL' }),
+    last_used_at: z.string().nullable().openapi({ description: "Last authentication, as precise as the gateways' key cache TTL" }),
     revoked_at: z.string().nullable(),
   })
   .openapi('ApiKey');
-
 
 /** API keys: create (the secret is in this one answer only), list (metadata), revoke (on every gateway at once). */
 export function registerKeyRoutes(app: OpenAPIHono, admin: AdminDeps, s: AdminSchemas): void {
@@ -58,7 +57,14 @@ export function registerKeyRoutes(app: OpenAPIHono, admin: AdminDeps, s: AdminSc
       const { id } = c.req.valid('param');
       await subjectOr404(admin, id);
       const keys = await admin.keys.list(id);
-      const items = keys.map((k) => ({ id: k.id, prefix: k.prefix, name: k.name, created_at: k.createdAt.toISOString(), last_used_at: isoOrNull(k.lastUsedAt), revoked_at: isoOrNull(k.revokedAt) }));
+      const items = keys.map((k) => ({
+        id: k.id,
+        prefix: k.prefix,
+        name: k.name,
+        created_at: k.createdAt.toISOString(),
+        last_used_at: isoOrNull(k.lastUsedAt),
+        revoked_at: isoOrNull(k.revokedAt),
+      }));
       return c.json({ items }, 200);
     },
   );

@@ -87,12 +87,10 @@ export function registerReconciliationRoutes(app: OpenAPIHono, admin: AdminDeps,
     async (c) => {
       const { jobId } = c.req.valid('param');
       const found = await admin.jobs.getJob(jobId);
-      if (!found || found.name !== 'reconcile') throw new ProblemError('not_found', `no reconciliation job "${jobId}" (finished jobs are kept for the last 1,000)`, { field: 'jobId' });
+      if (!found || found.name !== 'reconcile')
+        throw new ProblemError('not_found', `no reconciliation job "${jobId}" (finished jobs are kept for the last 1,000)`, { field: 'jobId' });
       const result = found.returnvalue as { runId?: string | number } | null;
-      return c.json(
-        { job_id: jobId, state: await found.getState(), run_id: result?.runId == null ? null : Number(result.runId), error: found.failedReason ?? null },
-        200,
-      );
+      return c.json({ job_id: jobId, state: await found.getState(), run_id: result?.runId == null ? null : Number(result.runId), error: found.failedReason ?? null }, 200);
     },
   );
 

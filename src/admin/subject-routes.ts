@@ -35,7 +35,13 @@ export function registerSubjectRoutes(app: OpenAPIHono, deps: GatewayDeps, admin
       const body = c.req.valid('json');
       const created = await inTransaction(admin.pool, async (db) => {
         const subject = await admin.subjects.create({ id: body.id, plan: body.plan, anchor: ms(body.anchor) ?? null, overrides: body.overrides }, db);
-        if (subject) await writeAudit(db, { ...actorOf(c), action: 'subject.created', subjectId: subject.id, details: { plan: subject.plan, anchor: body.anchor ?? null, overrides: subject.overrides } });
+        if (subject)
+          await writeAudit(db, {
+            ...actorOf(c),
+            action: 'subject.created',
+            subjectId: subject.id,
+            details: { plan: subject.plan, anchor: body.anchor ?? null, overrides: subject.overrides },
+          });
         return subject;
       });
       if (!created) throw new ProblemError('already_exists', `subject "${body.id}" already exists`, { field: 'id' });
@@ -66,7 +72,7 @@ export function registerSubjectRoutes(app: OpenAPIHono, deps: GatewayDeps, admin
       method: 'get',
       path: '/admin/v1/subjects/{id}',
       ...adminRoute,
-      summary: "A subject: plan, period, usage per metric and grants",
+      summary: 'A subject: plan, period, usage per metric and grants',
       request: { params: s.subjectParams },
       responses: { 200: { description: 'The subject', ...json(views.detail) }, ...pick(400, 401, 404, 503) },
     }),
@@ -81,7 +87,7 @@ export function registerSubjectRoutes(app: OpenAPIHono, deps: GatewayDeps, admin
       method: 'patch',
       path: '/admin/v1/subjects/{id}',
       ...adminRoute,
-      summary: 'Change plan, anchor or overrides; a downgrade below a gauge\'s level is refused unless forced',
+      summary: "Change plan, anchor or overrides; a downgrade below a gauge's level is refused unless forced",
       request: { params: s.subjectParams, body: { ...json(s.changeSubject), required: true } },
       responses: { 200: { description: 'Changed', ...json(views.subject) }, ...pick(400, 401, 404, 503), 409: blocked },
     }),

@@ -8,7 +8,6 @@ import { subjectRef } from '../subjects/subject-ref.js';
 import type { AdminDeps } from './admin-deps.js';
 import { isoOrNull } from '../lib/iso-time.js';
 
-
 /** JSON schemas of what the admin API answers about subjects. */
 export function subjectJsonSchemas(api: ApiSchemas) {
   const subject = z

@@ -12,7 +12,7 @@ import { adminRoute, json } from './admin-openapi.js';
 import type { AdminSchemas } from './admin-schemas.js';
 import { grantsJson, subjectJsonSchemas } from './subject-view.js';
 
-const audited = 'Audited: the audit entry is written with the change\'s ledger event, in the same transaction (within a flush interval).';
+const audited = "Audited: the audit entry is written with the change's ledger event, in the same transaction (within a flush interval).";
 
 /**
  * Changes of usage in Redis, each one engine script with its ledger event(s): reset,
@@ -79,7 +79,10 @@ export function registerUsageChangeRoutes(app: OpenAPIHono, deps: GatewayDeps, a
       description: audited,
       request: { params: s.subjectParams, body: { ...json(s.grant), required: true } },
       responses: {
-        201: { description: 'Granted', ...json(z.object({ id: z.string(), metric: z.string(), amount: z.number().int(), expires_at: z.string().nullable(), balance: z.number().int() })) },
+        201: {
+          description: 'Granted',
+          ...json(z.object({ id: z.string(), metric: z.string(), amount: z.number().int(), expires_at: z.string().nullable(), balance: z.number().int() })),
+        },
         ...pick(400, 401, 404, 503),
       },
     }),
@@ -118,7 +121,10 @@ export function registerUsageChangeRoutes(app: OpenAPIHono, deps: GatewayDeps, a
       summary: 'Revoke a grant: its remaining credit stops counting',
       description: `An optional JSON body \`{"reason": "…"}\` goes into the audit log. ${audited}`,
       request: { params: s.grantParams, body: { ...json(s.revoke), required: false } },
-      responses: { 200: { description: 'Revoked', ...json(z.object({ id: z.string(), metric: z.string(), revoked_remaining: z.number().int(), balance: z.number().int() })) }, ...pick(400, 401, 404, 503) },
+      responses: {
+        200: { description: 'Revoked', ...json(z.object({ id: z.string(), metric: z.string(), revoked_remaining: z.number().int(), balance: z.number().int() })) },
+        ...pick(400, 401, 404, 503),
+      },
     }),
     async (c) => {
       const { id, grantId } = c.req.valid('param');

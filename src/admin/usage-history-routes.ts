@@ -31,11 +31,17 @@ export function registerUsageHistoryRoutes(app: OpenAPIHono, deps: GatewayDeps, 
       path: '/admin/v1/subjects/{id}/history',
       ...adminRoute,
       summary: "A subject's usage per UTC day (today the last) and per hour today, each metric's level at every day's end, and its forecast",
-      description: 'Read from the ledger\'s hourly rollups (usage_rollups), which the worker keeps with the ledger: as current as the ledger, a flush interval behind the live figures.',
+      description:
+        "Read from the ledger's hourly rollups (usage_rollups), which the worker keeps with the ledger: as current as the ledger, a flush interval behind the live figures.",
       request: {
         params: s.subjectParams,
         query: z.object({
-          days: z.coerce.number().int('must be a whole number').min(1, 'must be at least 1').max(MAX_HISTORY_DAYS, `must be at most ${MAX_HISTORY_DAYS}`).default(DEFAULT_HISTORY_DAYS),
+          days: z.coerce
+            .number()
+            .int('must be a whole number')
+            .min(1, 'must be at least 1')
+            .max(MAX_HISTORY_DAYS, `must be at most ${MAX_HISTORY_DAYS}`)
+            .default(DEFAULT_HISTORY_DAYS),
           metric: s.metric.optional().openapi({ description: 'Only this metric' }),
         }),
       },

@@ -20,16 +20,17 @@ const decisionJson = (requestId: string | null, metrics: readonly MetricUsage[])
 
 /** POST /v1/consume and POST /v1/check: the engine's decision, for backends that meet the request themselves. */
 export function registerDecisionRoutes(app: OpenAPIHono, deps: GatewayDeps, schemas: ApiSchemas): void {
-  const decided = z
-    .object({ allowed: z.literal(true), request_id: z.string().nullable(), metrics: z.array(schemas.metricUsage) })
-    .openapi('Decision');
+  const decided = z.object({ allowed: z.literal(true), request_id: z.string().nullable(), metrics: z.array(schemas.metricUsage) }).openapi('Decision');
   const consume = createRoute({
     method: 'post',
     path: '/v1/consume',
     summary: 'Decide and apply a charge of one or more metrics, all or nothing',
     security: [{ apiKey: [] }],
     request: { body: { content: { 'application/json': { schema: schemas.decisionBody } }, required: true } },
-    responses: { 200: { description: 'Allowed and charged (Idempotent-Replayed: true on a replay)', content: { 'application/json': { schema: decided } } }, ...pick(400, 401, 402, 409, 422, 429, 503) },
+    responses: {
+      200: { description: 'Allowed and charged (Idempotent-Replayed: true on a replay)', content: { 'application/json': { schema: decided } } },
+      ...pick(400, 401, 402, 409, 422, 429, 503),
+    },
   });
   const check = createRoute({
     method: 'post',
@@ -77,9 +78,7 @@ export function registerDecisionRoutes(app: OpenAPIHono, deps: GatewayDeps, sche
 
   app.openapi(check, async (c) => {
     const body = c.req.valid('json');
-    const decision = await decide(c, deps, 'api:check', () =>
-      deps.engine.check({ subject: subjectRef(c.get('owner').subject), charges: body.charges, rateClass: API_RATE_CLASS }),
-    );
+    const decision = await decide(c, deps, 'api:check', () => deps.engine.check({ subject: subjectRef(c.get('owner').subject), charges: body.charges, rateClass: API_RATE_CLASS }));
     const headers = decisionHeaders(decision, deps.clock.now());
     if (decision.outcome === 'allowed') return c.json({ allowed: true, metrics: decision.metrics.map(usageJson) }, 200, headers);
     if (decision.outcome !== 'denied') throw new Error(`check answered ${decision.outcome}`);

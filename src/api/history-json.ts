@@ -17,7 +17,11 @@ const bucketFields = {
 /** Schemas of the usage history: the admin API's full one, and GET /v1/usage's compact one. */
 export function historySchemas(api: ApiSchemas) {
   const day = z
-    .object({ date: z.string().openapi({ example: '2026-11-30' }), ...bucketFields, level: int.openapi({ description: 'Counters: used in the period at the day\'s end (now, for today); gauges: the level' }) })
+    .object({
+      date: z.string().openapi({ example: '2026-11-30' }),
+      ...bucketFields,
+      level: int.openapi({ description: "Counters: used in the period at the day's end (now, for today); gauges: the level" }),
+    })
     .openapi('UsageDay');
   const hour = z.object({ start: z.string(), ...bucketFields }).openapi('UsageHour');
   const metric = api.usageEntry

@@ -54,5 +54,4 @@ export const problems = {
   504: problemEntry('upstream_timeout'),
 } as const;
 
-export const pick = <K extends keyof typeof problems>(...codes: K[]) =>
-  Object.fromEntries(codes.map((code) => [code, problems[code]])) as Pick<typeof problems, K>;
+export const pick = <K extends keyof typeof problems>(...codes: K[]) => Object.fromEntries(codes.map((code) => [code, problems[code]])) as Pick<typeof problems, K>;

@@ -9,8 +9,7 @@ export function apiSchemas(policy: Policy) {
   const metricNames = Object.keys(policy.metrics) as [string, ...string[]];
   const gaugeNames = metricNames.filter((m) => policy.metrics[m]!.kind === 'gauge');
   const metric = z.enum(metricNames).openapi({ description: 'A metric of the policy' });
-  const amount = (min: number) =>
-    z.number().int('must be a whole number').min(min, `must be at least ${min}`).max(MAX_AMOUNT, `must be at most ${MAX_AMOUNT}`);
+  const amount = (min: number) => z.number().int('must be a whole number').min(min, `must be at least ${min}`).max(MAX_AMOUNT, `must be at most ${MAX_AMOUNT}`);
   const idempotencyKey = z
     .string()
     .regex(IDEMPOTENCY_KEY_PATTERN, 'must be 1–255 visible ASCII characters, without "|"')
@@ -49,12 +48,12 @@ export function apiSchemas(policy: Policy) {
       .extend({
         percent: z.number().nullable().openapi({ description: 'used / (used + remaining), in %' }),
         status: z.enum(['ok', 'warning', 'critical', 'exceeded']),
-        forecast: forecastSchema.nullable().openapi({ description: 'Counters: where usage is heading by the period end (an estimate); null for gauges, unlimited metrics and fewer than 3 days of usage' }),
+        forecast: forecastSchema
+          .nullable()
+          .openapi({ description: 'Counters: where usage is heading by the period end (an estimate); null for gauges, unlimited metrics and fewer than 3 days of usage' }),
       })
       .openapi('UsageEntry'),
-    decisionBody: z
-      .strictObject({ charges, idempotency_key: idempotencyKey.optional() })
-      .openapi('DecisionRequest'),
+    decisionBody: z.strictObject({ charges, idempotency_key: idempotencyKey.optional() }).openapi('DecisionRequest'),
     reservationBody: z
       .strictObject({
         charges,
@@ -82,7 +81,10 @@ export function apiSchemas(policy: Policy) {
         idempotency_key: idempotencyKey.optional(),
       })
       .openapi('ReleaseRequest'),
-    reservationId: z.string().regex(/^[0-9a-f-]{36}$/, 'must be a reservation id').openapi({ param: { name: 'id', in: 'path' } }),
+    reservationId: z
+      .string()
+      .regex(/^[0-9a-f-]{36}$/, 'must be a reservation id')
+      .openapi({ param: { name: 'id', in: 'path' } }),
   };
 }
 

@@ -16,7 +16,7 @@ const historyQuery = z
   .transform((v) => Number(v.slice(0, -1)))
   .refine((days) => days <= MAX_HISTORY_DAYS, `must be at most ${MAX_HISTORY_DAYS}d`)
   .optional()
-  .openapi({ param: { name: 'history', in: 'query' }, description: 'Add each metric\'s usage per UTC day over this many days (today the last) and per hour today', example: '30d' });
+  .openapi({ param: { name: 'history', in: 'query' }, description: "Add each metric's usage per UTC day over this many days (today the last) and per hour today", example: '30d' });
 
 /** Either credential reads usage: an API key or a browser's usage token. */
 export const READER_SECURITY: Record<string, string[]>[] = [{ apiKey: [] }, { usageToken: [] }];

@@ -73,10 +73,13 @@ function usageStream(c: Context, deps: GatewayDeps): Response {
     const expiry =
       expiresAt === undefined
         ? undefined
-        : setTimeout(() => {
-            expired = true;
-            poke();
-          }, Math.max(0, expiresAt - deps.clock.now()));
+        : setTimeout(
+            () => {
+              expired = true;
+              poke();
+            },
+            Math.max(0, expiresAt - deps.clock.now()),
+          );
     try {
       // Read only once the tail reads: a change made after this snapshot is then always signalled.
       await reading;

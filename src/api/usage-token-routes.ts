@@ -1,10 +1,5 @@
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
-import {
-  mintUsageToken,
-  USAGE_TOKEN_DEFAULT_TTL_SECONDS,
-  USAGE_TOKEN_MAX_TTL_SECONDS,
-  USAGE_TOKEN_MIN_TTL_SECONDS,
-} from '../auth/usage-token.js';
+import { mintUsageToken, USAGE_TOKEN_DEFAULT_TTL_SECONDS, USAGE_TOKEN_MAX_TTL_SECONDS, USAGE_TOKEN_MIN_TTL_SECONDS } from '../auth/usage-token.js';
 import type { GatewayDeps } from '../http/gateway-deps.js';
 import { ProblemError } from '../http/problem.js';
 import { pick, problemEntry } from './problem-responses.js';
@@ -37,9 +32,7 @@ export function registerUsageTokenRoutes(app: OpenAPIHono, deps: GatewayDeps): v
         description: 'The token; send it as "Authorization: Bearer <token>"',
         content: {
           'application/json': {
-            schema: z
-              .object({ token: z.string(), subject: z.string(), scope: z.literal('usage:read'), expires_at: z.string() })
-              .openapi('UsageToken'),
+            schema: z.object({ token: z.string(), subject: z.string(), scope: z.literal('usage:read'), expires_at: z.string() }).openapi('UsageToken'),
           },
         },
       },

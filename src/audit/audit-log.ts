@@ -18,9 +18,12 @@ export interface AuditEntry extends AuditActor {
  * the change and its record commit together or not at all.
  */
 export async function writeAudit(db: Queryable, entry: AuditEntry): Promise<number> {
-  const { rows } = await db.query<{ id: string }>(
-    `INSERT INTO audit_log (actor, action, subject_id, reason, details) VALUES ($1, $2, $3, $4, $5) RETURNING id`,
-    [entry.actor, entry.action, entry.subjectId, entry.reason, JSON.stringify(entry.details)],
-  );
+  const { rows } = await db.query<{ id: string }>(`INSERT INTO audit_log (actor, action, subject_id, reason, details) VALUES ($1, $2, $3, $4, $5) RETURNING id`, [
+    entry.actor,
+    entry.action,
+    entry.subjectId,
+    entry.reason,
+    JSON.stringify(entry.details),
+  ]);
   return Number(rows[0]!.id);
 }

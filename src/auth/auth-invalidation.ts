@@ -33,7 +33,7 @@ export class AuthInvalidation {
     try {
       await this.mirror?.syncSubject(subjectId);
     } catch (err) {
-      this.logger.warn({ err: (err as Error).message, subject: subjectId }, 'could not mirror the change of a subject\'s keys in Redis');
+      this.logger.warn({ err: (err as Error).message, subject: subjectId }, "could not mirror the change of a subject's keys in Redis");
     }
     try {
       await this.publisher.publish(this.channel, subjectId);

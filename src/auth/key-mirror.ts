@@ -95,7 +95,15 @@ const subjectJson = (s: SubjectRecord): string =>
   JSON.stringify({ id: s.id, plan: s.plan, anchor: s.anchor, overrides: s.overrides, created_at: s.createdAt.getTime(), updated_at: s.updatedAt.getTime() });
 
 function parseSubject(json: string): SubjectRecord | 'deleted' {
-  const s = JSON.parse(json) as { deleted?: true; id: string; plan: string; anchor: number | null; overrides: Record<string, number | null>; created_at: number; updated_at: number };
+  const s = JSON.parse(json) as {
+    deleted?: true;
+    id: string;
+    plan: string;
+    anchor: number | null;
+    overrides: Record<string, number | null>;
+    created_at: number;
+    updated_at: number;
+  };
   if (s.deleted) return 'deleted';
   return { id: s.id, plan: s.plan, anchor: s.anchor, overrides: s.overrides, createdAt: new Date(s.created_at), updatedAt: new Date(s.updated_at) };
 }

@@ -27,22 +27,15 @@ export class KeyStore {
   async create(subjectId: string, name: string | null = null, db: Queryable = this.pool): Promise<{ id: string; secret: string; prefix: string }> {
     const key = generateApiKey();
     const id = newId();
-    await db.query('INSERT INTO api_keys (id, subject_id, prefix, hash, name) VALUES ($1, $2, $3, $4, $5)', [
-      id,
-      subjectId,
-      key.prefix,
-      key.hash,
-      name,
-    ]);
+    await db.query('INSERT INTO api_keys (id, subject_id, prefix, hash, name) VALUES ($1, $2, $3, $4, $5)', [id, subjectId, key.prefix, key.hash, name]);
     return { id, secret: key.secret, prefix: key.prefix };
   }
 
   /** Every key of the subject, newest first: metadata only (the hash never leaves the database). */
   async list(subjectId: string): Promise<ApiKeyInfo[]> {
-    const { rows } = await this.pool.query(
-      `SELECT id, prefix, name, created_at, last_used_at, revoked_at FROM api_keys WHERE subject_id = $1 ORDER BY created_at DESC, id DESC`,
-      [subjectId],
-    );
+    const { rows } = await this.pool.query(`SELECT id, prefix, name, created_at, last_used_at, revoked_at FROM api_keys WHERE subject_id = $1 ORDER BY created_at DESC, id DESC`, [
+      subjectId,
+    ]);
     return rows.map((r) => ({ id: r.id, prefix: r.prefix, name: r.name, createdAt: r.created_at, lastUsedAt: r.last_used_at, revokedAt: r.revoked_at }));
   }
 

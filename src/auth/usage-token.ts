@@ -33,9 +33,7 @@ export interface UsageTokenClaims {
 const sign = (secret: string, payload: string): Buffer => createHmac('sha256', secret).update(`qgu.${payload}`).digest();
 
 export function mintUsageToken(secret: string, claims: UsageTokenClaims): string {
-  const payload = Buffer.from(
-    JSON.stringify({ v: 1, sub: claims.subject, scope: USAGE_TOKEN_SCOPE, iat: claims.issuedAt, exp: claims.expiresAt }),
-  ).toString('base64url');
+  const payload = Buffer.from(JSON.stringify({ v: 1, sub: claims.subject, scope: USAGE_TOKEN_SCOPE, iat: claims.issuedAt, exp: claims.expiresAt })).toString('base64url');
   return `${USAGE_TOKEN_PREFIX}${payload}.${sign(secret, payload).toString('base64url')}`;
 }
 

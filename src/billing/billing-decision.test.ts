@@ -22,7 +22,7 @@ describe('decide', () => {
     expect(decide(input())).toMatchObject({ anchor: T - 10 * MIN, plan: { plan: 'pro', ended: false }, notes: [] });
   });
 
-  it('re-asserts nothing: the same plan and period said again leave an operator\'s own plan and anchor alone', () => {
+  it("re-asserts nothing: the same plan and period said again leave an operator's own plan and anchor alone", () => {
     const known = stored();
     const decision = decide(input({ known, before: [known], subject: { id: 'org_1', plan: 'starter', anchor: T - 300 * MIN } }));
     expect(decision.anchor).toBeUndefined();
@@ -38,7 +38,10 @@ describe('decide', () => {
 
   it('the end of the last live subscription is the default plan; of an older one, nothing', () => {
     const known = stored();
-    expect(decide(input({ known, before: [known], subject: { id: 'org_1', plan: 'pro', anchor: null }, change: change({ status: 'ended', kind: 'cancel' }) })).plan).toEqual({ plan: 'free', ended: true });
+    expect(decide(input({ known, before: [known], subject: { id: 'org_1', plan: 'pro', anchor: null }, change: change({ status: 'ended', kind: 'cancel' }) })).plan).toEqual({
+      plan: 'free',
+      ended: true,
+    });
     const newer = stored({ subscription: 'sub_2', plan: 'starter', startedAt: T - 50 * MIN });
     const decision = decide(input({ known, before: [known, newer], subject: { id: 'org_1', plan: 'starter', anchor: null }, change: change({ status: 'ended', kind: 'cancel' }) }));
     expect(decision.plan).toBeUndefined();

@@ -41,7 +41,8 @@ export function decide(input: DecisionInput): Decision {
 
   const current = followed(after);
   const isFollowed = current?.provider === provider && current.subscription === change.subscription;
-  if (step.state && step.after.status === 'live' && !isFollowed) notes.push(`plan: the subject follows ${current!.provider} subscription ${current!.subscription}, which started later`);
+  if (step.state && step.after.status === 'live' && !isFollowed)
+    notes.push(`plan: the subject follows ${current!.provider} subscription ${current!.subscription}, which started later`);
   if (step.state && isFollowed && step.after.plan === null && step.after.prices.length > 0) {
     notes.push(`plan: no price or product of the subscription (${step.after.prices.join(', ')}) maps to a plan in billing.${provider}; the plan stays`);
   }

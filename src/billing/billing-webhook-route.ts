@@ -50,7 +50,8 @@ interface Outcome {
 }
 
 const findRecorded = async (deps: BillingWebhookDeps, source: WebhookSource, id: string) =>
-  (await deps.admin.pool.query<{ result: BillingResult }>('SELECT result FROM webhook_events WHERE provider = $1 AND id = $2 AND processed_at IS NOT NULL', [source.provider, id])).rows[0];
+  (await deps.admin.pool.query<{ result: BillingResult }>('SELECT result FROM webhook_events WHERE provider = $1 AND id = $2 AND processed_at IS NOT NULL', [source.provider, id]))
+    .rows[0];
 
 /**
  * Records the event id and applies the event in one transaction: a redelivery — even one
@@ -61,32 +62,41 @@ async function applyOnce(deps: BillingWebhookDeps, turns: Semaphore, source: Web
   const recorded = await findRecorded(deps, source, event.id);
   if (recorded) return { duplicate: true, result: recorded.result, changed: false };
   const { admin } = deps;
-  return turns.run(() => inTransaction(admin.pool, async (db) => {
-    const inserted = await db.query(
-      `INSERT INTO webhook_events (provider, id, type, payload, occurred_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (provider, id) DO NOTHING RETURNING id`,
-      [source.provider, event.id, event.type, raw, event.occurredAt === null ? null : new Date(event.occurredAt)],
-    );
-    if (inserted.rowCount === 0) {
-      const first = await db.query<{ result: BillingResult }>('SELECT result FROM webhook_events WHERE provider = $1 AND id = $2', [source.provider, event.id]);
-      return { duplicate: true, result: first.rows[0]!.result, changed: false };
-    }
-    let applied: { result: BillingResult; changed: boolean };
-    if ('ignored' in event.translation) applied = { result: { status: 'ignored', reason: event.translation.ignored }, changed: false };
-    else {
-      const outcome = await applyBillingChange(db, { engine: deps.engine, subjects: admin.subjects, policy: deps.policy }, source.provider, event.id, event.translation.change, deps.clock.now());
-      if ('unmatched' in outcome) throw new NoSubject(outcome.unmatched);
-      applied = outcome;
-      await unmatchedEvents.resolve(db, source.provider, event.id);
-    }
-    const subject = applied.result.status === 'ignored' ? null : applied.result.subject;
-    await db.query('UPDATE webhook_events SET processed_at = now(), result = $3, subject_id = $4 WHERE provider = $1 AND id = $2', [
-      source.provider,
-      event.id,
-      JSON.stringify(applied.result),
-      subject,
-    ]);
-    return { duplicate: false, ...applied };
-  }));
+  return turns.run(() =>
+    inTransaction(admin.pool, async (db) => {
+      const inserted = await db.query(
+        `INSERT INTO webhook_events (provider, id, type, payload, occurred_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (provider, id) DO NOTHING RETURNING id`,
+        [source.provider, event.id, event.type, raw, event.occurredAt === null ? null : new Date(event.occurredAt)],
+      );
+      if (inserted.rowCount === 0) {
+        const first = await db.query<{ result: BillingResult }>('SELECT result FROM webhook_events WHERE provider = $1 AND id = $2', [source.provider, event.id]);
+        return { duplicate: true, result: first.rows[0]!.result, changed: false };
+      }
+      let applied: { result: BillingResult; changed: boolean };
+      if ('ignored' in event.translation) applied = { result: { status: 'ignored', reason: event.translation.ignored }, changed: false };
+      else {
+        const outcome = await applyBillingChange(
+          db,
+          { engine: deps.engine, subjects: admin.subjects, policy: deps.policy },
+          source.provider,
+          event.id,
+          event.translation.change,
+          deps.clock.now(),
+        );
+        if ('unmatched' in outcome) throw new NoSubject(outcome.unmatched);
+        applied = outcome;
+        await unmatchedEvents.resolve(db, source.provider, event.id);
+      }
+      const subject = applied.result.status === 'ignored' ? null : applied.result.subject;
+      await db.query('UPDATE webhook_events SET processed_at = now(), result = $3, subject_id = $4 WHERE provider = $1 AND id = $2', [
+        source.provider,
+        event.id,
+        JSON.stringify(applied.result),
+        subject,
+      ]);
+      return { duplicate: false, ...applied };
+    }),
+  );
 }
 
 /** The 404 that makes the provider retry, after recording the event for the operator. */
@@ -138,7 +148,8 @@ async function receive(c: Context, deps: BillingWebhookDeps, turns: Semaphore, s
   const log = c.get('log');
   const { result } = outcome;
   if (result.status === 'blocked') log.warn({ provider: source.provider, event: event.id, result }, 'billing asked for a downgrade the subject is above; not applied');
-  else if (result.status === 'stale' && !outcome.duplicate) log.info({ provider: source.provider, event: event.id, result }, 'billing event older than what the subscription reflects; nothing changed');
+  else if (result.status === 'stale' && !outcome.duplicate)
+    log.info({ provider: source.provider, event: event.id, result }, 'billing event older than what the subscription reflects; nothing changed');
   if (outcome.changed && result.status !== 'ignored') await deps.admin.invalidation.publish(result.subject);
   return c.json({ received: true, duplicate: outcome.duplicate, result }, 200);
 }
@@ -161,7 +172,10 @@ const answer = z
         notes: z.array(z.string()).optional().openapi({ description: 'Why parts of the event changed nothing (older state, a period already applied, an unmapped price)' }),
         reason: z.string().optional().openapi({ description: 'Why an event was ignored' }),
       })
-      .openapi({ description: 'applied, unchanged (already reflected), stale (older than what the subscription reflects: nothing changed), blocked (a downgrade below a gauge, recorded) or ignored' }),
+      .openapi({
+        description:
+          'applied, unchanged (already reflected), stale (older than what the subscription reflects: nothing changed), blocked (a downgrade below a gauge, recorded) or ignored',
+      }),
   })
   .openapi('BillingWebhookAnswer');
 

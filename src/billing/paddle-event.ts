@@ -74,7 +74,10 @@ const toPeriod = (p: { starts_at: string; ends_at?: string | null | undefined })
 function subscriptionChange(event: PaddleEvent, policy: Policy): BillingChange {
   const sub = subscriptionSchema.parse(event.data);
   const key = policy.billing.subject_key;
-  const { plan, prices } = planOf(policy.billing.paddle, sub.items.map((i) => ({ price: i.price.id, product: i.price.product_id ?? undefined })));
+  const { plan, prices } = planOf(
+    policy.billing.paddle,
+    sub.items.map((i) => ({ price: i.price.id, product: i.price.product_id ?? undefined })),
+  );
   const subject = subjectIn(sub.custom_data, key);
   const started = sub.started_at ?? sub.created_at;
   return {
@@ -103,7 +106,10 @@ function transactionChange(event: PaddleEvent, policy: Policy): Translation {
   if (!txn.subscription_id) return { ignored: 'the transaction is for no subscription' };
   if (!txn.billing_period) return { ignored: 'the transaction has no billing_period' };
   const key = policy.billing.subject_key;
-  const { plan, prices } = planOf(policy.billing.paddle, txn.items.map((i) => ({ price: i.price?.id ?? i.price_id, product: i.price?.product_id ?? undefined })));
+  const { plan, prices } = planOf(
+    policy.billing.paddle,
+    txn.items.map((i) => ({ price: i.price?.id ?? i.price_id, product: i.price?.product_id ?? undefined })),
+  );
   const subject = subjectIn(txn.custom_data, key);
   return {
     change: {

@@ -1,6 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { ZodError } from 'zod';
-import { billingTestPolicy, paddleEvent, paddleSubscription, paddleTransaction, stripeEvent, stripeInvoice, stripeSubscription, STRIPE_VERSIONS } from '../../test/support/billing-events.js';
+import {
+  billingTestPolicy,
+  paddleEvent,
+  paddleSubscription,
+  paddleTransaction,
+  stripeEvent,
+  stripeInvoice,
+  stripeSubscription,
+  STRIPE_VERSIONS,
+} from '../../test/support/billing-events.js';
 import { parsePolicy } from '../config/load-policy.js';
 import type { BillingChange, Translation } from './billing-change.js';
 import { paddleEventSchema, translatePaddleEvent } from './paddle-event.js';
@@ -38,7 +47,8 @@ describe.each(STRIPE_VERSIONS)('Stripe %s', (version) => {
   });
 
   it('maps statuses: incomplete says nothing yet, unpaid and canceled end the plan; deleted is a cancellation', () => {
-    const as = (status: string, type = 'customer.subscription.updated') => change(stripe(stripeEvent(version, type, stripeSubscription(version, { ...ids, price: 'x', periodStart: T, status }), T)));
+    const as = (status: string, type = 'customer.subscription.updated') =>
+      change(stripe(stripeEvent(version, type, stripeSubscription(version, { ...ids, price: 'x', periodStart: T, status }), T)));
     expect(as('incomplete').status).toBe('pending');
     expect(as('trialing').status).toBe('live');
     expect(as('unpaid').status).toBe('ended');
@@ -46,7 +56,15 @@ describe.each(STRIPE_VERSIONS)('Stripe %s', (version) => {
   });
 
   it('reads a renewal invoice: the line period (not the invoice period), the price, the subject copied from the subscription, its creation time', () => {
-    const invoice = stripeInvoice(version, { id: 'in_1', subscription: 'sub_1', customer: 'cus_1', subject: 'org_1', price: 'price_starter_monthly', periodStart: T, created: T + 1_000 });
+    const invoice = stripeInvoice(version, {
+      id: 'in_1',
+      subscription: 'sub_1',
+      customer: 'cus_1',
+      subject: 'org_1',
+      price: 'price_starter_monthly',
+      periodStart: T,
+      created: T + 1_000,
+    });
     expect(change(stripe(stripeEvent(version, 'invoice.paid', invoice, T + 3_600_000)))).toMatchObject({
       subscription: 'sub_1',
       subject: 'org_1',
@@ -67,7 +85,9 @@ describe.each(STRIPE_VERSIONS)('Stripe %s', (version) => {
 
   it('ignores invoices that open no period or belong to no subscription; refuses one it cannot read, naming the field', () => {
     const invoice = (over: object) => ({ ...stripeInvoice(version, { id: 'in_1', subscription: 'sub_1', customer: 'cus_1', price: 'p', periodStart: T }), ...over });
-    expect(stripe(stripeEvent(version, 'invoice.paid', invoice({ billing_reason: 'manual' }), T))).toEqual({ ignored: expect.stringMatching(/billing_reason "manual" opens no period/) });
+    expect(stripe(stripeEvent(version, 'invoice.paid', invoice({ billing_reason: 'manual' }), T))).toEqual({
+      ignored: expect.stringMatching(/billing_reason "manual" opens no period/),
+    });
     const orphan = invoice({ subscription: null, parent: null });
     expect(stripe(stripeEvent(version, 'invoice.paid', orphan, T))).toEqual({ ignored: 'the invoice is for no subscription' });
     const broken = invoice({ lines: { data: [{ period: { start: 'yesterday' } }] } });
@@ -93,14 +113,26 @@ describe('Paddle', () => {
       period: { start: T, end: T + 30 * 86_400_000 },
       kind: 'update',
     });
-    const canceled = change(paddle(paddleEvent('subscription.canceled', paddleSubscription({ id: 'sub_01', customer: 'ctm_01', price: 'pri_x', periodStart: T, status: 'canceled' }), T)));
+    const canceled = change(
+      paddle(paddleEvent('subscription.canceled', paddleSubscription({ id: 'sub_01', customer: 'ctm_01', price: 'pri_x', periodStart: T, status: 'canceled' }), T)),
+    );
     expect(canceled).toMatchObject({ status: 'ended', kind: 'cancel' });
     expect(canceled.period).toBeUndefined();
   });
 
   it('reads a renewal transaction as of its creation; a numeric subject in custom_data counts', () => {
-    const txn = { ...paddleTransaction({ id: 'txn_01', subscription: 'sub_01', customer: 'ctm_01', price: 'pri_starter_monthly', periodStart: T, created: T + 2_000 }), custom_data: { quotagate_subject: 42 } };
-    expect(change(paddle(paddleEvent('transaction.completed', txn, T + 60_000)))).toMatchObject({ subscription: 'sub_01', subject: '42', at: T + 2_000, plan: 'starter', period: { start: T }, kind: 'renewal' });
+    const txn = {
+      ...paddleTransaction({ id: 'txn_01', subscription: 'sub_01', customer: 'ctm_01', price: 'pri_starter_monthly', periodStart: T, created: T + 2_000 }),
+      custom_data: { quotagate_subject: 42 },
+    };
+    expect(change(paddle(paddleEvent('transaction.completed', txn, T + 60_000)))).toMatchObject({
+      subscription: 'sub_01',
+      subject: '42',
+      at: T + 2_000,
+      plan: 'starter',
+      period: { start: T },
+      kind: 'renewal',
+    });
   });
 
   it('ignores transactions of other origins, without a subscription or without a billing period', () => {

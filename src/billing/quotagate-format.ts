@@ -14,7 +14,9 @@ export const billingEventSchema = z
   .object({
     id: z.string().min(1).max(255, 'must be at most 255 characters').openapi({ description: "The provider's event id; applied once" }),
     type: z.string().min(1).max(100).openapi({ example: 'subscription.renewed' }),
-    occurred_at: iso.optional().openapi({ description: 'When it happened at the provider (default: when received); an event older than what the subject reflects changes nothing' }),
+    occurred_at: iso
+      .optional()
+      .openapi({ description: 'When it happened at the provider (default: when received); an event older than what the subject reflects changes nothing' }),
     data: z
       .record(z.string(), z.unknown())
       .default({})

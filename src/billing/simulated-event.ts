@@ -75,7 +75,16 @@ function stripeSubscription(o: Simulation) {
           current_period_end: s(o.periodStart + MONTH_MS),
           current_period_start: s(o.periodStart),
           metadata: {},
-          price: { id: o.price, object: 'price', active: true, currency: 'usd', product: o.product, recurring: { interval: 'month', interval_count: 1, usage_type: 'licensed' }, type: 'recurring', unit_amount: 2000 },
+          price: {
+            id: o.price,
+            object: 'price',
+            active: true,
+            currency: 'usd',
+            product: o.product,
+            recurring: { interval: 'month', interval_count: 1, usage_type: 'licensed' },
+            type: 'recurring',
+            unit_amount: 2000,
+          },
           quantity: 1,
           subscription: o.subscription,
         },
@@ -117,7 +126,13 @@ function stripeInvoice(o: Simulation) {
           metadata: {},
           parent: {
             invoice_item_details: null,
-            subscription_item_details: { invoice_item: null, proration: false, proration_details: { credited_items: null }, subscription: o.subscription, subscription_item: `si_${o.subscription.slice(4)}` },
+            subscription_item_details: {
+              invoice_item: null,
+              proration: false,
+              proration_details: { credited_items: null },
+              subscription: o.subscription,
+              subscription_item: `si_${o.subscription.slice(4)}`,
+            },
             type: 'subscription_item_details',
           },
           period: { end: s(o.periodStart + MONTH_MS), start: s(o.periodStart) },
@@ -229,7 +244,9 @@ export function simulatedEvent(o: Simulation): string {
 
 /** The signature header (name and value) for `body`, as the provider makes it. */
 export function simulatedSignature(provider: SimulatedProvider, secret: string, body: string, now: number): [string, string] {
-  return provider === 'stripe' ? ['stripe-signature', signPayload(secret, body, now / 1000, STRIPE_SCHEME)] : ['paddle-signature', signPayload(secret, body, now / 1000, PADDLE_SCHEME)];
+  return provider === 'stripe'
+    ? ['stripe-signature', signPayload(secret, body, now / 1000, STRIPE_SCHEME)]
+    : ['paddle-signature', signPayload(secret, body, now / 1000, PADDLE_SCHEME)];
 }
 
 /**

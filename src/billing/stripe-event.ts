@@ -49,9 +49,7 @@ const lineSchema = z.looseObject({
   period: z.looseObject({ start: seconds, end: seconds }),
   price: price.nullish(),
   pricing: z.looseObject({ price_details: z.looseObject({ price: ref, product: z.string().optional() }).optional() }).nullish(),
-  parent: z
-    .looseObject({ type: z.string(), subscription_item_details: z.looseObject({ proration: z.boolean().optional() }).nullish() })
-    .nullish(),
+  parent: z.looseObject({ type: z.string(), subscription_item_details: z.looseObject({ proration: z.boolean().optional() }).nullish() }).nullish(),
 });
 
 const invoiceSchema = z.looseObject({
@@ -77,7 +75,13 @@ const STATUS: Record<string, SubscriptionStatus> = {
   unpaid: 'ended',
   paused: 'ended',
 };
-const SUBSCRIPTION_TYPES = ['customer.subscription.created', 'customer.subscription.updated', 'customer.subscription.deleted', 'customer.subscription.paused', 'customer.subscription.resumed'];
+const SUBSCRIPTION_TYPES = [
+  'customer.subscription.created',
+  'customer.subscription.updated',
+  'customer.subscription.deleted',
+  'customer.subscription.paused',
+  'customer.subscription.resumed',
+];
 const INVOICE_TYPES = ['invoice.paid', 'invoice.payment_succeeded'];
 export const STRIPE_TYPES = [...SUBSCRIPTION_TYPES, ...INVOICE_TYPES];
 /** Invoices that open a billing period: the first one, and each renewal. */
@@ -90,7 +94,10 @@ function subscriptionChange(event: StripeEvent, policy: Policy): BillingChange {
   const sub = subscriptionSchema.parse(event.data.object);
   const key = policy.billing.subject_key;
   const items = sub.items.data.map((item) => ({ ...item, ids: { price: item.price?.id, product: item.price?.product ?? undefined } }));
-  const { plan, prices, index } = planOf(policy.billing.stripe, items.map((i) => i.ids));
+  const { plan, prices, index } = planOf(
+    policy.billing.stripe,
+    items.map((i) => i.ids),
+  );
   // Since 2025-03-31.basil the period sits on each item: the mapped item's, else the latest.
   const item = index === null ? [...items].sort((a, b) => (b.current_period_start ?? 0) - (a.current_period_start ?? 0))[0] : items[index];
   const start = sub.current_period_start ?? item?.current_period_start;

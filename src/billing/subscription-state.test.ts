@@ -67,7 +67,7 @@ describe('renewalAnchor', () => {
     expect(renewalAnchor(Date.UTC(2030, 0, 1), null, T)).toEqual({ note: expect.stringMatching(/already starts at or after/) });
   });
 
-  it('needs no move where the subject\'s own monthly periods already start: a 31st anchor keeps its day after February', () => {
+  it("needs no move where the subject's own monthly periods already start: a 31st anchor keeps its day after February", () => {
     const jan31 = Date.UTC(2031, 0, 31, 9);
     const feb28 = addMonths(jan31, 1);
     expect(new Date(feb28).toISOString()).toBe('2031-02-28T09:00:00.000Z');

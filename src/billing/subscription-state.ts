@@ -41,11 +41,7 @@ export interface Advance {
 const iso = (ms: number) => isoOrNull(ms)!;
 
 /** The subscription after `change`; what of it was older than what the subscription already reflects. */
-export function advance(
-  before: SubscriptionState | null,
-  change: BillingChange,
-  ids: { provider: Provider; subject: string; eventId: string },
-): Advance {
+export function advance(before: SubscriptionState | null, change: BillingChange, ids: { provider: Provider; subject: string; eventId: string }): Advance {
   const notes: string[] = [];
   const state = before === null || change.at >= before.stateAt;
   if (!state) notes.push(`state: the subscription's state as of ${iso(before.stateAt)} is newer than this event's (${iso(change.at)})`);

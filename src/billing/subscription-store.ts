@@ -40,10 +40,10 @@ const toState = (r: Row): SubscriptionState => ({
 export const subscriptionStore = {
   /** One subscription, or null when no event of it was applied yet; `lock`: until the transaction ends. */
   async get(db: Queryable, provider: Provider, subscription: string, options: { lock?: boolean } = {}): Promise<SubscriptionState | null> {
-    const { rows } = await db.query<Row>(
-      `SELECT ${COLUMNS} FROM billing_subscriptions WHERE provider = $1 AND subscription_id = $2${options.lock ? ' FOR UPDATE' : ''}`,
-      [provider, subscription],
-    );
+    const { rows } = await db.query<Row>(`SELECT ${COLUMNS} FROM billing_subscriptions WHERE provider = $1 AND subscription_id = $2${options.lock ? ' FOR UPDATE' : ''}`, [
+      provider,
+      subscription,
+    ]);
     return rows[0] ? toState(rows[0]) : null;
   },
 

@@ -89,21 +89,13 @@ describe('loadEnv', () => {
   });
 
   it('refuses QG_NOTIFY_URL without QG_NOTIFY_SECRET, naming the secret', () => {
-    expect(problemsOf({ QG_NOTIFY_URL: 'https://hooks.example.com/quotagate' })).toEqual([
-      expect.stringMatching(/^QG_NOTIFY_SECRET: is required when QG_NOTIFY_URL is set/),
-    ]);
-    expect(problemsOf({ QG_NOTIFY_URL: 'https://hooks.example.com/quotagate', QG_NOTIFY_SECRET: '' })).toEqual([
-      expect.stringMatching(/^QG_NOTIFY_SECRET: is required/),
-    ]);
+    expect(problemsOf({ QG_NOTIFY_URL: 'https://hooks.example.com/quotagate' })).toEqual([expect.stringMatching(/^QG_NOTIFY_SECRET: is required when QG_NOTIFY_URL is set/)]);
+    expect(problemsOf({ QG_NOTIFY_URL: 'https://hooks.example.com/quotagate', QG_NOTIFY_SECRET: '' })).toEqual([expect.stringMatching(/^QG_NOTIFY_SECRET: is required/)]);
   });
 
   it('refuses a short QG_NOTIFY_SECRET, a QG_NOTIFY_URL that is not http(s) and an abuse rate below 1', () => {
-    expect(problemsOf({ QG_NOTIFY_URL: 'https://h.example.com', QG_NOTIFY_SECRET: 'short' })).toEqual([
-      'QG_NOTIFY_SECRET: must be at least 16 characters',
-    ]);
-    expect(problemsOf({ QG_NOTIFY_URL: 'ftp://h.example.com', QG_NOTIFY_SECRET: 'x'.repeat(16) })).toEqual([
-      'QG_NOTIFY_URL: must be an http(s) URL',
-    ]);
+    expect(problemsOf({ QG_NOTIFY_URL: 'https://h.example.com', QG_NOTIFY_SECRET: 'short' })).toEqual(['QG_NOTIFY_SECRET: must be at least 16 characters']);
+    expect(problemsOf({ QG_NOTIFY_URL: 'ftp://h.example.com', QG_NOTIFY_SECRET: 'x'.repeat(16) })).toEqual(['QG_NOTIFY_URL: must be an http(s) URL']);
     expect(problemsOf({ QG_ABUSE_DENIALS_PER_MINUTE: '0' })).toEqual([expect.stringMatching(/^QG_ABUSE_DENIALS_PER_MINUTE: Too small/)]);
   });
 

@@ -107,11 +107,7 @@ describe('unknown keys are errors, not silently ignored', () => {
   });
 
   it('in a charge', () => {
-    expectOneProblem(
-      policyWith({ routes: [route({ charge: [{ metric: 'gens', amount: 1, cost: 2 }] })] }),
-      'routes.0.charge.0',
-      /Unrecognized key: "cost"/,
-    );
+    expectOneProblem(policyWith({ routes: [route({ charge: [{ metric: 'gens', amount: 1, cost: 2 }] })] }), 'routes.0.charge.0', /Unrecognized key: "cost"/);
   });
 });
 
@@ -131,11 +127,7 @@ describe('metrics and plans', () => {
   it('a plan without a limit for some metric', () => {
     const doc = base();
     doc.plans = { ...(doc.plans as Doc), pro: { limits: { gens: null, projects: 50 } } }; // no tokens
-    expectOneProblem(
-      doc,
-      'plans.pro.limits.tokens',
-      /missing: every metric needs a limit/,
-    );
+    expectOneProblem(doc, 'plans.pro.limits.tokens', /missing: every metric needs a limit/);
   });
 
   it('a plan limit for a metric that does not exist', () => {
@@ -149,19 +141,11 @@ describe('metrics and plans', () => {
 
 describe('routes', () => {
   it('charging an unknown metric', () => {
-    expectOneProblem(
-      policyWith({ routes: [route({ charge: [{ metric: 'images', amount: 1 }] })] }),
-      'routes.0.charge.0.metric',
-      /unknown metric "images"/,
-    );
+    expectOneProblem(policyWith({ routes: [route({ charge: [{ metric: 'images', amount: 1 }] })] }), 'routes.0.charge.0.metric', /unknown metric "images"/);
   });
 
   it('releasing a counter metric (only gauges go down)', () => {
-    expectOneProblem(
-      policyWith({ routes: [route({ charge: [], release: [{ metric: 'gens', amount: 1 }] })] }),
-      'routes.0.release.0.metric',
-      /only gauge metrics can be released/,
-    );
+    expectOneProblem(policyWith({ routes: [route({ charge: [], release: [{ metric: 'gens', amount: 1 }] })] }), 'routes.0.release.0.metric', /only gauge metrics can be released/);
   });
 
   it('two routes with one name', () => {
@@ -179,11 +163,7 @@ describe('routes', () => {
 
   it('a reservation read from nowhere the request has', () => {
     const charge = { metric: 'tokens', reserve: { from: 'payload.max_tokens', default: 1024 }, settle: { from: 'response.usage.total_tokens' } };
-    expectOneProblem(
-      policyWith({ routes: [route({ charge: [charge] })] }),
-      'routes.0.charge.0.reserve.from',
-      /body\.<path>, query\.<name> or header\.<name>/,
-    );
+    expectOneProblem(policyWith({ routes: [route({ charge: [charge] })] }), 'routes.0.charge.0.reserve.from', /body\.<path>, query\.<name> or header\.<name>/);
   });
 });
 

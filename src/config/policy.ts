@@ -9,8 +9,7 @@ import { UNSTORABLE_TEXT_MESSAGE, unstorableTextPath } from '../lib/storable-tex
 /** Metric and plan names end up inside Redis keys and Prometheus labels: keep them plain. */
 export const NAME_PATTERN = /^[a-z][a-z0-9_]{0,62}$/;
 export const ROUTE_NAME_PATTERN = /^[a-z][a-z0-9_-]{0,62}$/;
-const named = (what: string, pattern: RegExp) =>
-  z.string().regex(pattern, `${what} must match ${pattern.source}`);
+const named = (what: string, pattern: RegExp) => z.string().regex(pattern, `${what} must match ${pattern.source}`);
 
 const wholeNumber = z.number().int('must be a whole number').min(0, 'must be ≥ 0');
 
@@ -35,12 +34,8 @@ export const planSchema = z.strictObject({
  * Where a value is read from: `body.<json path>` / `query.<name>` / `header.<name>` on the
  * request, `response.<json path>` / `header.<name>` on the response.
  */
-const requestSource = z
-  .string()
-  .regex(/^(body|query|header)\.[A-Za-z0-9_.-]+$/, 'must be body.<path>, query.<name> or header.<name>');
-const responseSource = z
-  .string()
-  .regex(/^(response|header)\.[A-Za-z0-9_.-]+$/, 'must be response.<path> or header.<name>');
+const requestSource = z.string().regex(/^(body|query|header)\.[A-Za-z0-9_.-]+$/, 'must be body.<path>, query.<name> or header.<name>');
+const responseSource = z.string().regex(/^(response|header)\.[A-Za-z0-9_.-]+$/, 'must be response.<path> or header.<name>');
 
 export const fixedChargeSchema = z.strictObject({
   metric: z.string(),
@@ -90,7 +85,10 @@ export const providerPlansSchema = z.strictObject({
 /** Stripe and Paddle subscriptions as plans (README "Stripe" and "Paddle"). */
 export const billingSchema = z.strictObject({
   /** The metadata (Stripe) or custom_data (Paddle) key the operator sets to the subject id at checkout. */
-  subject_key: z.string().regex(/^[A-Za-z0-9_.-]{1,40}$/, 'must be 1–40 of A–Z, a–z, 0–9, _ . -').default('quotagate_subject'),
+  subject_key: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]{1,40}$/, 'must be 1–40 of A–Z, a–z, 0–9, _ . -')
+    .default('quotagate_subject'),
   stripe: providerPlansSchema.default({ prices: {}, products: {} }),
   paddle: providerPlansSchema.default({ prices: {}, products: {} }),
 });
@@ -108,7 +106,21 @@ export const policySchema = z
   .superRefine((policy, ctx) => checkReferences(policy as unknown as LoosePolicy, ctx.addIssue.bind(ctx)), { when: () => true });
 
 /** Paths the gateway answers itself; no route may take them over. */
-export const RESERVED_PATHS = ['/v1/usage', '/v1/usage-tokens', '/v1/consume', '/v1/check', '/v1/reservations', '/v1/release', '/healthz', '/readyz', '/metrics', '/openapi.json', '/docs', '/admin', '/webhooks'];
+export const RESERVED_PATHS = [
+  '/v1/usage',
+  '/v1/usage-tokens',
+  '/v1/consume',
+  '/v1/check',
+  '/v1/reservations',
+  '/v1/release',
+  '/healthz',
+  '/readyz',
+  '/metrics',
+  '/openapi.json',
+  '/docs',
+  '/admin',
+  '/webhooks',
+];
 
 type Loose = Record<string, unknown>;
 interface LoosePolicy {

@@ -6,7 +6,8 @@ const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE
 /** SQLSTATE classes: 08 connection exception, 53 insufficient resources, 57P operator intervention (shutdown). */
 const OUTAGE_SQLSTATE = /^(08|53|57P)/;
 /** What pg and pg-pool throw without a code when a connection fails or ends, or a query outlives query_timeout. */
-const OUTAGE_MESSAGE = /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Connection terminated unexpectedly|Query read timeout)/;
+const OUTAGE_MESSAGE =
+  /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Connection terminated unexpectedly|Query read timeout)/;
 
 export function isPostgresOutage(err: unknown): boolean {
   if (!(err instanceof Error)) return false;

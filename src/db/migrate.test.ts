@@ -7,8 +7,20 @@ import { createScratchDatabase } from '../../test/support/services.js';
 import { migrate, MIGRATIONS_DIR, MIGRATIONS_TABLE } from './migrate.js';
 
 const TABLES = [
-  'api_keys', 'audit_log', 'grants', 'ledger_idempotency', 'notifications', 'reconciliation_drifts', 'reconciliation_runs',
-  'subjects', 'usage_counters', 'usage_events', 'webhook_events', 'billing_subscriptions', 'billing_customers', 'billing_unmatched',
+  'api_keys',
+  'audit_log',
+  'grants',
+  'ledger_idempotency',
+  'notifications',
+  'reconciliation_drifts',
+  'reconciliation_runs',
+  'subjects',
+  'usage_counters',
+  'usage_events',
+  'webhook_events',
+  'billing_subscriptions',
+  'billing_customers',
+  'billing_unmatched',
 ];
 
 /** Every migration in migrations/ (`NNN_name.sql`), by the name node-pg-migrate records. */
@@ -28,9 +40,7 @@ async function query<T extends object>(url: string, sql: string, params: unknown
 }
 
 const userTables = (url: string) =>
-  query<{ name: string }>(url, `SELECT tablename AS name FROM pg_tables WHERE schemaname = 'public' ORDER BY 1`).then(
-    (rows) => rows.map((r) => r.name),
-  );
+  query<{ name: string }>(url, `SELECT tablename AS name FROM pg_tables WHERE schemaname = 'public' ORDER BY 1`).then((rows) => rows.map((r) => r.name));
 
 describe('migrate', () => {
   let db: Awaited<ReturnType<typeof createScratchDatabase>>;

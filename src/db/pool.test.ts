@@ -7,9 +7,7 @@ describe('createPool', () => {
   it('names its connections and applies the statement timeout', async () => {
     const pool = createPool(databaseUrl(), { statementTimeoutMs: 200 });
     try {
-      const { rows } = await pool.query<{ app: string; timeout: string }>(
-        `SELECT current_setting('application_name') AS app, current_setting('statement_timeout') AS timeout`,
-      );
+      const { rows } = await pool.query<{ app: string; timeout: string }>(`SELECT current_setting('application_name') AS app, current_setting('statement_timeout') AS timeout`);
       expect(rows[0]).toEqual({ app: 'quotagate', timeout: '200ms' });
       await expect(pool.query('SELECT pg_sleep(2)')).rejects.toThrow(/statement timeout/);
     } finally {

@@ -34,27 +34,20 @@ describe('ledger (usage_events)', () => {
   it('refuses UPDATE and DELETE: the ledger is append-only', async () => {
     const id = uid('evt');
     await insertEvent(pool, { id, at: new Date().toISOString() });
-    await expect(pool.query(`UPDATE usage_events SET delta = 5 WHERE event_id = $1`, [id])).rejects.toThrow(
-      /append-only: UPDATE/,
-    );
+    await expect(pool.query(`UPDATE usage_events SET delta = 5 WHERE event_id = $1`, [id])).rejects.toThrow(/append-only: UPDATE/);
     await expect(pool.query(`DELETE FROM usage_events WHERE event_id = $1`, [id])).rejects.toThrow(/append-only: DELETE/);
     const { rows } = await pool.query<{ delta: string }>(`SELECT delta FROM usage_events WHERE event_id = $1`, [id]);
     expect(rows).toEqual([{ delta: '1' }]);
   });
 
   it('accepts only the known event kinds', async () => {
-    await expect(insertEvent(pool, { id: uid('evt'), at: new Date().toISOString(), kind: 'bogus' })).rejects.toThrow(
-      /usage_events_kind_check/,
-    );
+    await expect(insertEvent(pool, { id: uid('evt'), at: new Date().toISOString(), kind: 'bogus' })).rejects.toThrow(/usage_events_kind_check/);
   });
 
   it('keeps an event from a month without a partition in the default partition', async () => {
     const id = uid('evt');
     await insertEvent(pool, { id, at: '1999-01-15T00:00:00Z' });
-    const { rows } = await pool.query<{ part: string }>(
-      `SELECT tableoid::regclass::text AS part FROM usage_events WHERE event_id = $1`,
-      [id],
-    );
+    const { rows } = await pool.query<{ part: string }>(`SELECT tableoid::regclass::text AS part FROM usage_events WHERE event_id = $1`, [id]);
     expect(rows).toEqual([{ part: 'usage_events_default' }]);
   });
 });
@@ -76,12 +69,9 @@ describe('ensure_usage_event_partitions', () => {
   // Years well past the months the migration creates from today, whatever today is.
   const Y = new Date().getUTCFullYear() + 5;
   const [Y1, Y2, Y3] = [Y + 1, Y + 2, Y + 3];
-  const ensure = async (from: string, months: number) =>
-    (await pool.query<{ n: number }>(`SELECT ensure_usage_event_partitions($1, $2) AS n`, [from, months])).rows[0]!.n;
+  const ensure = async (from: string, months: number) => (await pool.query<{ n: number }>(`SELECT ensure_usage_event_partitions($1, $2) AS n`, [from, months])).rows[0]!.n;
   const partitionOf = async (id: string) =>
-    (
-      await pool.query<{ part: string }>(`SELECT tableoid::regclass::text AS part FROM usage_events WHERE event_id = $1`, [id])
-    ).rows[0]?.part;
+    (await pool.query<{ part: string }>(`SELECT tableoid::regclass::text AS part FROM usage_events WHERE event_id = $1`, [id])).rows[0]?.part;
 
   it('creates missing months only, so it can run at every start', async () => {
     expect(await ensure(`${Y}-01-20`, 3)).toBe(3);
@@ -140,21 +130,15 @@ describe('subjects, keys and grants', () => {
     const good = `org:${randomUUID()}@a.b_c-d`;
     await pool.query(`INSERT INTO subjects (id, plan) VALUES ($1, 'free')`, [good]);
     for (const bad of ['', 'has space', 'semi;colon', 'x'.repeat(129), 'pipe|id']) {
-      await expect(pool.query(`INSERT INTO subjects (id, plan) VALUES ($1, 'free')`, [bad])).rejects.toThrow(
-        /subjects_id_check/,
-      );
+      await expect(pool.query(`INSERT INTO subjects (id, plan) VALUES ($1, 'free')`, [bad])).rejects.toThrow(/subjects_id_check/);
     }
   });
 
   it('deletes a subject’s keys with it; its grants stay, like its ledger', async () => {
     const subject = uid('sub');
     await pool.query(`INSERT INTO subjects (id, plan) VALUES ($1, 'free')`, [subject]);
-    await pool.query(`INSERT INTO api_keys (id, subject_id, prefix, hash) VALUES ($1, $2, 'qg_abcd', sha256($3::bytea))`, [
-      uid('key'), subject, randomUUID(),
-    ]);
-    await pool.query(`INSERT INTO grants (id, subject_id, metric, amount, remaining) VALUES ($1, $2, 'gens', 10, 10)`, [
-      uid('grant'), subject,
-    ]);
+    await pool.query(`INSERT INTO api_keys (id, subject_id, prefix, hash) VALUES ($1, $2, 'qg_abcd', sha256($3::bytea))`, [uid('key'), subject, randomUUID()]);
+    await pool.query(`INSERT INTO grants (id, subject_id, metric, amount, remaining) VALUES ($1, $2, 'gens', 10, 10)`, [uid('grant'), subject]);
     await pool.query(`DELETE FROM subjects WHERE id = $1`, [subject]);
     const { rows } = await pool.query<{ keys: number; grants: number }>(
       `SELECT (SELECT count(*)::int FROM api_keys WHERE subject_id = $1) AS keys,
@@ -168,9 +152,7 @@ describe('subjects, keys and grants', () => {
     const subject = uid('sub');
     await pool.query(`INSERT INTO subjects (id, plan) VALUES ($1, 'free')`, [subject]);
     const grant = (amount: number, remaining: number) =>
-      pool.query(`INSERT INTO grants (id, subject_id, metric, amount, remaining) VALUES ($1, $2, 'gens', $3, $4)`, [
-        uid('grant'), subject, amount, remaining,
-      ]);
+      pool.query(`INSERT INTO grants (id, subject_id, metric, amount, remaining) VALUES ($1, $2, 'gens', $3, $4)`, [uid('grant'), subject, amount, remaining]);
     await expect(grant(0, 0)).rejects.toThrow(/grants_amount_check/);
     await expect(grant(5, -1)).rejects.toThrow(/grants_remaining_check/);
     await expect(grant(5, 6)).rejects.toThrow(/grants_remaining_le_amount/);

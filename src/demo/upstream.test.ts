@@ -20,7 +20,13 @@ function call(method: string, path: string, body?: unknown, headers: Record<stri
 const json = (res: Response): Promise<any> => res.json();
 
 const chat = (body: unknown, headers?: Record<string, string>) => call('POST', '/v1/chat/completions', body, headers);
-const hello = { model: 'demo-1', messages: [{ role: 'user', content: 'hello' }, { role: 'user', content: 'world!!' }] };
+const hello = {
+  model: 'demo-1',
+  messages: [
+    { role: 'user', content: 'hello' },
+    { role: 'user', content: 'world!!' },
+  ],
+};
 
 /** The `data:` payloads of a complete event stream. */
 async function events(res: Response): Promise<string[]> {

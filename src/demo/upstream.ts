@@ -103,8 +103,7 @@ export async function startDemoUpstream(options: { host?: string; port?: number 
 
   async function chatCompletions(req: IncomingMessage, res: ServerResponse, body: string, signal: AbortSignal): Promise<void> {
     const chat = parseChatRequest(body);
-    const completionTokens =
-      intHeader(req, 'x-demo-completion-tokens', 0, 100_000) ?? Math.min(chat.maxTokens, DEFAULT_COMPLETION_TOKENS);
+    const completionTokens = intHeader(req, 'x-demo-completion-tokens', 0, 100_000) ?? Math.min(chat.maxTokens, DEFAULT_COMPLETION_TOKENS);
     const chunkDelayMs = intHeader(req, 'x-demo-chunk-delay-ms', 0, MAX_WAIT_MS) ?? 10;
     const gate = req.headers['x-demo-gate'];
     const usage = {

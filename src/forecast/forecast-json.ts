@@ -10,7 +10,10 @@ export const forecastSchema = z
     daily_rate: z.number().openapi({ description: 'Projected units per day, now' }),
     projected_used: z.number().int().openapi({ description: 'Projected usage when the period ends' }),
     projected_percent: z.number().openapi({ description: 'projected_used / (used + remaining), in %' }),
-    limit_reached_at: z.string().nullable().openapi({ description: 'When remaining is projected to reach 0, if before the period ends; null otherwise (also when it already has)' }),
+    limit_reached_at: z
+      .string()
+      .nullable()
+      .openapi({ description: 'When remaining is projected to reach 0, if before the period ends; null otherwise (also when it already has)' }),
     daily_budget: z.number().openapi({ description: 'Units per day that last until the period ends' }),
   })
   .openapi('Forecast');

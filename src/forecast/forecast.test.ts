@@ -119,7 +119,7 @@ describe('forecastCounter', () => {
     expect(f.dailyRate).toBe(145); // at x = 14, today's start
     // From today (x = 14) to x = 28 the line rises to 285, then stays there.
     const period = periodAt(clock.now());
-    const rising = (145 + 285) / 2 * 14;
+    const rising = ((145 + 285) / 2) * 14;
     const flat = 285 * (daysLeft(period, clock.now()) - 14);
     expect(Math.abs(f.projectedUsed - (rising + Math.max(0, flat)))).toBeLessThan(1);
   });

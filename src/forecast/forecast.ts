@@ -92,7 +92,7 @@ export function forecastCounter(input: ForecastInput): Forecast | null {
   let limitReachedAt: number | null = null;
   const path: Forecast['path'] = [];
   // Steps end on whole hours, so every midnight is a step's end.
-  for (let t = now; t < period.end; ) {
+  for (let t = now; t < period.end;) {
     const next = Math.min(t - (t % STEP) + STEP, period.end);
     const units = ((rateAt(t) + rateAt(next)) / 2) * ((next - t) / DAY_MS);
     if (limitReachedAt === null && remaining > 0 && added + units >= remaining) {

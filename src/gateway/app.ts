@@ -85,7 +85,7 @@ export function createApp(deps: AppDeps): OpenAPIHono {
   app.openAPIRegistry.registerComponent('securitySchemes', 'usageToken', {
     type: 'http',
     scheme: 'bearer',
-    description: 'A usage token (qgu_…) from POST /v1/usage-tokens: reads one subject\'s usage, nothing else',
+    description: "A usage token (qgu_…) from POST /v1/usage-tokens: reads one subject's usage, nothing else",
   });
   app.openAPIRegistry.registerPath({
     method: 'get',

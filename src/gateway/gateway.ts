@@ -62,7 +62,11 @@ const PROBE_TIMEOUT_MS = 1_000;
 const withTimeout = <T>(work: Promise<T>, ms: number): Promise<T> =>
   Promise.race([work, new Promise<never>((_, reject) => setTimeout(() => reject(new Error('timed out')), ms).unref())]);
 
-const probe = (work: () => Promise<unknown>) => withTimeout(work(), PROBE_TIMEOUT_MS).then(() => true, () => false);
+const probe = (work: () => Promise<unknown>) =>
+  withTimeout(work(), PROBE_TIMEOUT_MS).then(
+    () => true,
+    () => false,
+  );
 
 /** Everything the HTTP layer needs, built from the environment and open connections. */
 export function gatewayDeps(

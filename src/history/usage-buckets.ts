@@ -2,7 +2,6 @@ import { FORECAST_BASIS_DAYS } from '../forecast/forecast.js';
 import type { RollupRow } from './rollup-rows.js';
 import { DAY_MS } from '../lib/utc-days.js';
 
-
 /** Usage in one stretch of time (a UTC day or hour). */
 export interface UsageBucket {
   /** Start, ms. */

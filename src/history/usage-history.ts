@@ -72,7 +72,15 @@ export class UsageHistory {
       try {
         const rows = await readRollups(this.pool, [subject.id], today - FORECAST_BASIS_DAYS * DAY_MS, today);
         // Every metric with rows; one without has used nothing, which makes no forecast either.
-        basis = new Map([...new Set(rows.map((r) => r.metric))].map((metric) => [metric, forecastBasis(rows.filter((r) => r.metric === metric), today)]));
+        basis = new Map(
+          [...new Set(rows.map((r) => r.metric))].map((metric) => [
+            metric,
+            forecastBasis(
+              rows.filter((r) => r.metric === metric),
+              today,
+            ),
+          ]),
+        );
         this.bases.set(key, basis, Math.min(BASIS_TTL_MS, today + DAY_MS - now));
       } catch (err) {
         this.logger.warn({ err: (err as Error).message, subject: subject.id }, 'could not read the usage history; answering usage without forecasts');

@@ -17,7 +17,6 @@ export function decisionHeaders(decision: Decision, now: number): Record<string,
   }
 }
 
-
 export function usageJson(m: MetricUsage) {
   return {
     metric: m.metric,

@@ -46,5 +46,4 @@ export function errorHandler(logger: Logger, onPostgresOutage: () => void = () =
   };
 }
 
-export const notFound: NotFoundHandler = (c) =>
-  problemResponse(problemBody('not_found', `no route for ${c.req.method} ${new URL(c.req.url).pathname}`));
+export const notFound: NotFoundHandler = (c) => problemResponse(problemBody('not_found', `no route for ${c.req.method} ${new URL(c.req.url).pathname}`));

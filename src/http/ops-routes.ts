@@ -32,7 +32,5 @@ export function registerOpsRoutes(app: OpenAPIHono, deps: GatewayDeps): void {
     const ready = Object.values(checks).every(Boolean);
     return ready ? c.json({ status: 'ok' as const, checks }, 200) : c.json({ status: 'unavailable' as const, checks }, 503);
   });
-  app.openapi(metrics, async (c) =>
-    c.text(await deps.metrics.exposition(), 200, { 'content-type': deps.metrics.registry.contentType }),
-  );
+  app.openapi(metrics, async (c) => c.text(await deps.metrics.exposition(), 200, { 'content-type': deps.metrics.registry.contentType }));
 }

@@ -66,10 +66,7 @@ export async function recordDeadLetter(db: Queryable, letter: DeadLetter, event:
 }
 
 /** A page of dead letters, newest first, after the (created_at, event_id) of `before`. */
-export async function listDeadLetters(
-  pool: Pool,
-  query: { state?: DeadLetterState; subject?: string; before?: [string, string]; limit: number },
-): Promise<DeadLetterRow[]> {
+export async function listDeadLetters(pool: Pool, query: { state?: DeadLetterState; subject?: string; before?: [string, string]; limit: number }): Promise<DeadLetterRow[]> {
   const { rows } = await pool.query<DeadLetterRow>(
     `SELECT event_id, subject_id, metric, kind, stream_id, event, error, sqlstate, state, attempts, created_at, updated_at, replayed_by
        FROM ledger_dead_letters

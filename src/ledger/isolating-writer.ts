@@ -68,7 +68,10 @@ export class IsolatingWriter {
   }
 
   private report(letter: DeadLetter): void {
-    this.logger.error({ event: letter.eventId, subject: letter.subjectId, state: letter.state, err: letter.error, sqlstate: letter.sqlstate }, 'the ledger refused an event; set aside as a dead letter');
+    this.logger.error(
+      { event: letter.eventId, subject: letter.subjectId, state: letter.state, err: letter.error, sqlstate: letter.sqlstate },
+      'the ledger refused an event; set aside as a dead letter',
+    );
     for (const observer of this.observers) observer.deadLettered(letter);
   }
 }

@@ -58,8 +58,21 @@ export function decodeLedgerEvent(streamId: string, flat: readonly string[]): Le
   const { id, k, s, m, p, d, v, t } = e;
   if (!isText(id) || !isText(k) || !isText(s) || !isText(m)) throw new MalformedEntryError(`outbox entry ${streamId}: id, k, s and m must be non-empty strings`);
   if (!KINDS.has(k)) throw new MalformedEntryError(`outbox entry ${streamId}: unknown kind "${k}"`);
-  if (!(p === null || isInteger(p)) || !isInteger(d) || !isInteger(v) || !isInteger(t)) throw new MalformedEntryError(`outbox entry ${streamId}: p, d, v and t must be integers (p may be null)`);
-  return { id, kind: k, subjectId: s, metric: m, periodStart: p, delta: d, valueAfter: v, occurredAt: t, extra: object(e.x, 'x', streamId), context: object(e.c, 'c', streamId), streamId };
+  if (!(p === null || isInteger(p)) || !isInteger(d) || !isInteger(v) || !isInteger(t))
+    throw new MalformedEntryError(`outbox entry ${streamId}: p, d, v and t must be integers (p may be null)`);
+  return {
+    id,
+    kind: k,
+    subjectId: s,
+    metric: m,
+    periodStart: p,
+    delta: d,
+    valueAfter: v,
+    occurredAt: t,
+    extra: object(e.x, 'x', streamId),
+    context: object(e.c, 'c', streamId),
+    streamId,
+  };
 }
 
 /** `[[grant id, units], ...]` from an event's draws or restored list (absent or {} = none). */

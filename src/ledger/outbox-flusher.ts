@@ -118,7 +118,13 @@ export class OutboxFlusher {
     }
     const fresh = await this.deps.writer.write(events);
     // Malformed entries too: reported above, they must not come back and block the partition.
-    await this.deps.scripts.run(ackOutboxCall(this.deps.keys.outbox(partition), FLUSH_GROUP, entries.map(([id]) => id)));
+    await this.deps.scripts.run(
+      ackOutboxCall(
+        this.deps.keys.outbox(partition),
+        FLUSH_GROUP,
+        entries.map(([id]) => id),
+      ),
+    );
     const now = this.deps.clock.now();
     for (const observer of this.deps.observers) observer.committed(partition, events, fresh, now);
     return events.length;

@@ -55,23 +55,18 @@ const POLL_MS = 50;
  * Every drift is stored with its run.
  */
 export class Reconciler {
-  constructor(
-    private readonly deps: { redis: RedisClient; scripts: Scripts; keys: KeySchema; pool: Pool; logger: Logger; options: ReconcileOptions },
-  ) {}
+  constructor(private readonly deps: { redis: RedisClient; scripts: Scripts; keys: KeySchema; pool: Pool; logger: Logger; options: ReconcileOptions }) {}
 
   async run(trigger: 'schedule' | 'manual'): Promise<ReconcileReport> {
     const { pool } = this.deps;
-    const { rows: started } = await pool.query<{ id: string; at: Date }>(
-      `INSERT INTO reconciliation_runs (trigger) VALUES ($1) RETURNING id, started_at AS at`,
-      [trigger],
-    );
+    const { rows: started } = await pool.query<{ id: string; at: Date }>(`INSERT INTO reconciliation_runs (trigger) VALUES ($1) RETURNING id, started_at AS at`, [trigger]);
     const runId = started[0]!.id;
     try {
       const report = await this.compare(runId, started[0]!.at);
-      await pool.query(
-        `UPDATE reconciliation_runs SET finished_at = now(), status = 'finished', stats = $2 WHERE id = $1`,
-        [runId, JSON.stringify({ compared: report.compared, skipped: report.skipped, drifts: report.drifts.length, repaired: report.drifts.filter((d) => d.action === 'repaired').length })],
-      );
+      await pool.query(`UPDATE reconciliation_runs SET finished_at = now(), status = 'finished', stats = $2 WHERE id = $1`, [
+        runId,
+        JSON.stringify({ compared: report.compared, skipped: report.skipped, drifts: report.drifts.length, repaired: report.drifts.filter((d) => d.action === 'repaired').length }),
+      ]);
       return report;
     } catch (err) {
       await pool.query(`UPDATE reconciliation_runs SET finished_at = now(), status = 'failed', stats = $2 WHERE id = $1`, [
@@ -93,7 +88,12 @@ export class Reconciler {
     for (const [subjectId, keys] of bySubject) {
       const partition = this.deps.keys.partitionOf(subjectId);
       const outbox = this.deps.keys.outbox(partition);
-      const snap = await this.deps.scripts.run(snapshotCall(outbox, keys.map((k) => k.key)));
+      const snap = await this.deps.scripts.run(
+        snapshotCall(
+          outbox,
+          keys.map((k) => k.key),
+        ),
+      );
       keys.forEach((t, i) => snapshots.push({ tracked: t, value: snap.values[i]!, watermark: snap.watermark }));
       const mark = partitionMarks.get(partition);
       if (!mark || compareIds(snap.watermark, mark) > 0) partitionMarks.set(partition, snap.watermark);

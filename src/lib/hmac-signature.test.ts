@@ -103,7 +103,7 @@ describe('the Paddle scheme: ts=<unix>;h1=<hex> over "<ts>:<body>"', () => {
     expect(verifySignature(SECRET, header, BODY, NOW, 300, PADDLE_SCHEME)).toBe(true);
   });
 
-  it('accepts any one h1 among several, and refuses the other schemes\' spelling', () => {
+  it("accepts any one h1 among several, and refuses the other schemes' spelling", () => {
     const good = signPayload(SECRET, BODY, NOW, PADDLE_SCHEME).split('h1=')[1]!;
     const other = signPayload('pdl_ntfset_old_secret_0', BODY, NOW, PADDLE_SCHEME).split('h1=')[1]!;
     expect(verifySignature(SECRET, `ts=${NOW};h1=${other};h1=${good}`, BODY, NOW, 300, PADDLE_SCHEME)).toBe(true);

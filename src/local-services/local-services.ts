@@ -74,10 +74,9 @@ async function chooseService(spec: ServiceSpec, log: (line: string) => void): Pr
     const server = await spec.startEmbedded();
     return { url: spec.embeddedUrl, source: 'embedded', stop: () => server.stop() };
   } catch (err) {
-    throw new Error(
-      `No ${spec.name}: nothing answers at ${redactPassword(spec.localUrl)} and the embedded fallback failed: ${(err as Error).message}\n${spec.installHint}`,
-      { cause: err },
-    );
+    throw new Error(`No ${spec.name}: nothing answers at ${redactPassword(spec.localUrl)} and the embedded fallback failed: ${(err as Error).message}\n${spec.installHint}`, {
+      cause: err,
+    });
   }
 }
 
@@ -97,9 +96,10 @@ export async function startLocalServices(options: LocalServicesOptions): Promise
         localUrl: options.localRedisUrl,
         embeddedUrl: embeddedRedisUrl(redisPort),
         answers: redisAnswers,
-        startEmbedded: () => startEmbeddedRedis({ dataDir: options.dataDir, port: redisPort, command: redisCommand }).catch((err: NodeJS.ErrnoException) => {
-          throw err.code === 'ENOENT' ? new Error(`${redisCommand} is not on PATH`) : err;
-        }),
+        startEmbedded: () =>
+          startEmbeddedRedis({ dataDir: options.dataDir, port: redisPort, command: redisCommand }).catch((err: NodeJS.ErrnoException) => {
+            throw err.code === 'ENOENT' ? new Error(`${redisCommand} is not on PATH`) : err;
+          }),
         installHint:
           'Install Redis ≥ 7 (Debian/Ubuntu: apt-get install redis-server; macOS: brew install redis) so that redis-server is on PATH, or set REDIS_URL to a running Redis.',
       },

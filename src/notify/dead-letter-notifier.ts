@@ -15,7 +15,15 @@ export function deadLetterNotifier(ctx: NotifyContext): DeadLetterObserver {
         subjectId: letter.subjectId,
         metric: letter.metric,
         threshold: letter.eventId,
-        payload: { event_id: letter.eventId, subject_id: letter.subjectId, metric: letter.metric, kind: letter.kind, state: letter.state, error: letter.error, sqlstate: letter.sqlstate },
+        payload: {
+          event_id: letter.eventId,
+          subject_id: letter.subjectId,
+          metric: letter.metric,
+          kind: letter.kind,
+          state: letter.state,
+          error: letter.error,
+          sqlstate: letter.sqlstate,
+        },
       }).catch((err: Error) => ctx.logger.warn({ err: err.message, event: letter.eventId }, 'could not record the dead-letter notification'));
     },
   };

@@ -36,7 +36,10 @@ const iso = (ms: number) => new Date(ms).toISOString();
  */
 export function projectedExceedJob(ctx: WorkerContext): JobKind {
   async function checkChunk(pairs: readonly { subjectId: string; metric: string }[], now: number): Promise<NotificationInput[]> {
-    const subjects = await loadSubjects(ctx.pool, pairs.map((p) => p.subjectId));
+    const subjects = await loadSubjects(
+      ctx.pool,
+      pairs.map((p) => p.subjectId),
+    );
     const targets = pairs.flatMap((p) => {
       const subject = subjects.get(p.subjectId);
       const limit = subject ? limitOf(ctx.policy, subject, p.metric) : null;
@@ -45,14 +48,29 @@ export function projectedExceedJob(ctx: WorkerContext): JobKind {
     if (targets.length === 0) return [];
     const today = utcDayStart(now);
     const [used, grants, rows] = await Promise.all([
-      readCounterValues(ctx.pool, targets.map((t) => ({ subjectId: t.subject.id, metric: t.metric, periodStart: t.period.start }))),
-      grantBalances(ctx.pool, targets.map((t) => ({ subjectId: t.subject.id, metric: t.metric })), now),
-      readRollups(ctx.pool, targets.map((t) => t.subject.id), today - FORECAST_BASIS_DAYS * DAY_MS, today),
+      readCounterValues(
+        ctx.pool,
+        targets.map((t) => ({ subjectId: t.subject.id, metric: t.metric, periodStart: t.period.start })),
+      ),
+      grantBalances(
+        ctx.pool,
+        targets.map((t) => ({ subjectId: t.subject.id, metric: t.metric })),
+        now,
+      ),
+      readRollups(
+        ctx.pool,
+        targets.map((t) => t.subject.id),
+        today - FORECAST_BASIS_DAYS * DAY_MS,
+        today,
+      ),
     ]);
     return targets.flatMap((t, i) => {
       const grantBalance = grants.get(pairKey(t.subject.id, t.metric)) ?? 0;
       const remaining = remainingUnits('counter', t.limit, used[i]!, grantBalance);
-      const daily = forecastBasis(rows.filter((r) => r.subjectId === t.subject.id && r.metric === t.metric), today);
+      const daily = forecastBasis(
+        rows.filter((r) => r.subjectId === t.subject.id && r.metric === t.metric),
+        today,
+      );
       const forecast = forecastCounter({ now, period: t.period, used: used[i]!, remaining, daily });
       if (forecast?.limitReachedAt == null) return [];
       return [

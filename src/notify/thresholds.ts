@@ -116,7 +116,11 @@ export class ThresholdNotifier implements FlushObserver {
   async check(touches: readonly ThresholdTouch[], now: number): Promise<number> {
     const targets = await this.resolve(touches, now);
     if (targets.length === 0) return 0;
-    const grants = await grantBalances(this.ctx.pool, targets.map((t) => ({ subjectId: t.subject.id, metric: t.metric })), now);
+    const grants = await grantBalances(
+      this.ctx.pool,
+      targets.map((t) => ({ subjectId: t.subject.id, metric: t.metric })),
+      now,
+    );
     const inputs: NotificationInput[] = [];
     for (const t of targets) {
       const grantBalance = grants.get(pair(t.subject.id, t.metric)) ?? 0;
@@ -165,7 +169,10 @@ export class ThresholdNotifier implements FlushObserver {
 
   /** Subjects, limits and usage of the touched keys; drops what is never notified. */
   private async resolve(touches: readonly ThresholdTouch[], now: number): Promise<Target[]> {
-    const subjects = await loadSubjects(this.ctx.pool, touches.map((t) => t.subjectId));
+    const subjects = await loadSubjects(
+      this.ctx.pool,
+      touches.map((t) => t.subjectId),
+    );
 
     const targets: (Omit<Target, 'used'> & { used: number | null })[] = [];
     for (const t of touches) {
@@ -174,13 +181,16 @@ export class ThresholdNotifier implements FlushObserver {
       if (!subject || !def) continue;
       const limit = limitOf(this.ctx.policy, subject, t.metric);
       if (limit === null) continue;
-      const periodStart = def.kind === 'gauge' ? null : t.periodStart ?? periodAt(now, subject.anchor).start;
+      const periodStart = def.kind === 'gauge' ? null : (t.periodStart ?? periodAt(now, subject.anchor).start);
       if (def.kind === 'counter' && periodStart === null) continue; // a counter event without a period: not ours to judge
       targets.push({ subject, metric: t.metric, kind: def.kind, limit, periodStart, used: t.used });
     }
 
     const unknown = targets.filter((t) => t.used === null);
-    const values = await readCounterValues(this.ctx.pool, unknown.map((t) => ({ subjectId: t.subject.id, metric: t.metric, periodStart: t.periodStart })));
+    const values = await readCounterValues(
+      this.ctx.pool,
+      unknown.map((t) => ({ subjectId: t.subject.id, metric: t.metric, periodStart: t.periodStart })),
+    );
     unknown.forEach((t, i) => (t.used = values[i]!));
     return targets.filter((t): t is Target => t.used !== null && t.used > 0 && mayReachThreshold(t.used, t.limit));
   }

@@ -60,12 +60,10 @@ export interface NotificationInput {
   payload: Record<string, unknown>;
 }
 
-const periodColumn = (p: NotificationInput['periodStart']): string | null =>
-  p === undefined || p === null ? null : typeof p === 'number' ? new Date(p).toISOString() : p;
+const periodColumn = (p: NotificationInput['periodStart']): string | null => (p === undefined || p === null ? null : typeof p === 'number' ? new Date(p).toISOString() : p);
 
 /** The unique index's key (notifications_once_idx), to drop duplicates within one insert. */
-const onceKey = (n: NotificationInput): string =>
-  [n.kind, n.subjectId, n.metric ?? '', periodColumn(n.periodStart) ?? '-infinity', n.threshold ?? ''].join('\u0000');
+const onceKey = (n: NotificationInput): string => [n.kind, n.subjectId, n.metric ?? '', periodColumn(n.periodStart) ?? '-infinity', n.threshold ?? ''].join('\u0000');
 
 /**
  * Records notifications and, for those that are new (not recorded before: the unique index
@@ -172,10 +170,7 @@ export function webhookJob(ctx: WorkerContext): JobKind {
   async function deliver(id: string): Promise<string> {
     const target = configured();
     if (!target) return 'not configured';
-    const { rows } = await ctx.pool.query<NotificationRow>(
-      `SELECT id, kind, payload, created_at, delivered_at FROM notifications WHERE id = $1`,
-      [id],
-    );
+    const { rows } = await ctx.pool.query<NotificationRow>(`SELECT id, kind, payload, created_at, delivered_at FROM notifications WHERE id = $1`, [id]);
     const row = rows[0];
     if (!row) {
       ctx.logger.warn({ notification: id }, 'webhook job for a notification that does not exist');
@@ -226,7 +221,10 @@ export function webhookJob(ctx: WorkerContext): JobKind {
           AND created_at > now() - interval '24 hours' AND created_at < now() - interval '2 minutes'
         ORDER BY created_at LIMIT 1000`,
     );
-    await enqueueWebhooks(ctx, rows.map((r) => r.id));
+    await enqueueWebhooks(
+      ctx,
+      rows.map((r) => r.id),
+    );
     return rows.length;
   }
 

@@ -11,8 +11,7 @@ export class Metrics {
 
   readonly decisions = new Counter({
     name: 'quotagate_decisions_total',
-    help:
-      'Decisions by route (api:consume, api:check and api:reserve for the decision API), outcome (allowed, denied_quota, denied_rate, denied_concurrency, replayed, idempotency_mismatch, idempotency_in_flight, fail_open, unavailable) and, on quota denials, the metric that ran out.',
+    help: 'Decisions by route (api:consume, api:check and api:reserve for the decision API), outcome (allowed, denied_quota, denied_rate, denied_concurrency, replayed, idempotency_mismatch, idempotency_in_flight, fail_open, unavailable) and, on quota denials, the metric that ran out.',
     labelNames: ['route', 'metric', 'outcome'] as const,
     registers: [this.registry],
   });

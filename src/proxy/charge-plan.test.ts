@@ -39,7 +39,10 @@ describe('planCharges: how a proxied request is charged', () => {
   });
 
   it('a lease or an Idempotency-Key keeps a hold, and fixed lines are held in it', () => {
-    for (const o of [{ ...options, leased: true }, { ...options, idempotent: true }]) {
+    for (const o of [
+      { ...options, leased: true },
+      { ...options, idempotent: true },
+    ]) {
       expect(planCharges(fixedOnly(), request(undefined), o)).toMatchObject({ charges: [{ held: true }], holdTtlMs: 60_000, refundTtlMs: undefined });
     }
   });

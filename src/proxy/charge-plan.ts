@@ -21,8 +21,7 @@ export interface ChargePlan {
 }
 
 /** Whether planning this route's charges needs the request's JSON body. */
-export const needsJsonBody = (route: RouteDef): boolean =>
-  route.charge.some((c) => isReserved(c) && c.reserve.from.startsWith('body.'));
+export const needsJsonBody = (route: RouteDef): boolean => route.charge.some((c) => isReserved(c) && c.reserve.from.startsWith('body.'));
 
 export interface RequestView {
   /** The parsed JSON body, when the route needs it. */

@@ -1,16 +1,6 @@
 import { REQUEST_ID_HEADER } from '../http/request-context.js';
 /** Headers meaningful only on one connection (RFC 9110 §7.6.1), never forwarded. */
-const HOP_BY_HOP = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-authenticate',
-  'proxy-authorization',
-  'proxy-connection',
-  'te',
-  'trailer',
-  'transfer-encoding',
-  'upgrade',
-]);
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
 
 /**
  * `Expect: 100-continue` asks the next hop to confirm before the body is sent: the gateway
@@ -36,10 +26,7 @@ function connectionTokens(headers: Headers): Set<string> {
  * credentials, host and length (set anew for the upstream), plus the subject and request id.
  * `identity`: ask for an uncompressed body because the gateway must read it (usage).
  */
-export function upstreamRequestHeaders(
-  incoming: Headers,
-  context: { subjectId: string; requestId: string; clientIp?: string; identity: boolean },
-): Record<string, string> {
+export function upstreamRequestHeaders(incoming: Headers, context: { subjectId: string; requestId: string; clientIp?: string; identity: boolean }): Record<string, string> {
   const dropped = connectionTokens(incoming);
   const out: Record<string, string> = {};
   incoming.forEach((value, name) => {
@@ -61,9 +48,7 @@ export function upstreamRequestHeaders(
 export function clientResponseHeaders(upstream: Record<string, string | string[] | undefined>): Headers {
   const out = new Headers();
   const connection = upstream.connection;
-  const dropped = new Set(
-    (Array.isArray(connection) ? connection.join(',') : (connection ?? '')).split(',').map((t) => t.trim().toLowerCase()),
-  );
+  const dropped = new Set((Array.isArray(connection) ? connection.join(',') : (connection ?? '')).split(',').map((t) => t.trim().toLowerCase()));
   for (const [name, value] of Object.entries(upstream)) {
     if (value === undefined || HOP_BY_HOP.has(name) || dropped.has(name)) continue;
     if (Array.isArray(value)) for (const v of value) out.append(name, v);

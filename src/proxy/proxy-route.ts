@@ -109,9 +109,7 @@ async function prepare(c: Context, shape: RouteShape, deps: ProxyDeps): Promise<
 
   const owner = c.get('owner');
   const subject = subjectRef(owner.subject);
-  const idempotency = idempotencyKey
-    ? { key: idempotencyKey, fingerprint: requestFingerprint({ route: route.name, method: request.method, pathAndQuery, body }) }
-    : undefined;
+  const idempotency = idempotencyKey ? { key: idempotencyKey, fingerprint: requestFingerprint({ route: route.name, method: request.method, pathAndQuery, body }) } : undefined;
   const query = new URLSearchParams(pathAndQuery.includes('?') ? pathAndQuery.slice(pathAndQuery.indexOf('?') + 1) : '');
   const plan = planCharges(
     route,

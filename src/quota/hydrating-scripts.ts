@@ -26,7 +26,11 @@ export class HydratingScripts {
       if (reply.code !== ReplyCode.NeedsHydration) return reply as Exclude<R, Missing>;
       if (attempt >= MAX_HYDRATION_ATTEMPTS) throw new HydrationError(`keys of subject "${subjectId}" still missing after ${attempt} hydrations`);
       const missing = reply as Missing;
-      await this.hydrate(subjectId, missing.usage.map((i) => lines[i]!), missing.grants.map((i) => lines[i]!));
+      await this.hydrate(
+        subjectId,
+        missing.usage.map((i) => lines[i]!),
+        missing.grants.map((i) => lines[i]!),
+      );
     }
   }
 

@@ -32,8 +32,6 @@ export async function grantsOf(ctx: EngineContext, subject: SubjectRef): Promise
     hashes = await readGrants(ctx.redis, ctx.keys, subject.id, metrics);
   }
   const now = ctx.clock.now();
-  const grants = metrics.flatMap((metric, i) =>
-    (hashes[i] ?? []).map((g) => ({ ...g, metric })).filter((g) => g.remaining > 0 && (g.expiresAt === null || g.expiresAt > now)),
-  );
+  const grants = metrics.flatMap((metric, i) => (hashes[i] ?? []).map((g) => ({ ...g, metric })).filter((g) => g.remaining > 0 && (g.expiresAt === null || g.expiresAt > now)));
   return grants.sort((a, b) => (a.expiresAt ?? Infinity) - (b.expiresAt ?? Infinity) || a.id.localeCompare(b.id));
 }

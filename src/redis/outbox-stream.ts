@@ -45,7 +45,13 @@ export async function emptyUpTo(redis: RedisClient, stream: string, id: string):
 }
 
 /** One XREAD of several streams after their cursors, waiting up to `blockMs` for something new. */
-export async function readAfter(redis: RedisClient, streams: readonly string[], cursors: readonly string[], count: number, blockMs: number): Promise<[stream: string, entries: [id: string, fields: string[]][]][]> {
+export async function readAfter(
+  redis: RedisClient,
+  streams: readonly string[],
+  cursors: readonly string[],
+  count: number,
+  blockMs: number,
+): Promise<[stream: string, entries: [id: string, fields: string[]][]][]> {
   return (await redis.xread('COUNT', count, 'BLOCK', blockMs, 'STREAMS', ...streams, ...cursors)) ?? [];
 }
 

@@ -73,9 +73,7 @@ export async function changeSubjectIn(
   const blockers = limitsChange ? downgradeBlockers(deps.engine.policy, subjectRef(next), await deps.engine.usage(subjectRef(previous))) : [];
   const details = { from: { plan: previous.plan, anchor: isoOrNull(previous.anchor) }, to: { plan: next.plan, anchor: isoOrNull(next.anchor) } };
   if (blockers.length > 0 && !change.force) {
-    const auditId = who.recordRefusal
-      ? await writeAudit(db, { ...who, action: `${who.action}.blocked`, subjectId: id, details: { ...details, blockers } })
-      : null;
+    const auditId = who.recordRefusal ? await writeAudit(db, { ...who, action: `${who.action}.blocked`, subjectId: id, details: { ...details, blockers } }) : null;
     return { outcome: 'blocked', subject: previous, blockers, auditId };
   }
   const subject = await deps.subjects.update(id, change, db);
@@ -86,4 +84,3 @@ export async function changeSubjectIn(
   });
   return { outcome: 'changed', subject, previous, blockers, auditId };
 }
-

@@ -37,10 +37,7 @@ export class SubjectStore {
   constructor(private readonly pool: Pool) {}
 
   /** Creates the subject; returns null when the id is taken (also by a deleted subject). */
-  async create(
-    subject: { id: string; plan: string; anchor?: number | null; overrides?: Record<string, number | null> },
-    db: Queryable = this.pool,
-  ): Promise<SubjectRecord | null> {
+  async create(subject: { id: string; plan: string; anchor?: number | null; overrides?: Record<string, number | null> }, db: Queryable = this.pool): Promise<SubjectRecord | null> {
     const { rows } = await db.query<SubjectRow>(
       `INSERT INTO subjects (id, plan, anchor, overrides) VALUES ($1, $2, $3, $4)
        ON CONFLICT (id) DO NOTHING RETURNING ${COLUMNS}`,

@@ -7,8 +7,7 @@ const MONTHS_AHEAD = 3;
 export function ledgerPartitionsJob(ctx: WorkerContext): JobKind {
   return {
     name: 'ledger-partitions',
-    run: async () =>
-      (await ctx.pool.query('SELECT ensure_usage_event_partitions((now() AT TIME ZONE $1)::date, $2) AS created', ['UTC', MONTHS_AHEAD])).rows[0],
+    run: async () => (await ctx.pool.query('SELECT ensure_usage_event_partitions((now() AT TIME ZONE $1)::date, $2) AS created', ['UTC', MONTHS_AHEAD])).rows[0],
     schedules: [{ id: 'ledger-partitions', job: 'ledger-partitions', everyMs: 86_400_000 }],
   };
 }

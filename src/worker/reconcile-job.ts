@@ -59,5 +59,8 @@ async function notifyDrifts(ctx: WorkerContext, report: ReconcileReport): Promis
       payload: { run_id: report.runId, subject: d.subjectId, metric: d.metric, period_start: d.period, redis_value: d.redisValue, ledger_value: d.ledgerValue, action: d.action },
     })),
   );
-  await enqueueWebhooks(ctx, ids.filter((id): id is string => id !== null));
+  await enqueueWebhooks(
+    ctx,
+    ids.filter((id): id is string => id !== null),
+  );
 }

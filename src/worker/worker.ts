@@ -146,7 +146,9 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
   const finalFlush = async () => {
     const deadline = Date.now() + FINAL_FLUSH_BUDGET_MS;
     for (let p = 0; p < env.QG_PARTITIONS && Date.now() < deadline; p++) {
-      await flush.flusher.drain(p, deadline - Date.now()).catch((err: Error) => logger.warn({ partition: p, err: err.message }, 'final flush failed; another worker will flush it'));
+      await flush.flusher
+        .drain(p, deadline - Date.now())
+        .catch((err: Error) => logger.warn({ partition: p, err: err.message }, 'final flush failed; another worker will flush it'));
     }
   };
 

@@ -67,7 +67,11 @@ describe('admin authentication', () => {
 describe('API keys', () => {
   it('creates a key shown once, lists metadata only, and a revoke is refused at once by a gateway that had it cached', async () => {
     const subject = await a.createSubject();
-    const created = (await (await a.admin(`/admin/v1/subjects/${subject.id}/keys`, { method: 'POST', json: { name: 'mobile app' } })).json()) as { id: string; key: string; prefix: string };
+    const created = (await (await a.admin(`/admin/v1/subjects/${subject.id}/keys`, { method: 'POST', json: { name: 'mobile app' } })).json()) as {
+      id: string;
+      key: string;
+      prefix: string;
+    };
     expect(created.key).toMatch(/^qg_[A-Za-z0-9_-]{43}$/);
     expect(created.key.startsWith(created.prefix)).toBe(true);
 

@@ -49,7 +49,12 @@ describe('subjects', () => {
 
     const res = await f.admin(`/admin/v1/subjects/${s.id}`);
     expect(res.status).toBe(200);
-    const body = (await res.json()) as { plan: string; period: { start: string; end: string }; metrics: { metric: string; used: number; limit: number; status: string }[]; grants: unknown[] };
+    const body = (await res.json()) as {
+      plan: string;
+      period: { start: string; end: string };
+      metrics: { metric: string; used: number; limit: number; status: string }[];
+      grants: unknown[];
+    };
     expect(body.plan).toBe('pro');
     expect(Date.parse(body.period.end)).toBeGreaterThan(Date.parse(body.period.start));
     expect(body.metrics.find((m) => m.metric === 'exports')).toMatchObject({ used: 1, limit: 10, status: 'ok' });
@@ -118,7 +123,9 @@ describe('plan changes (SPEC invariant 11)', () => {
     expect(usage.metrics.find((m) => m.metric === 'projects')).toMatchObject({ limit: 3, used: 2 });
     expect(await createProjects(s.key, 2)).toEqual([201, 402]);
 
-    const audit = (await (await f.admin(`/admin/v1/audit?subject=${s.id}&action=subject`)).json()) as { items: { action: string; reason: string; details: { from: { plan: string }; to: { plan: string } } }[] };
+    const audit = (await (await f.admin(`/admin/v1/audit?subject=${s.id}&action=subject`)).json()) as {
+      items: { action: string; reason: string; details: { from: { plan: string }; to: { plan: string } } }[];
+    };
     expect(audit.items[0]).toMatchObject({ action: 'subject.changed', reason: 'customer downgraded', details: { from: { plan: 'pro' }, to: { plan: 'basic' } } });
   });
 

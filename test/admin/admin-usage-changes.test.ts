@@ -58,7 +58,10 @@ describe('reset', () => {
     expect(counter).toBe(200 - previous);
     expect((await compareLedger(f.pool, f.redis, f.keys, [s.id])).mismatches).toEqual([]);
 
-    const audit = await waitFor('the reset audit entry', async () => (await f.pool.query('SELECT actor, action, reason, details, event_id FROM audit_log WHERE subject_id = $1 AND action = $2', [s.id, 'usage.reset'])).rows[0]);
+    const audit = await waitFor(
+      'the reset audit entry',
+      async () => (await f.pool.query('SELECT actor, action, reason, details, event_id FROM audit_log WHERE subject_id = $1 AND action = $2', [s.id, 'usage.reset'])).rows[0],
+    );
     expect(audit).toMatchObject({ actor: 'admin', reason: 'support ticket 4711', event_id: resetEvent.event_id, details: { metric: 'gens', previous } });
   });
 
@@ -88,15 +91,22 @@ describe('grants and adjustments', () => {
     expect(statuses.filter((x) => x === 200)).toHaveLength(8);
 
     await waitForDrain(f.redis, f.keys);
-    const list = await adminJson<{ items: { id: string; metric: string; remaining: number; amount: number; reason: string; expires_at: string }[] }>(`/admin/v1/subjects/${s.id}/grants`);
+    const list = await adminJson<{ items: { id: string; metric: string; remaining: number; amount: number; reason: string; expires_at: string }[] }>(
+      `/admin/v1/subjects/${s.id}/grants`,
+    );
     expect(list.body.items).toEqual([]); // used up: nothing usable is left
 
     const second = await adminJson<{ id: string }>(`/admin/v1/subjects/${s.id}/grants`, { method: 'POST', json: { metric: 'gens', amount: 7, reason: 'promo' } });
     await waitForDrain(f.redis, f.keys);
-    const listed = await adminJson<{ items: { id: string; metric: string; remaining: number; amount: number | null; reason: string | null; expires_at: string | null }[] }>(`/admin/v1/subjects/${s.id}/grants`);
+    const listed = await adminJson<{ items: { id: string; metric: string; remaining: number; amount: number | null; reason: string | null; expires_at: string | null }[] }>(
+      `/admin/v1/subjects/${s.id}/grants`,
+    );
     expect(listed.body.items).toEqual([expect.objectContaining({ id: second.body.id, metric: 'gens', remaining: 7, amount: 7, reason: 'promo', expires_at: null })]);
 
-    const revoked = await adminJson<{ revoked_remaining: number; balance: number }>(`/admin/v1/subjects/${s.id}/grants/${second.body.id}`, { method: 'DELETE', json: { reason: 'abuse' } });
+    const revoked = await adminJson<{ revoked_remaining: number; balance: number }>(`/admin/v1/subjects/${s.id}/grants/${second.body.id}`, {
+      method: 'DELETE',
+      json: { reason: 'abuse' },
+    });
     expect(revoked).toEqual({ status: 200, body: { id: second.body.id, metric: 'gens', revoked_remaining: 7, balance: 0 } });
     expect((await f.admin(`/admin/v1/subjects/${s.id}/grants/${second.body.id}`, { method: 'DELETE' })).status).toBe(404);
 
@@ -115,8 +125,16 @@ describe('grants and adjustments', () => {
   it('adjusts usage up and down, never below 0, audited', async () => {
     const s = await f.createSubject();
     await Promise.all([consume(s, 'gens'), consume(s, 'gens'), consume(s, 'gens')]);
-    expect((await adminJson(`/admin/v1/subjects/${s.id}/adjust`, { method: 'POST', json: { metric: 'gens', delta: 4, reason: 'missed usage' } })).body).toEqual({ metric: 'gens', value: 7, applied: 4 });
-    expect((await adminJson(`/admin/v1/subjects/${s.id}/adjust`, { method: 'POST', json: { metric: 'gens', delta: -10, reason: 'refund' } })).body).toEqual({ metric: 'gens', value: 0, applied: -7 });
+    expect((await adminJson(`/admin/v1/subjects/${s.id}/adjust`, { method: 'POST', json: { metric: 'gens', delta: 4, reason: 'missed usage' } })).body).toEqual({
+      metric: 'gens',
+      value: 7,
+      applied: 4,
+    });
+    expect((await adminJson(`/admin/v1/subjects/${s.id}/adjust`, { method: 'POST', json: { metric: 'gens', delta: -10, reason: 'refund' } })).body).toEqual({
+      metric: 'gens',
+      value: 0,
+      applied: -7,
+    });
     await waitForDrain(f.redis, f.keys);
     expect((await compareLedger(f.pool, f.redis, f.keys, [s.id])).mismatches).toEqual([]);
     const audit = await adminJson<{ items: { action: string; reason: string; details: { delta: number } }[] }>(`/admin/v1/audit?subject=${s.id}&action=usage`);
@@ -130,7 +148,11 @@ describe('grants and adjustments', () => {
 describe('every admin action is audited, whether or not it moved a counter', () => {
   it('an adjust that moved nothing, a reset of counters at 0, a plan change to the same plan, a reconciliation request', async () => {
     const s = await f.createSubject();
-    expect((await adminJson(`/admin/v1/subjects/${s.id}/adjust`, { method: 'POST', json: { metric: 'gens', delta: -5, reason: 'nothing to take' } })).body).toEqual({ metric: 'gens', value: 0, applied: 0 });
+    expect((await adminJson(`/admin/v1/subjects/${s.id}/adjust`, { method: 'POST', json: { metric: 'gens', delta: -5, reason: 'nothing to take' } })).body).toEqual({
+      metric: 'gens',
+      value: 0,
+      applied: 0,
+    });
     const reset = await adminJson<{ reset: { metric: string; previous: number }[] }>(`/admin/v1/subjects/${s.id}/reset`, { method: 'POST', json: { reason: 'fresh start' } });
     expect(reset.body.reset.map((r) => r.previous)).toEqual([0, 0, 0]);
     expect((await f.admin(`/admin/v1/subjects/${s.id}`, { method: 'PATCH', json: { plan: s.plan, reason: 'same plan' } })).status).toBe(200);
@@ -232,11 +254,16 @@ describe('reconciliation on demand', () => {
   it('queues a run on the worker and serves its report', async () => {
     const queued = await adminJson<{ job_id: string }>('/admin/v1/reconciliations', { method: 'POST' });
     expect(queued.status).toBe(202);
-    const job = await waitFor('the reconciliation job', async (): Promise<{ state: string; run_id: number | null } | undefined> => {
-      const { body } = await adminJson<{ state: string; run_id: number | null; error: string | null }>(`/admin/v1/reconciliations/jobs/${queued.body.job_id}`);
-      if (body.state === 'failed') throw new Error(`reconciliation failed: ${body.error}`);
-      return body.state === 'completed' ? body : undefined;
-    }, 60_000, 100);
+    const job = await waitFor(
+      'the reconciliation job',
+      async (): Promise<{ state: string; run_id: number | null } | undefined> => {
+        const { body } = await adminJson<{ state: string; run_id: number | null; error: string | null }>(`/admin/v1/reconciliations/jobs/${queued.body.job_id}`);
+        if (body.state === 'failed') throw new Error(`reconciliation failed: ${body.error}`);
+        return body.state === 'completed' ? body : undefined;
+      },
+      60_000,
+      100,
+    );
     expect(job.run_id).toBeGreaterThan(0);
     const report = await adminJson<{ id: number; status: string; trigger: string; drifts: unknown[] }>(`/admin/v1/reconciliations/${job.run_id}`);
     expect(report.body).toMatchObject({ id: job.run_id, trigger: 'manual', drifts: expect.any(Array) });

@@ -47,7 +47,14 @@ const consume = (subject: TestSubject, charges: { metric: string; amount: number
 
 async function subjectUsing(gens: number, tokens: number): Promise<TestSubject> {
   const subject = await gw.createSubject({ plan: 'dash' });
-  expect((await consume(subject, [{ metric: 'gens', amount: gens }, { metric: 'tokens', amount: tokens }])).status).toBe(200);
+  expect(
+    (
+      await consume(subject, [
+        { metric: 'gens', amount: gens },
+        { metric: 'tokens', amount: tokens },
+      ])
+    ).status,
+  ).toBe(200);
   return subject;
 }
 
@@ -148,10 +155,13 @@ describe.skipIf(browserPath.skip !== undefined)(`admin dashboard in Chromium${br
     // audit trail, made by the logged-in name with the reason.
     const audited = page.locator('[data-audit] tr[data-action="usage.reset"]');
     await expect
-      .poll(async () => {
-        await page.reload();
-        return audited.count();
-      }, { timeout: 10_000 })
+      .poll(
+        async () => {
+          await page.reload();
+          return audited.count();
+        },
+        { timeout: 10_000 },
+      )
       .toBe(1);
     expect(await audited.textContent()).toMatch(/admin:playwright.*support ticket 42/);
     expect(await page.locator('[data-ledger] tr[data-kind=reset]').count()).toBe(1);
@@ -178,7 +188,14 @@ describe.skipIf(browserPath.skip !== undefined)(`admin dashboard in Chromium${br
       }
     }
     clock.offset = 0;
-    expect((await consume(subject, [{ metric: 'gens', amount: 5 }, { metric: 'projects', amount: 3 }])).status).toBe(200);
+    expect(
+      (
+        await consume(subject, [
+          { metric: 'gens', amount: 5 },
+          { metric: 'projects', amount: 3 },
+        ])
+      ).status,
+    ).toBe(200);
     events += 2;
     await waitFor('the ledger to hold every event', async () => (await ledgerEvents()) === events);
     // eslint-disable-next-line @typescript-eslint/no-explicit-any -- JSON answers, read field by field by the assertions
@@ -208,7 +225,9 @@ describe.skipIf(browserPath.skip !== undefined)(`admin dashboard in Chromium${br
     const forecastLine = chart.locator('polyline.forecast');
     const points = (await forecastLine.getAttribute('points'))!.trim().split(/\s+/);
     expect(points).toHaveLength(history.metrics[0].projection.length + 1);
-    expect(await page.locator('[data-history-of=gens] [data-forecast]').textContent()).toContain(`Projected ${history.metrics[0].forecast.projected_used.toLocaleString('en-US')} of 400`);
+    expect(await page.locator('[data-history-of=gens] [data-forecast]').textContent()).toContain(
+      `Projected ${history.metrics[0].forecast.projected_used.toLocaleString('en-US')} of 400`,
+    );
     // A gauge draws its level and has no forecast.
     expect(await page.locator('svg[data-chart=usage][data-metric=projects] polyline.forecast').count()).toBe(0);
 
@@ -249,7 +268,11 @@ describe.skipIf(browserPath.skip !== undefined)(`admin dashboard in Chromium${br
     expect(await page.locator('[data-plan]').textContent()).toBe('tiny');
     expect((await api(`/admin/v1/subjects/${subject.id}`)).plan).toBe('tiny');
     const [changed] = (await api(`/admin/v1/audit?subject=${subject.id}&action=subject.changed`)).items;
-    expect(changed).toMatchObject({ actor: 'admin:playwright', reason: 'customer asked, projects to be deleted', details: { from: { plan: 'chart' }, to: { plan: 'tiny' }, forced: true } });
+    expect(changed).toMatchObject({
+      actor: 'admin:playwright',
+      reason: 'customer asked, projects to be deleted',
+      details: { from: { plan: 'chart' }, to: { plan: 'tiny' }, forced: true },
+    });
 
     // Adjust, and revoke the grant (the reason asked in a dialog).
     const adjust = page.locator('form[data-action=adjust]');

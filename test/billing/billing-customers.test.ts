@@ -55,14 +55,20 @@ const deliver = (event: object) => deliverEvent(f.url, 'stripe', event);
 const usage = async (s: TestSubject) => (await (await f.request('/v1/usage', { key: s.key })).json()) as { plan: string; metrics: { metric: string; used: number }[] };
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- JSON answers, read field by field by the assertions
 const unmatched = async () => ((await (await f.admin('/admin/v1/billing/unmatched?provider=stripe&limit=500')).json()) as { items: Record<string, any>[] }).items;
-const audits = async (subject: string) => (await f.pool.query<{ action: string }>('SELECT action FROM audit_log WHERE subject_id = $1 ORDER BY id', [subject])).rows.map((r) => r.action);
+const audits = async (subject: string) =>
+  (await f.pool.query<{ action: string }>('SELECT action FROM audit_log WHERE subject_id = $1 ORDER BY id', [subject])).rows.map((r) => r.action);
 
 describe('customers without a subject of their own', () => {
   it('an unknown customer is 404 (Stripe retries), listed for the operator; once linked, the retry applies and the listing clears', async () => {
     const s = await f.createSubject({ plan: 'test' });
     const customer = uniqueId('cus');
     const subscription = uniqueId('sub');
-    const event = stripeEvent(version, 'customer.subscription.created', stripeSubscription(version, { id: subscription, customer, price: 'price_pro_monthly', periodStart: Date.now() - MINUTE }), Date.now());
+    const event = stripeEvent(
+      version,
+      'customer.subscription.created',
+      stripeSubscription(version, { id: subscription, customer, price: 'price_pro_monthly', periodStart: Date.now() - MINUTE }),
+      Date.now(),
+    );
 
     for (let attempt = 1; attempt <= 2; attempt++) {
       const { status, body } = await deliver(event);
@@ -71,7 +77,13 @@ describe('customers without a subject of their own', () => {
       expect(body.detail).toContain(customer);
     }
     expect((await f.pool.query("SELECT 1 FROM webhook_events WHERE provider = 'stripe' AND id = $1", [event.id])).rows).toEqual([]);
-    expect((await unmatched()).find((e) => e.event_id === event.id)).toMatchObject({ reason: 'unknown_customer', customer, subscription, attempts: 2, event_type: 'customer.subscription.created' });
+    expect((await unmatched()).find((e) => e.event_id === event.id)).toMatchObject({
+      reason: 'unknown_customer',
+      customer,
+      subscription,
+      attempts: 2,
+      event_type: 'customer.subscription.created',
+    });
     const listed = ok(await cli('billing', 'unmatched', '--provider', 'stripe'));
     expect(listed.items.map((e: { event_id: string }) => e.event_id)).toContain(event.id);
 
@@ -82,13 +94,23 @@ describe('customers without a subject of their own', () => {
     expect((await unmatched()).find((e) => e.event_id === event.id)).toBeUndefined();
 
     // A later invoice without metadata finds the subject through its subscription.
-    const invoice = stripeEvent(version, 'invoice.paid', stripeInvoice(version, { id: uniqueId('in'), subscription, customer: uniqueId('cus_other'), price: 'price_pro_monthly', periodStart: Date.now() }), Date.now());
+    const invoice = stripeEvent(
+      version,
+      'invoice.paid',
+      stripeInvoice(version, { id: uniqueId('in'), subscription, customer: uniqueId('cus_other'), price: 'price_pro_monthly', periodStart: Date.now() }),
+      Date.now(),
+    );
     expect((await deliver(invoice)).body.result).toMatchObject({ subject: s.id });
   });
 
   it('a subject named in metadata that does not exist yet is 404 unknown_subject, and applies once it does', async () => {
     const subject = uniqueId('later');
-    const event = stripeEvent(version, 'customer.subscription.created', stripeSubscription(version, { id: uniqueId('sub'), customer: uniqueId('cus'), subject, price: 'price_starter_monthly', periodStart: Date.now() - MINUTE }), Date.now());
+    const event = stripeEvent(
+      version,
+      'customer.subscription.created',
+      stripeSubscription(version, { id: uniqueId('sub'), customer: uniqueId('cus'), subject, price: 'price_starter_monthly', periodStart: Date.now() - MINUTE }),
+      Date.now(),
+    );
     const first = await deliver(event);
     expect(first).toMatchObject({ status: 404, body: { reason: 'unknown_subject', field: 'data.object.metadata.quotagate_subject' } });
     expect((await unmatched()).find((e) => e.event_id === event.id)).toMatchObject({ reason: 'unknown_subject', subject });
@@ -138,7 +160,16 @@ describe('quotagate billing simulate', () => {
   it("signs what Stripe's library and Paddle's SDK accept", async () => {
     const policy = loadPolicyFile(policyFile);
     const now = Date.now();
-    const base = { subject: 'org_1', subjectKey: policy.billing.subject_key, price: 'price_pro_monthly', product: 'prod_x', subscription: 'sub_x', customer: 'cus_x', periodStart: now, now };
+    const base = {
+      subject: 'org_1',
+      subjectKey: policy.billing.subject_key,
+      price: 'price_pro_monthly',
+      product: 'prod_x',
+      subscription: 'sub_x',
+      customer: 'cus_x',
+      periodStart: now,
+      now,
+    };
     for (const type of ['invoice.paid', 'customer.subscription.updated']) {
       const body = simulatedEvent({ ...base, provider: 'stripe', type });
       const [, header] = simulatedSignature('stripe', STRIPE_SECRET, body, now);

@@ -57,16 +57,30 @@ describe('out-of-order pairs', () => {
     const s = await f.createSubject({ plan: 'test' });
     const ids = { id: uniqueId('sub'), customer: uniqueId('cus'), subject: s.id };
     const periodStart = Date.now() - 30 * MINUTE;
-    const older = stripeEvent(version, 'customer.subscription.updated', stripeSubscription(version, { ...ids, price: 'price_starter_monthly', periodStart }), Date.now() - 2 * MINUTE);
+    const older = stripeEvent(
+      version,
+      'customer.subscription.updated',
+      stripeSubscription(version, { ...ids, price: 'price_starter_monthly', periodStart }),
+      Date.now() - 2 * MINUTE,
+    );
     const newer = stripeEvent(version, 'customer.subscription.updated', stripeSubscription(version, { ...ids, price: 'price_pro_monthly', periodStart }), Date.now() - MINUTE);
     expect(await stripe(newer)).toMatchObject({ status: 'applied', plan: 'pro' });
     const late = await stripe(older);
-    expect(late).toMatchObject({ status: 'stale', plan: 'pro', notes: [expect.stringMatching(/^state: the subscription's state as of .* is newer than this event's/), expect.stringMatching(/^period: the period from .* is already applied/)] });
+    expect(late).toMatchObject({
+      status: 'stale',
+      plan: 'pro',
+      notes: [
+        expect.stringMatching(/^state: the subscription's state as of .* is newer than this event's/),
+        expect.stringMatching(/^period: the period from .* is already applied/),
+      ],
+    });
     expect((await subjectView(s)).plan).toBe('pro');
     // The record says so too.
     // eslint-disable-next-line @typescript-eslint/no-explicit-any -- JSON answers, read field by field by the assertions
     const stale = (await (await f.admin(`/admin/v1/billing/events?subject=${s.id}&status=stale`)).json()) as { items: Record<string, any>[] };
-    expect(stale.items).toEqual([expect.objectContaining({ provider: 'stripe', id: older.id, type: 'customer.subscription.updated', result: expect.objectContaining({ status: 'stale' }) })]);
+    expect(stale.items).toEqual([
+      expect.objectContaining({ provider: 'stripe', id: older.id, type: 'customer.subscription.updated', result: expect.objectContaining({ status: 'stale' }) }),
+    ]);
     const all = (await (await f.admin(`/admin/v1/billing/events?subject=${s.id}&limit=1`)).json()) as { items: { id: string }[]; next_cursor: string };
     expect(all.items.map((e) => e.id)).toEqual([older.id]);
     const next = (await (await f.admin(`/admin/v1/billing/events?subject=${s.id}&limit=1&cursor=${all.next_cursor}`)).json()) as { items: { id: string }[] };
@@ -78,8 +92,18 @@ describe('out-of-order pairs', () => {
     const ids = { id: uniqueId('sub'), customer: uniqueId('cus'), subject: s.id };
     const renewal = Date.now() - 20 * MINUTE;
     // At the renewal the subscription is on starter; ten minutes later it moves to pro.
-    const invoice = stripeEvent(version, 'invoice.paid', stripeInvoice(version, { id: uniqueId('in'), subscription: ids.id, customer: ids.customer, subject: s.id, price: 'price_starter_monthly', periodStart: renewal }), Date.now());
-    const upgraded = stripeEvent(version, 'customer.subscription.updated', stripeSubscription(version, { ...ids, price: 'price_pro_monthly', periodStart: renewal }), renewal + 10 * MINUTE);
+    const invoice = stripeEvent(
+      version,
+      'invoice.paid',
+      stripeInvoice(version, { id: uniqueId('in'), subscription: ids.id, customer: ids.customer, subject: s.id, price: 'price_starter_monthly', periodStart: renewal }),
+      Date.now(),
+    );
+    const upgraded = stripeEvent(
+      version,
+      'customer.subscription.updated',
+      stripeSubscription(version, { ...ids, price: 'price_pro_monthly', periodStart: renewal }),
+      renewal + 10 * MINUTE,
+    );
     expect(await stripe(upgraded)).toMatchObject({ status: 'applied', plan: 'pro', anchor: iso(renewal) });
     await consume(s, 7);
     expect(await stripe(invoice)).toMatchObject({ status: 'stale', plan: 'pro' });
@@ -90,12 +114,24 @@ describe('out-of-order pairs', () => {
     const s = await f.createSubject({ plan: 'test' });
     const ids = { id: uniqueId('sub'), customer: uniqueId('cus'), subject: s.id };
     const started = Date.now() - 40 * MINUTE;
-    expect(await stripe(stripeEvent(version, 'customer.subscription.created', stripeSubscription(version, { ...ids, price: 'price_pro_monthly', periodStart: started }), started))).toMatchObject({ plan: 'pro' });
+    expect(
+      await stripe(stripeEvent(version, 'customer.subscription.created', stripeSubscription(version, { ...ids, price: 'price_pro_monthly', periodStart: started }), started)),
+    ).toMatchObject({ plan: 'pro' });
     const renewal = Date.now() - 10 * MINUTE;
-    const deleted = stripeEvent(version, 'customer.subscription.deleted', stripeSubscription(version, { ...ids, price: 'price_pro_monthly', periodStart: started, status: 'canceled' }), Date.now() - MINUTE);
+    const deleted = stripeEvent(
+      version,
+      'customer.subscription.deleted',
+      stripeSubscription(version, { ...ids, price: 'price_pro_monthly', periodStart: started, status: 'canceled' }),
+      Date.now() - MINUTE,
+    );
     expect(await stripe(deleted)).toMatchObject({ status: 'applied', plan: 'test' });
     await consume(s, 5);
-    const lateRenewal = stripeEvent(version, 'invoice.paid', stripeInvoice(version, { id: uniqueId('in'), subscription: ids.id, customer: ids.customer, subject: s.id, price: 'price_pro_monthly', periodStart: renewal }), Date.now());
+    const lateRenewal = stripeEvent(
+      version,
+      'invoice.paid',
+      stripeInvoice(version, { id: uniqueId('in'), subscription: ids.id, customer: ids.customer, subject: s.id, price: 'price_pro_monthly', periodStart: renewal }),
+      Date.now(),
+    );
     const late = await stripe(lateRenewal);
     expect(late).toMatchObject({ status: 'stale', plan: 'test', anchor: iso(started) });
     expect(late.notes).toEqual(expect.arrayContaining([expect.stringMatching(/^period: the subscription is ended/)]));
@@ -109,7 +145,16 @@ describe('out-of-order pairs', () => {
     const incomplete = stripeEvent(version, 'customer.subscription.created', stripeSubscription(version, { ...ids, periodStart: created, status: 'incomplete' }), created);
     expect(await stripe(incomplete)).toMatchObject({ status: 'unchanged', plan: 'test', notes: ['period: the subscription is pending; its periods move nothing'] });
     // Its first invoice was created a second before the subscription's event.
-    const firstInvoice = stripeInvoice(version, { id: uniqueId('in'), subscription: ids.id, customer: ids.customer, subject: s.id, price: ids.price, periodStart: created, created: created - 1_000, billingReason: 'subscription_create' });
+    const firstInvoice = stripeInvoice(version, {
+      id: uniqueId('in'),
+      subscription: ids.id,
+      customer: ids.customer,
+      subject: s.id,
+      price: ids.price,
+      periodStart: created,
+      created: created - 1_000,
+      billingReason: 'subscription_create',
+    });
     expect(await stripe(stripeEvent(version, 'invoice.paid', firstInvoice, Date.now() - 2 * MINUTE))).toMatchObject({ status: 'stale', plan: 'test' });
     const active = stripeEvent(version, 'customer.subscription.updated', stripeSubscription(version, { ...ids, periodStart: created }), Date.now() - MINUTE);
     expect(await stripe(active)).toMatchObject({ status: 'applied', plan: 'pro', anchor: iso(created) });
@@ -120,8 +165,17 @@ describe('out-of-order pairs', () => {
     const sub = { id: uniqueId('sub'), customer: uniqueId('ctm'), subject: s.id, price: 'pri_pro_monthly' };
     const started = Date.now() - 40 * MINUTE;
     await paddle(paddleEvent('subscription.created', paddleSubscription({ ...sub, periodStart: started }), started));
-    expect(await paddle(paddleEvent('subscription.canceled', paddleSubscription({ ...sub, periodStart: started, status: 'canceled' }), Date.now() - MINUTE))).toMatchObject({ plan: 'test' });
-    const txn = paddleTransaction({ id: uniqueId('txn'), subscription: sub.id, customer: sub.customer, subject: s.id, price: 'pri_pro_monthly', periodStart: Date.now() - 10 * MINUTE });
+    expect(await paddle(paddleEvent('subscription.canceled', paddleSubscription({ ...sub, periodStart: started, status: 'canceled' }), Date.now() - MINUTE))).toMatchObject({
+      plan: 'test',
+    });
+    const txn = paddleTransaction({
+      id: uniqueId('txn'),
+      subscription: sub.id,
+      customer: sub.customer,
+      subject: s.id,
+      price: 'pri_pro_monthly',
+      periodStart: Date.now() - 10 * MINUTE,
+    });
     expect(await paddle(paddleEvent('transaction.completed', txn, Date.now()))).toMatchObject({ status: 'stale', plan: 'test' });
     expect((await subjectView(s)).plan).toBe('test');
   });
@@ -130,7 +184,12 @@ describe('out-of-order pairs', () => {
     const s = await f.createSubject({ plan: 'test' });
     await consume(s, 9);
     const renewal = Date.now() - 10 * MINUTE;
-    const renewed = { id: uniqueId('evt'), type: 'subscription.renewed', occurred_at: new Date(renewal).toISOString(), data: { subject_id: s.id, period_start: new Date(renewal).toISOString(), plan: 'starter' } };
+    const renewed = {
+      id: uniqueId('evt'),
+      type: 'subscription.renewed',
+      occurred_at: new Date(renewal).toISOString(),
+      data: { subject_id: s.id, period_start: new Date(renewal).toISOString(), plan: 'starter' },
+    };
     const changed = { id: uniqueId('evt'), type: 'subscription.plan_changed', occurred_at: new Date(Date.now() - MINUTE).toISOString(), data: { subject_id: s.id, plan: 'pro' } };
     expect(await quotagate(changed)).toMatchObject({ status: 'applied', plan: 'pro' });
     const late = await quotagate(renewed);
@@ -143,14 +202,19 @@ describe('out-of-order pairs', () => {
     expect((await subjectView(s)).anchor).toBe(new Date(renewal).toISOString());
   });
 
-  it('one subscription\'s events, each delivered 25 times, all 100 at once in a shuffled order: the in-order end state, each event applied once', async () => {
+  it("one subscription's events, each delivered 25 times, all 100 at once in a shuffled order: the in-order end state, each event applied once", async () => {
     const s = await f.createSubject({ plan: 'test' });
     const ids = { id: uniqueId('sub'), customer: uniqueId('cus'), subject: s.id };
     const started = Date.now() - 40 * MINUTE;
     const renewal = Date.now() - 20 * MINUTE;
     const events = [
       stripeEvent(version, 'customer.subscription.created', stripeSubscription(version, { ...ids, price: 'price_starter_monthly', periodStart: started }), started),
-      stripeEvent(version, 'invoice.paid', stripeInvoice(version, { id: uniqueId('in'), subscription: ids.id, customer: ids.customer, subject: s.id, price: 'price_starter_monthly', periodStart: renewal }), renewal + MINUTE),
+      stripeEvent(
+        version,
+        'invoice.paid',
+        stripeInvoice(version, { id: uniqueId('in'), subscription: ids.id, customer: ids.customer, subject: s.id, price: 'price_starter_monthly', periodStart: renewal }),
+        renewal + MINUTE,
+      ),
       stripeEvent(version, 'customer.subscription.updated', stripeSubscription(version, { ...ids, price: 'price_starter_monthly', periodStart: renewal }), renewal),
       stripeEvent(version, 'customer.subscription.updated', stripeSubscription(version, { ...ids, price: 'price_pro_monthly', periodStart: renewal }), renewal + 5 * MINUTE),
     ];
@@ -169,8 +233,18 @@ describe('out-of-order pairs', () => {
     const s = await f.createSubject({ plan: 'test' });
     const ids = { id: uniqueId('sub'), customer: uniqueId('cus'), subject: s.id };
     const renewal = Date.now() - 20 * MINUTE;
-    const invoice = stripeEvent(version, 'invoice.paid', stripeInvoice(version, { id: uniqueId('in'), subscription: ids.id, customer: ids.customer, subject: s.id, price: 'price_starter_monthly', periodStart: renewal }), Date.now());
-    const upgraded = stripeEvent(version, 'customer.subscription.updated', stripeSubscription(version, { ...ids, price: 'price_pro_monthly', periodStart: renewal }), renewal + 10 * MINUTE);
+    const invoice = stripeEvent(
+      version,
+      'invoice.paid',
+      stripeInvoice(version, { id: uniqueId('in'), subscription: ids.id, customer: ids.customer, subject: s.id, price: 'price_starter_monthly', periodStart: renewal }),
+      Date.now(),
+    );
+    const upgraded = stripeEvent(
+      version,
+      'customer.subscription.updated',
+      stripeSubscription(version, { ...ids, price: 'price_pro_monthly', periodStart: renewal }),
+      renewal + 10 * MINUTE,
+    );
     expect(await stripe(invoice)).toMatchObject({ status: 'applied', plan: 'starter', anchor: iso(renewal) });
     expect(await stripe(upgraded)).toMatchObject({ status: 'applied', plan: 'pro', anchor: iso(renewal) });
     expect(await subjectView(s)).toMatchObject({ plan: 'pro', anchor: iso(renewal) });

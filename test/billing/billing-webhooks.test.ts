@@ -50,11 +50,13 @@ describe('billing webhooks', () => {
     expect(await usedOf(s, 'exports')).toBe(3);
     const id = eventId();
     const body = event('subscription.renewed', { subject_id: s.id }, id);
-    const answers = await Promise.all(Array.from({ length: 5 }, async () => {
-      const res = await deliver(body);
-      expect(res.status).toBe(200);
-      return (await res.json()) as { duplicate: boolean; result: { status: string } };
-    }));
+    const answers = await Promise.all(
+      Array.from({ length: 5 }, async () => {
+        const res = await deliver(body);
+        expect(res.status).toBe(200);
+        return (await res.json()) as { duplicate: boolean; result: { status: string } };
+      }),
+    );
     expect(answers.filter((a) => !a.duplicate)).toHaveLength(1);
     expect(answers.filter((a) => a.duplicate)).toHaveLength(4);
     for (const a of answers) expect(a.result.status).toBe('applied');

@@ -80,17 +80,32 @@ describe('Paddle Billing notifications', () => {
     const periodStart = Date.now() - 20 * MINUTE;
     await deliver(paddleEvent('subscription.created', paddleSubscription({ ...sub, price: 'pri_pro_monthly', periodStart }), Date.now() - 3 * MINUTE));
     expect((await usage(s)).plan).toBe('pro');
-    const down = await deliver(paddleEvent('subscription.updated', paddleSubscription({ ...sub, price: 'pri_basic_2025', product: 'pro_basic', periodStart }), Date.now() - 2 * MINUTE));
+    const down = await deliver(
+      paddleEvent('subscription.updated', paddleSubscription({ ...sub, price: 'pri_basic_2025', product: 'pro_basic', periodStart }), Date.now() - 2 * MINUTE),
+    );
     expect(down.body.result).toMatchObject({ status: 'applied', plan: 'basic' });
-    const canceled = await deliver(paddleEvent('subscription.canceled', paddleSubscription({ ...sub, price: 'pri_basic_2025', product: 'pro_basic', periodStart, status: 'canceled' }), Date.now()));
+    const canceled = await deliver(
+      paddleEvent('subscription.canceled', paddleSubscription({ ...sub, price: 'pri_basic_2025', product: 'pro_basic', periodStart, status: 'canceled' }), Date.now()),
+    );
     expect(canceled.body.result).toMatchObject({ status: 'applied', plan: 'test' });
     expect((await usage(s)).plan).toBe('test');
   });
 
   it('records transactions that open no period and other types, answering 200', async () => {
     const s = await f.createSubject({ plan: 'starter' });
-    const update = paddleTransaction({ id: uniqueId('txn'), subscription: uniqueId('sub'), customer: uniqueId('ctm'), subject: s.id, price: 'pri_pro_monthly', origin: 'subscription_update', periodStart: Date.now() });
-    const answers = [await deliver(paddleEvent('transaction.completed', update, Date.now())), await deliver(paddleEvent('customer.updated', { id: 'ctm_01h8441jn5pcwrfhwh78jqt8hk', email: 'a@example.com' }, Date.now()))];
+    const update = paddleTransaction({
+      id: uniqueId('txn'),
+      subscription: uniqueId('sub'),
+      customer: uniqueId('ctm'),
+      subject: s.id,
+      price: 'pri_pro_monthly',
+      origin: 'subscription_update',
+      periodStart: Date.now(),
+    });
+    const answers = [
+      await deliver(paddleEvent('transaction.completed', update, Date.now())),
+      await deliver(paddleEvent('customer.updated', { id: 'ctm_01h8441jn5pcwrfhwh78jqt8hk', email: 'a@example.com' }, Date.now())),
+    ];
     expect(answers.map((a) => [a.status, a.body.result.status])).toEqual([
       [200, 'ignored'],
       [200, 'ignored'],
@@ -100,7 +115,7 @@ describe('Paddle Billing notifications', () => {
   });
 });
 
-describe('Paddle signatures: quotagate accepts what Paddle\'s SDK accepts', () => {
+describe("Paddle signatures: quotagate accepts what Paddle's SDK accepts", () => {
   const body = () => JSON.stringify(paddleEvent('customer.updated', { id: uniqueId('ctm') }, Date.now()));
 
   it('accepts either configured secret, and a header with one h1 per secret (Paddle rotating)', async () => {
@@ -113,7 +128,7 @@ describe('Paddle signatures: quotagate accepts what Paddle\'s SDK accepts', () =
     }
   });
 
-  it('refuses a wrong secret, a stale timestamp, a tampered body, and Stripe\'s spelling — as the SDK does', async () => {
+  it("refuses a wrong secret, a stale timestamp, a tampered body, and Stripe's spelling — as the SDK does", async () => {
     const b = body();
     const now = Math.floor(Date.now() / 1000);
     const cases: [string, string, string][] = [

@@ -60,7 +60,11 @@ describe.each(STRIPE_VERSIONS)('Stripe API version %s', (version: StripeVersion)
     const sub = stripeSubscription(version, { ...ids(), subject: s.id, price: 'price_pro_monthly', periodStart });
     const { status, body } = await deliver(stripeEvent(version, 'customer.subscription.created', sub, Date.now()));
     expect(status).toBe(200);
-    expect(body).toMatchObject({ received: true, duplicate: false, result: { status: 'applied', subject: s.id, plan: 'pro', anchor: iso(periodStart), period_start: iso(periodStart) } });
+    expect(body).toMatchObject({
+      received: true,
+      duplicate: false,
+      result: { status: 'applied', subject: s.id, plan: 'pro', anchor: iso(periodStart), period_start: iso(periodStart) },
+    });
     const now = await usage(s);
     expect(now.plan).toBe('pro');
     expect(now.metrics.find((m) => m.metric === 'gens')!.period_start).toBe(iso(periodStart));
@@ -95,7 +99,13 @@ describe.each(STRIPE_VERSIONS)('Stripe API version %s', (version: StripeVersion)
     const { id, customer } = ids();
     const periodStart = Date.now() - 10 * MINUTE;
     const created = Date.now() - 2 * MINUTE;
-    expect((await deliver(stripeEvent(version, 'customer.subscription.created', stripeSubscription(version, { id, customer, subject: s.id, price: 'price_pro_monthly', periodStart }), created))).body.result.plan).toBe('pro');
+    expect(
+      (
+        await deliver(
+          stripeEvent(version, 'customer.subscription.created', stripeSubscription(version, { id, customer, subject: s.id, price: 'price_pro_monthly', periodStart }), created),
+        )
+      ).body.result.plan,
+    ).toBe('pro');
     await createProjects(s, 5);
 
     // The basic price is not mapped itself; its product is.
@@ -114,7 +124,14 @@ describe.each(STRIPE_VERSIONS)('Stripe API version %s', (version: StripeVersion)
     const s = await f.createSubject({ plan: 'test' });
     const { id, customer } = ids();
     const periodStart = Date.now() - 10 * MINUTE;
-    await deliver(stripeEvent(version, 'customer.subscription.created', stripeSubscription(version, { id, customer, subject: s.id, price: 'price_pro_monthly', periodStart }), Date.now() - MINUTE));
+    await deliver(
+      stripeEvent(
+        version,
+        'customer.subscription.created',
+        stripeSubscription(version, { id, customer, subject: s.id, price: 'price_pro_monthly', periodStart }),
+        Date.now() - MINUTE,
+      ),
+    );
     await createProjects(s, 6);
     const deleted = stripeSubscription(version, { id, customer, subject: s.id, price: 'price_pro_monthly', periodStart, status: 'canceled' });
     const { body } = await deliver(stripeEvent(version, 'customer.subscription.deleted', deleted, Date.now()));
@@ -132,7 +149,12 @@ describe('Stripe: once, and only what moves quota', () => {
     const s = await f.createSubject({ plan: 'starter' });
     await consume(s, 'gens', 1_950);
     const periodStart = Date.now() - MINUTE;
-    const event = stripeEvent(version, 'invoice.paid', stripeInvoice(version, { id: uniqueId('in'), subscription: uniqueId('sub'), customer: uniqueId('cus'), subject: s.id, price: 'price_starter_monthly', periodStart }), Date.now());
+    const event = stripeEvent(
+      version,
+      'invoice.paid',
+      stripeInvoice(version, { id: uniqueId('in'), subscription: uniqueId('sub'), customer: uniqueId('cus'), subject: s.id, price: 'price_starter_monthly', periodStart }),
+      Date.now(),
+    );
     const body = JSON.stringify(event);
     const signature = stripeSignature(body);
     const answers: Answer[] = [];
@@ -163,7 +185,15 @@ describe('Stripe: once, and only what moves quota', () => {
     const proration = stripeEvent(
       version,
       'invoice.paid',
-      stripeInvoice(version, { id: uniqueId('in'), subscription: uniqueId('sub'), customer: uniqueId('cus'), subject: s.id, price: 'price_pro_monthly', periodStart: Date.now(), billingReason: 'subscription_update' }),
+      stripeInvoice(version, {
+        id: uniqueId('in'),
+        subscription: uniqueId('sub'),
+        customer: uniqueId('cus'),
+        subject: s.id,
+        price: 'price_pro_monthly',
+        periodStart: Date.now(),
+        billingReason: 'subscription_update',
+      }),
       Date.now(),
     );
     for (const [event, reason] of [
@@ -187,13 +217,18 @@ describe('Stripe: once, and only what moves quota', () => {
     const noId = await deliver({ type: 'invoice.paid', created: 1, data: { object: {} } });
     expect(noId.body).toMatchObject({ code: 'invalid_request', field: 'id' });
     // Text Postgres cannot store is refused at the edge, never a 500 Stripe would retry for days.
-    const nul = stripeEvent(version, 'customer.subscription.updated', stripeSubscription(version, { id: uniqueId('sub'), customer: uniqueId('cus'), subject: 'org\u0000', price: 'price_pro_monthly', periodStart: Date.now() }), Date.now());
+    const nul = stripeEvent(
+      version,
+      'customer.subscription.updated',
+      stripeSubscription(version, { id: uniqueId('sub'), customer: uniqueId('cus'), subject: 'org\u0000', price: 'price_pro_monthly', periodStart: Date.now() }),
+      Date.now(),
+    );
     expect(await deliver(nul)).toMatchObject({ status: 400, body: { code: 'invalid_request', field: 'data.object.metadata.quotagate_subject' } });
     expect((await f.pool.query("SELECT 1 FROM webhook_events WHERE provider = 'stripe' AND id = $1", [nul.id])).rows).toEqual([]);
   });
 });
 
-describe('Stripe signatures: quotagate accepts exactly what Stripe\'s own library accepts', () => {
+describe("Stripe signatures: quotagate accepts exactly what Stripe's own library accepts", () => {
   const version = '2025-03-31.basil';
   const NEW = 'whsec_rotated_new_secret_0123456789';
   let rotating: GatewayFixture;
@@ -215,7 +250,19 @@ describe('Stripe signatures: quotagate accepts exactly what Stripe\'s own librar
 
   it('refuses a wrong secret, a stale timestamp, a tampered body and a missing header — as Stripe does — and changes nothing', async () => {
     const s = await f.createSubject({ plan: 'starter' });
-    const event = stripeEvent(version, 'invoice.paid', stripeInvoice(version, { id: uniqueId('in'), subscription: uniqueId('sub'), customer: uniqueId('cus'), subject: s.id, price: 'price_pro_monthly', periodStart: Date.now() - MINUTE }), Date.now());
+    const event = stripeEvent(
+      version,
+      'invoice.paid',
+      stripeInvoice(version, {
+        id: uniqueId('in'),
+        subscription: uniqueId('sub'),
+        customer: uniqueId('cus'),
+        subject: s.id,
+        price: 'price_pro_monthly',
+        periodStart: Date.now() - MINUTE,
+      }),
+      Date.now(),
+    );
     const body = JSON.stringify(event);
     const now = Math.floor(Date.now() / 1000);
     const cases: [string, string, string][] = [
@@ -239,10 +286,19 @@ describe('Stripe signatures: quotagate accepts exactly what Stripe\'s own librar
   it('accepts a signature by the old or the new secret while both are configured, and a header with one v1 per secret (Stripe rolling its secret)', async () => {
     const s = await rotating.createSubject({ plan: 'test' });
     const send = async (secretsSigning: string[]) => {
-      const event = stripeEvent(version, 'customer.subscription.updated', stripeSubscription(version, { id: uniqueId('sub'), customer: uniqueId('cus'), subject: s.id, price: 'price_pro_monthly', periodStart: Date.now() - MINUTE }), Date.now());
+      const event = stripeEvent(
+        version,
+        'customer.subscription.updated',
+        stripeSubscription(version, { id: uniqueId('sub'), customer: uniqueId('cus'), subject: s.id, price: 'price_pro_monthly', periodStart: Date.now() - MINUTE }),
+        Date.now(),
+      );
       const body = JSON.stringify(event);
       const ts = Math.floor(Date.now() / 1000);
-      const v1s = secretsSigning.map((secret) => stripeSignature(body, secret, ts).split(',').find((p) => p.startsWith('v1='))!);
+      const v1s = secretsSigning.map((secret) =>
+        stripeSignature(body, secret, ts)
+          .split(',')
+          .find((p) => p.startsWith('v1='))!,
+      );
       const header = [`t=${ts}`, ...v1s].join(',');
       expect(secretsSigning.some((secret) => stripeAccepts(body, header, secret))).toBe(true);
       return (await deliverEvent(rotating.url, 'stripe', body, header)).status;

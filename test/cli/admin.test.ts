@@ -83,7 +83,20 @@ describe('admin shortcuts', () => {
     const id = newId();
     ok(await cli('subjects', 'create', id, '--plan', 'test'));
     const { key } = ok(await cli('keys', 'create', id));
-    expect((await f.request('/v1/consume', { method: 'POST', key, json: { charges: [{ metric: 'exports', amount: 3 }, { metric: 'gens', amount: 4 }] } })).status).toBe(200);
+    expect(
+      (
+        await f.request('/v1/consume', {
+          method: 'POST',
+          key,
+          json: {
+            charges: [
+              { metric: 'exports', amount: 3 },
+              { metric: 'gens', amount: 4 },
+            ],
+          },
+        })
+      ).status,
+    ).toBe(200);
 
     const usage = ok(await cli('usage', id));
     expect(Object.keys(usage)).toEqual(['subject', 'plan', 'period', 'metrics', 'grants']);
@@ -125,7 +138,7 @@ describe('admin shortcuts', () => {
     expect(down.code).toBe(1);
     expect(down.stderr).toContain('cannot reach the gateway at http://127.0.0.1:2/admin/v1 (ECONNREFUSED)');
   });
-  it('dead-letters list and replay: the admin API\'s answers; replay needs an id or --all', async () => {
+  it("dead-letters list and replay: the admin API's answers; replay needs an id or --all", async () => {
     const parked = ok(await cli('dead-letters', 'list', '--state', 'parked', '--subject', newId()));
     expect(parked).toEqual({ items: [], next_cursor: null });
     expect(failed(await cli('dead-letters', 'replay', `evt-${newId()}:1`), 'not_found').field).toBe('eventId');

@@ -14,7 +14,9 @@ describe('quotagate migrate', () => {
 
   it('creates a missing database, applies every migration, and has nothing to do the second time', async () => {
     const url = databaseUrlFor(adminDatabaseUrl(), name);
-    const migrations = readdirSync('migrations').filter((f) => /^\d+_.*\.sql$/.test(f)).map((f) => f.replace(/\.(up\.)?sql$/, ''));
+    const migrations = readdirSync('migrations')
+      .filter((f) => /^\d+_.*\.sql$/.test(f))
+      .map((f) => f.replace(/\.(up\.)?sql$/, ''));
     const first = await runCli(['migrate'], { DATABASE_URL: url });
     expect(first.stderr).toBe('');
     expect(first.code).toBe(0);

@@ -5,9 +5,24 @@ import { runCli } from '../support/cli.js';
 /** The command line itself: help, usage errors (exit 2), config check, bad environment. */
 
 const COMMANDS = [
-  'start', 'gateway', 'worker', 'migrate', 'demo-upstream', 'config check',
-  'subjects create', 'subjects get', 'subjects set-plan', 'subjects delete',
-  'keys create', 'keys list', 'keys revoke', 'usage', 'reset', 'grant', 'adjust', 'reconcile',
+  'start',
+  'gateway',
+  'worker',
+  'migrate',
+  'demo-upstream',
+  'config check',
+  'subjects create',
+  'subjects get',
+  'subjects set-plan',
+  'subjects delete',
+  'keys create',
+  'keys list',
+  'keys revoke',
+  'usage',
+  'reset',
+  'grant',
+  'adjust',
+  'reconcile',
 ];
 const ADMIN = { ADMIN_TOKEN: 'a-token-of-sixteen-chars' };
 
@@ -31,7 +46,7 @@ describe('help', () => {
   });
 });
 
-describe('usage errors exit 2 with commander\'s message', () => {
+describe("usage errors exit 2 with commander's message", () => {
   it.each([
     [['bogus'], "unknown command 'bogus'"],
     [[], 'Usage: quotagate'],

@@ -38,7 +38,14 @@ describe('the packed @quotagate/client', () => {
     const tarball = (await readdir(app)).find((f) => f.endsWith('.tgz'))!;
     const { stdout } = await run('tar', ['-tzf', join(app, tarball)]);
     const files = stdout.trim().split('\n');
-    for (const f of ['package/package.json', 'package/README.md', 'package/dist/index.js', 'package/dist/index.d.ts', 'package/dist/middleware/hono.js', 'package/dist/web-component.js']) {
+    for (const f of [
+      'package/package.json',
+      'package/README.md',
+      'package/dist/index.js',
+      'package/dist/index.d.ts',
+      'package/dist/middleware/hono.js',
+      'package/dist/web-component.js',
+    ]) {
       expect(files).toContain(f);
     }
     expect(files.filter((f) => f.includes('/src/') || f.includes('test'))).toEqual([]);
@@ -94,7 +101,10 @@ export const wrong = async () => (await client.consume({ charges: [] })).problem
     );
     await writeFile(
       join(app, 'tsconfig.json'),
-      JSON.stringify({ compilerOptions: { target: 'es2022', module: 'nodenext', moduleResolution: 'nodenext', strict: true, noEmit: true, lib: ['es2022', 'dom'], types: [] }, files: ['consumer.ts'] }),
+      JSON.stringify({
+        compilerOptions: { target: 'es2022', module: 'nodenext', moduleResolution: 'nodenext', strict: true, noEmit: true, lib: ['es2022', 'dom'], types: [] },
+        files: ['consumer.ts'],
+      }),
     );
     const checked = await run(TSC, ['-p', 'tsconfig.json'], { cwd: app }).then(
       () => 'ok',

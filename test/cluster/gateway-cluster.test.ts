@@ -64,9 +64,7 @@ describe('gateway and worker on a Redis Cluster', () => {
     await Promise.all([a.settled(), b.settled()]);
 
     // The subjects' keys sit on every master.
-    const keysPerNode = await Promise.all(
-      redis.nodes('master').map(async (node) => (await node.scan('0', 'MATCH', `${a.keys.prefix}:*`, 'COUNT', 100_000))[1].length),
-    );
+    const keysPerNode = await Promise.all(redis.nodes('master').map(async (node) => (await node.scan('0', 'MATCH', `${a.keys.prefix}:*`, 'COUNT', 100_000))[1].length));
     expect(keysPerNode).toHaveLength(3);
     for (const n of keysPerNode) expect(n).toBeGreaterThan(0);
 
@@ -102,7 +100,12 @@ describe('gateway and worker on a Redis Cluster', () => {
     // The worker flushed every partition (BullMQ on the cluster) and the three views agree.
     await waitForDrain(redis, a.keys);
     expect((await readOutboxStates(redis, a.keys, a.keys.partitions)).every((s) => s.length === 0)).toBe(true);
-    const { rows: compared, mismatches } = await compareLedger(a.pool, redis, a.keys, subjects.map((s) => s.id));
+    const { rows: compared, mismatches } = await compareLedger(
+      a.pool,
+      redis,
+      a.keys,
+      subjects.map((s) => s.id),
+    );
     expect(mismatches).toEqual([]);
     expect(compared.length).toBeGreaterThanOrEqual(subjects.length * 3);
     expect((await worker.reconcile('manual')).drifts).toEqual([]);

@@ -38,7 +38,11 @@ function forAjv(schema: unknown): Record<string, unknown> {
   const strip = (node: unknown): unknown => {
     if (Array.isArray(node)) return node.map(strip);
     if (typeof node !== 'object' || node === null) return node;
-    return Object.fromEntries(Object.entries(node).filter(([k, v]) => !(k === 'id' && typeof v === 'string')).map(([k, v]) => [k, strip(v)]));
+    return Object.fromEntries(
+      Object.entries(node)
+        .filter(([k, v]) => !(k === 'id' && typeof v === 'string'))
+        .map(([k, v]) => [k, strip(v)]),
+    );
   };
   const { $schema: _draft, ...rest } = strip(schema) as Record<string, unknown>;
   return rest;
@@ -164,7 +168,9 @@ describe('npm run build output, laid out as in the image', () => {
   });
 
   it('finds every Lua script and applies the migrations from dist/', async () => {
-    const scripts = readdirSync(join(ROOT, 'lua')).filter((f) => f.endsWith('.lua')).map((f) => f.slice(0, -4));
+    const scripts = readdirSync(join(ROOT, 'lua'))
+      .filter((f) => f.endsWith('.lua'))
+      .map((f) => f.slice(0, -4));
     const { stdout } = await run(
       process.execPath,
       ['--input-type=module', '-e', `const { loadLua } = await import('./dist/redis/lua.js'); for (const s of ${JSON.stringify(scripts)}) console.log(s, loadLua(s).length);`],

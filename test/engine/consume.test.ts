@@ -15,9 +15,7 @@ const count = (decisions: Decision[], outcome: Decision['outcome']) => decisions
 describe('consume under concurrency', () => {
   it('admits exactly the remaining units when 1,000 requests race for 100', async () => {
     const subject = f.subject();
-    const decisions = await Promise.all(
-      Array.from({ length: 1000 }, (_, i) => f.engines[i % 4]!.consume({ subject, charges: [{ metric: 'gens', amount: 1 }] })),
-    );
+    const decisions = await Promise.all(Array.from({ length: 1000 }, (_, i) => f.engines[i % 4]!.consume({ subject, charges: [{ metric: 'gens', amount: 1 }] })));
     expect(count(decisions, 'allowed')).toBe(100);
     expect(count(decisions, 'denied')).toBe(900);
     const [usage] = await f.engine.usage(subject, ['gens']);
@@ -34,7 +32,13 @@ describe('consume under concurrency', () => {
     // gens allows 100, exports only 5: exports runs out first.
     const decisions = await Promise.all(
       Array.from({ length: 50 }, (_, i) =>
-        f.engines[i % 4]!.consume({ subject, charges: [{ metric: 'gens', amount: 1 }, { metric: 'exports', amount: 1 }] }),
+        f.engines[i % 4]!.consume({
+          subject,
+          charges: [
+            { metric: 'gens', amount: 1 },
+            { metric: 'exports', amount: 1 },
+          ],
+        }),
       ),
     );
     expect(count(decisions, 'allowed')).toBe(5);
@@ -50,9 +54,7 @@ describe('consume under concurrency', () => {
   it('lets exactly one of 5 concurrent creates through at 4/5 (never 9/5)', async () => {
     const subject = f.subject();
     await f.engine.consume({ subject, charges: [{ metric: 'projects', amount: 4 }] });
-    const decisions = await Promise.all(
-      Array.from({ length: 5 }, (_, i) => f.engines[i % 4]!.consume({ subject, charges: [{ metric: 'projects', amount: 1 }] })),
-    );
+    const decisions = await Promise.all(Array.from({ length: 5 }, (_, i) => f.engines[i % 4]!.consume({ subject, charges: [{ metric: 'projects', amount: 1 }] })));
     expect(count(decisions, 'allowed')).toBe(1);
     expect((await f.engine.usage(subject, ['projects']))[0]!.used).toBe(5);
   });
@@ -110,7 +112,13 @@ describe('consume under concurrency', () => {
       await expect(f.engine.consume({ subject, charges: [{ metric: 'gens', amount }] })).rejects.toThrow(/whole number/);
     }
     await expect(
-      f.engine.consume({ subject, charges: [{ metric: 'gens', amount: 1 }, { metric: 'gens', amount: 1 }] }),
+      f.engine.consume({
+        subject,
+        charges: [
+          { metric: 'gens', amount: 1 },
+          { metric: 'gens', amount: 1 },
+        ],
+      }),
     ).rejects.toThrow(/twice/);
     expect(await f.events(subject.id)).toEqual([]);
   });

@@ -41,7 +41,13 @@ describe('gauges', () => {
 describe('reset and adjust', () => {
   it('reset sets current counters to 0 with an event carrying the previous value', async () => {
     const subject = f.subject();
-    await f.engine.consume({ subject, charges: [{ metric: 'gens', amount: 60 }, { metric: 'exports', amount: 2 }] });
+    await f.engine.consume({
+      subject,
+      charges: [
+        { metric: 'gens', amount: 60 },
+        { metric: 'exports', amount: 2 },
+      ],
+    });
     expect(await f.engine.reset(subject, ['gens'], { actor: 'admin', reason: 'support ticket 12' })).toEqual([{ metric: 'gens', previous: 60 }]);
     const usage = await f.engine.usage(subject, ['gens', 'exports']);
     expect(usage.map((u) => u.used)).toEqual([0, 2]);
@@ -134,7 +140,7 @@ describe('periods', () => {
     }
   });
 
-  it('counter keys expire after their period plus grace, counted on Redis\'s own clock', async () => {
+  it("counter keys expire after their period plus grace, counted on Redis's own clock", async () => {
     const subject = f.subject();
     await f.engine.consume({ subject, charges: [{ metric: 'gens', amount: 1 }] });
     const ttl = await f.redis.pttl(f.keys.counter(subject.id, 'gens', PERIOD_START));
@@ -143,7 +149,7 @@ describe('periods', () => {
     expect(ttl).toBeGreaterThan(expected - 60_000);
   });
 
-  it('a clock far from Redis\'s (a year behind or ahead) never writes a key that is already expired', async () => {
+  it("a clock far from Redis's (a year behind or ahead) never writes a key that is already expired", async () => {
     for (const offset of [-400 * DAY, 400 * DAY]) {
       const subject = f.subject();
       f.clock.set(T0 + offset);

@@ -25,7 +25,10 @@ describe('grants (bonus credit)', () => {
     d = await f.engine.consume({ subject, charges: [{ metric: 'exports', amount: 3 }] });
     expect(d).toMatchObject({ outcome: 'allowed', metrics: [{ used: 8, grantBalance: 4 }] });
     const consume = (await f.events(subject.id)).filter((e) => e.kind === 'consume').at(-1)!;
-    expect(consume.extra.draws).toEqual([['soon', 2], ['late', 1]]);
+    expect(consume.extra.draws).toEqual([
+      ['soon', 2],
+      ['late', 1],
+    ]);
     // 4 usable left ('late' 1 + 'never' 3); the expired 50 never count.
     expect((await f.engine.consume({ subject, charges: [{ metric: 'exports', amount: 5 }] })).outcome).toBe('denied');
     expect((await f.engine.consume({ subject, charges: [{ metric: 'exports', amount: 4 }] })).outcome).toBe('allowed');

@@ -94,7 +94,10 @@ describe('reservations (holds)', () => {
     const usage = await f.engine.usage(subject, ['gens', 'tokens', 'exports']);
     expect(usage.map((u) => u.used)).toEqual([0, 0, 1]);
     const events = await f.events(subject.id);
-    expect(events.filter((e) => e.kind === 'refund').map((e) => [e.metric, e.delta])).toEqual([['gens', -1], ['tokens', -300]]);
+    expect(events.filter((e) => e.kind === 'refund').map((e) => [e.metric, e.delta])).toEqual([
+      ['gens', -1],
+      ['tokens', -300],
+    ]);
     expect(ledgerSums(events)).toEqual({ gens: 0, tokens: 0, exports: 1 });
   });
 

@@ -38,9 +38,7 @@ describe('hydration from the ledger', () => {
   it('concurrent gateways hydrating the same counter agree on one value', async () => {
     const subject = f.subject();
     await ledgerSubject(subject, { gens: 90 });
-    const decisions = await Promise.all(
-      Array.from({ length: 60 }, (_, i) => f.engines[i % 4]!.consume({ subject, charges: [{ metric: 'gens', amount: 1 }] })),
-    );
+    const decisions = await Promise.all(Array.from({ length: 60 }, (_, i) => f.engines[i % 4]!.consume({ subject, charges: [{ metric: 'gens', amount: 1 }] })));
     expect(decisions.filter((d) => d.outcome === 'allowed')).toHaveLength(10);
     expect((await f.engine.usage(subject, ['gens']))[0]!.used).toBe(100);
   });

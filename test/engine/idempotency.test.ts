@@ -11,9 +11,7 @@ describe('idempotency keys', () => {
   it('charges once when the same key arrives 500 times at once; the rest replay the first decision', async () => {
     const subject = f.subject();
     const idempotency = { key: 'order-42', fingerprint: 'consume:gens=3' };
-    const decisions = await Promise.all(
-      Array.from({ length: 500 }, (_, i) => f.engines[i % 4]!.consume({ subject, charges: [{ metric: 'gens', amount: 3 }], idempotency })),
-    );
+    const decisions = await Promise.all(Array.from({ length: 500 }, (_, i) => f.engines[i % 4]!.consume({ subject, charges: [{ metric: 'gens', amount: 3 }], idempotency })));
     const allowed = decisions.filter((d) => d.outcome === 'allowed');
     const replayed = decisions.filter((d) => d.outcome === 'replayed');
     expect(allowed).toHaveLength(1);

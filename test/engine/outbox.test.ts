@@ -19,9 +19,21 @@ function random(seed: number) {
 
 async function step(engine: QuotaEngine, subject: SubjectRef, roll: number, amount: number): Promise<void> {
   if (roll < 0.35) {
-    await engine.consume({ subject, charges: [{ metric: 'gens', amount }, { metric: 'tokens', amount: amount * 10 }] });
+    await engine.consume({
+      subject,
+      charges: [
+        { metric: 'gens', amount },
+        { metric: 'tokens', amount: amount * 10 },
+      ],
+    });
   } else if (roll < 0.55) {
-    const d = await engine.consume({ subject, charges: [{ metric: 'tokens', amount: amount * 20, held: true }, { metric: 'gens', amount: 1, held: true }] });
+    const d = await engine.consume({
+      subject,
+      charges: [
+        { metric: 'tokens', amount: amount * 20, held: true },
+        { metric: 'gens', amount: 1, held: true },
+      ],
+    });
     if (d.outcome !== 'allowed' || !d.hold) return;
     if (roll < 0.45) await engine.settle(subject, d.hold, { tokens: amount * 7 });
     else await engine.returnHold(subject.id, d.hold, 'refund');

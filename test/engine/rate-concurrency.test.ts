@@ -10,9 +10,7 @@ afterAll(() => f.close());
 describe('request rate (GCRA)', () => {
   it('at 10 rps and burst 10, a burst of 30 admits 10', async () => {
     const subject = f.subject();
-    const decisions = await Promise.all(
-      Array.from({ length: 30 }, (_, i) => f.engines[i % 2]!.consume({ subject, charges: [], rateClass: 'chat' })),
-    );
+    const decisions = await Promise.all(Array.from({ length: 30 }, (_, i) => f.engines[i % 2]!.consume({ subject, charges: [], rateClass: 'chat' })));
     expect(decisions.filter((d) => d.outcome === 'allowed')).toHaveLength(10);
     const denied = decisions.filter((d) => d.outcome === 'denied');
     expect(denied).toHaveLength(20);
@@ -58,9 +56,7 @@ describe('request rate (GCRA)', () => {
 
   it('a rate denial charges nothing', async () => {
     const subject = f.subject();
-    const results = await Promise.all(
-      Array.from({ length: 15 }, () => f.engine.consume({ subject, charges: [{ metric: 'gens', amount: 1 }], rateClass: 'x' })),
-    );
+    const results = await Promise.all(Array.from({ length: 15 }, () => f.engine.consume({ subject, charges: [{ metric: 'gens', amount: 1 }], rateClass: 'x' })));
     expect(results.filter((r) => r.outcome === 'allowed')).toHaveLength(10);
     expect((await f.engine.usage(subject, ['gens']))[0]!.used).toBe(10);
   });
@@ -69,9 +65,7 @@ describe('request rate (GCRA)', () => {
 describe('concurrency leases', () => {
   it('admits at most the plan concurrency in flight and frees a lease when the hold ends', async () => {
     const subject = f.subject(); // concurrency: 3
-    const decisions = await Promise.all(
-      Array.from({ length: 8 }, (_, i) => f.engines[i % 2]!.consume({ subject, charges: [], concurrency: true, holdTtlMs: 30_000 })),
-    );
+    const decisions = await Promise.all(Array.from({ length: 8 }, (_, i) => f.engines[i % 2]!.consume({ subject, charges: [], concurrency: true, holdTtlMs: 30_000 })));
     const allowed = decisions.filter((d) => d.outcome === 'allowed');
     expect(allowed).toHaveLength(3);
     expect(decisions.filter((d) => d.outcome === 'denied')[0]).toMatchObject({ reason: 'concurrency', limit: 3, inUse: 3 });

@@ -68,7 +68,11 @@ describe('on a Redis Cluster', () => {
     for (const s of subjects) {
       const d = await engine.consume({
         subject: s,
-        charges: [{ metric: 'gens', amount: 2, held: true }, { metric: 'tokens', amount: 100, held: true }, { metric: 'projects', amount: 1 }],
+        charges: [
+          { metric: 'gens', amount: 2, held: true },
+          { metric: 'tokens', amount: 100, held: true },
+          { metric: 'projects', amount: 1 },
+        ],
         rateClass: 'chat',
         concurrency: true,
         idempotency: { key: 'k', fingerprint: 'f' },

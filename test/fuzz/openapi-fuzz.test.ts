@@ -4,16 +4,7 @@ import { encodeCursor } from '../../src/admin/cursor.js';
 import { decodeLedgerEvent } from '../../src/ledger/ledger-event.js';
 import { signPayload } from '../../src/lib/hmac-signature.js';
 import { startGatewayFixture, TEST_ADMIN_TOKEN, TEST_WEBHOOK_SECRET, type GatewayFixture, type TestSubject } from '../support/gateway.js';
-import {
-  HOSTILE_STRINGS,
-  HOSTILE_VALUES,
-  leafPaths,
-  operationsOf,
-  replaceAt,
-  valueOf,
-  type OpenApiDocument,
-  type Operation,
-} from '../support/openapi-arbitraries.js';
+import { HOSTILE_STRINGS, HOSTILE_VALUES, leafPaths, operationsOf, replaceAt, valueOf, type OpenApiDocument, type Operation } from '../support/openapi-arbitraries.js';
 
 /**
  * Property-based fuzzing of every operation the gateway serves, derived from its own
@@ -81,10 +72,9 @@ function caseOf(op: Operation): fc.Arbitrary<FuzzCase> {
   const known = [subject.id];
   const params = op.parameters ?? [];
   const record = (where: 'path' | 'query') =>
-    fc.record(
-      Object.fromEntries(params.filter((p) => p.in === where).map((p) => [p.name, valueOf(p.schema, doc, where === 'path' && op.method === 'DELETE' ? [] : known)])),
-      { requiredKeys: params.filter((p) => p.in === where && (where === 'path' || p.required)).map((p) => p.name) },
-    );
+    fc.record(Object.fromEntries(params.filter((p) => p.in === where).map((p) => [p.name, valueOf(p.schema, doc, where === 'path' && op.method === 'DELETE' ? [] : known)])), {
+      requiredKeys: params.filter((p) => p.in === where && (where === 'path' || p.required)).map((p) => p.name),
+    });
   const schema = jsonSchemaOf(op);
   // A proxied route's body belongs to its upstream: a chat-style request (the demo's routes accept it).
   const body = schema
@@ -183,9 +173,7 @@ async function state(): Promise<{ lengths: number[]; audits: number }> {
 
 /** The events the outbox gained since `before` (the newest entries of each partition that grew). */
 async function addedEvents(before: number[], after: number[]) {
-  const added = await Promise.all(
-    after.map(async (n, p) => (n > before[p]! ? gw.redis.xrevrange(gw.keys.outbox(p), '+', '-', 'COUNT', n - before[p]!) : [])),
-  );
+  const added = await Promise.all(after.map(async (n, p) => (n > before[p]! ? gw.redis.xrevrange(gw.keys.outbox(p), '+', '-', 'COUNT', n - before[p]!) : [])));
   return added.flat().map(([id, fields]) => decodeLedgerEvent(id, fields));
 }
 
@@ -204,7 +192,9 @@ describe('fuzzing every operation of /openapi.json', () => {
       const upstreamBefore = gw.upstream.requests.length;
       const abort = new AbortController();
       const timer = setTimeout(() => abort.abort(), REQUEST_TIMEOUT_MS);
-      const res = await fetch(sent.url, { method: sent.method, headers: sent.headers, body: sent.body, redirect: 'manual', signal: abort.signal }).finally(() => clearTimeout(timer));
+      const res = await fetch(sent.url, { method: sent.method, headers: sent.headers, body: sent.body, redirect: 'manual', signal: abort.signal }).finally(() =>
+        clearTimeout(timer),
+      );
       // A live stream (the usage stream's text/event-stream) never ends: its status and headers are the answer.
       const live = res.ok && res.headers.get('content-type')?.startsWith('text/event-stream');
       const text = live ? '' : await res.text();
@@ -242,7 +232,9 @@ describe('fuzzing every operation of /openapi.json', () => {
     try {
       await fc.assert(property, { numRuns: RUNS, seed: SEED });
     } catch (err) {
-      throw new Error(`fuzz failed with seed ${SEED} (rerun: QG_FUZZ_SEED=${SEED} npx vitest run test/fuzz)\nfirst failure: ${firstFailure}\n${(err as Error).message}`, { cause: err });
+      throw new Error(`fuzz failed with seed ${SEED} (rerun: QG_FUZZ_SEED=${SEED} npx vitest run test/fuzz)\nfirst failure: ${firstFailure}\n${(err as Error).message}`, {
+        cause: err,
+      });
     }
     // The run reached the handlers, not only the validators.
     const ok = [...byStatus].filter(([s]) => s < 300).reduce((n, [, k]) => n + k, 0);

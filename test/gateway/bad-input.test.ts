@@ -50,8 +50,7 @@ async function expectNothingCharged(who: TestSubject = subject): Promise<void> {
   expect(await gw.events(who)).toEqual([]);
 }
 
-const post = (path: string, init: RequestInit & { json?: unknown; key?: string } = {}) =>
-  gw.request(path, { method: 'POST', key: subject.key, ...init });
+const post = (path: string, init: RequestInit & { json?: unknown; key?: string } = {}) => gw.request(path, { method: 'POST', key: subject.key, ...init });
 
 /** A raw JSON body with an explicit content-type (for bodies `json` cannot express). */
 const raw = (body: string, contentType = 'application/json'): RequestInit => ({ body, headers: { 'content-type': contentType } });
@@ -77,7 +76,14 @@ describe('malformed bodies on the decision API', () => {
     }
     // The second line is bad: the first, valid line is not charged either.
     const p = await problemOf(
-      await post('/v1/consume', { json: { charges: [{ metric: 'gens', amount: 1 }, { metric: 'tokens', amount: -3 }] } }),
+      await post('/v1/consume', {
+        json: {
+          charges: [
+            { metric: 'gens', amount: 1 },
+            { metric: 'tokens', amount: -3 },
+          ],
+        },
+      }),
       400,
       'invalid_request',
     );
@@ -101,23 +107,11 @@ describe('malformed bodies on the decision API', () => {
   });
 
   it('unknown extra fields are refused (strict schemas), top level and per charge', async () => {
-    const top = await problemOf(
-      await post('/v1/consume', { json: { charges: [{ metric: 'gens', amount: 1 }], dry_run: true } }),
-      400,
-      'invalid_request',
-    );
+    const top = await problemOf(await post('/v1/consume', { json: { charges: [{ metric: 'gens', amount: 1 }], dry_run: true } }), 400, 'invalid_request');
     expect(top.field).toBe('dry_run');
-    const line = await problemOf(
-      await post('/v1/consume', { json: { charges: [{ metric: 'gens', amount: 1, price: 3 }] } }),
-      400,
-      'invalid_request',
-    );
+    const line = await problemOf(await post('/v1/consume', { json: { charges: [{ metric: 'gens', amount: 1, price: 3 }] } }), 400, 'invalid_request');
     expect(line.field).toBe('charges.0.price');
-    const reservation = await problemOf(
-      await post('/v1/reservations', { json: { charges: [{ metric: 'tokens', amount: 1 }], ttl: 5 } }),
-      400,
-      'invalid_request',
-    );
+    const reservation = await problemOf(await post('/v1/reservations', { json: { charges: [{ metric: 'tokens', amount: 1 }], ttl: 5 } }), 400, 'invalid_request');
     expect(reservation.field).toBe('ttl');
     await expectNothingCharged();
   });
@@ -213,11 +207,7 @@ describe('malformed Idempotency-Key → 400 naming Idempotency-Key', () => {
 
   it('the same rules for idempotency_key in the body', async () => {
     for (const key of ['k'.repeat(256), 'a|b', 'ключ', '']) {
-      const p = await problemOf(
-        await post('/v1/consume', { json: { charges: [{ metric: 'gens', amount: 1 }], idempotency_key: key } }),
-        400,
-        'invalid_request',
-      );
+      const p = await problemOf(await post('/v1/consume', { json: { charges: [{ metric: 'gens', amount: 1 }], idempotency_key: key } }), 400, 'invalid_request');
       expect(p.field).toBe('idempotency_key');
     }
     await expectNothingCharged();

@@ -87,7 +87,12 @@ describe.each<BlockMode>(['refuse', 'hold'])('Postgres unreachable for the gatew
     // Postgres is back: keys are verified there again, the revoked one stays refused.
     proxy.unblock();
     clock.advance(1_000); // after a failure, Postgres is tried again a second later
-    expect(await traffic(allKeys().filter((k) => k !== first.subject.key), 1)).toEqual({ 200: 2 * SUBJECTS - 1 });
+    expect(
+      await traffic(
+        allKeys().filter((k) => k !== first.subject.key),
+        1,
+      ),
+    ).toEqual({ 200: 2 * SUBJECTS - 1 });
     expect(await consume(first.subject.key)).toBe(401);
   });
 });

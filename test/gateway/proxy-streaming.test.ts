@@ -93,9 +93,7 @@ describe('streamed (SSE) responses', () => {
     expect(await gw.redis.zcard(gw.keys.concurrency(subject.id))).toBe(0);
 
     // Two requests at once fit the plan's concurrency of 2: no lease leaked.
-    const next = await Promise.all(
-      [1, 2].map(() => gw.request('/v1/chat/completions', { method: 'POST', key: subject.key, json: { messages, max_tokens: 5 } })),
-    );
+    const next = await Promise.all([1, 2].map(() => gw.request('/v1/chat/completions', { method: 'POST', key: subject.key, json: { messages, max_tokens: 5 } })));
     const bodies = await Promise.all(next.map((r) => r.json() as Promise<Record<string, unknown>>));
     expect(next.map((r) => r.status)).toEqual([200, 200]);
     expect(bodies.every((b) => b.object === 'chat.completion')).toBe(true);

@@ -36,13 +36,7 @@ interface Answer<T = Record<string, unknown>> {
 type Charges = { metric: string; amount: number }[];
 
 /** Sends a request and reads its whole body as JSON. */
-async function call<T = Record<string, unknown>>(
-  subject: TestSubject,
-  method: string,
-  path: string,
-  json?: unknown,
-  headers?: Record<string, string>,
-): Promise<Answer<T>> {
+async function call<T = Record<string, unknown>>(subject: TestSubject, method: string, path: string, json?: unknown, headers?: Record<string, string>): Promise<Answer<T>> {
   const res = await gw.request(path, { method, key: subject.key, json, headers });
   const text = await res.text();
   return { status: res.status, headers: res.headers, body: (text === '' ? null : JSON.parse(text)) as T };
@@ -79,7 +73,11 @@ describe('GET /v1/usage', () => {
     expect(u.subject).toBe(subject.id);
     expect(u.plan).toBe('test');
     expect(Object.keys(u.metrics).sort()).toEqual(['exports', 'gens', 'projects', 'tokens']);
-    for (const [metric, limit] of [['gens', 50], ['tokens', 1200], ['exports', 5]] as const) {
+    for (const [metric, limit] of [
+      ['gens', 50],
+      ['tokens', 1200],
+      ['exports', 5],
+    ] as const) {
       const m = u.metrics[metric]!;
       expect(m).toMatchObject({ kind: 'counter', limit, used: 0, remaining: limit, grant_balance: 0, percent: 0, status: 'ok' });
       // A counter's period: a start in the past and a reset in the future, a month apart at most.
@@ -153,7 +151,11 @@ describe('GET /v1/usage', () => {
       await res.arrayBuffer();
       expect(res.status).toBeLessThan(300);
     }
-    await consumeOk(subject, [{ metric: 'gens', amount: 3 }, { metric: 'tokens', amount: 50 }, { metric: 'exports', amount: 1 }]);
+    await consumeOk(subject, [
+      { metric: 'gens', amount: 3 },
+      { metric: 'tokens', amount: 50 },
+      { metric: 'exports', amount: 1 },
+    ]);
     await gw.settled();
 
     const u = await usage(subject);
@@ -173,7 +175,10 @@ describe('GET /v1/usage', () => {
 describe('POST /v1/consume', () => {
   it('allows and charges, answering each metric with RateLimit fields', async () => {
     const subject = await gw.createSubject();
-    const res = await consume(subject, [{ metric: 'gens', amount: 2 }, { metric: 'tokens', amount: 100 }]);
+    const res = await consume(subject, [
+      { metric: 'gens', amount: 2 },
+      { metric: 'tokens', amount: 100 },
+    ]);
     expect(res.status).toBe(200);
     expect(res.body.allowed).toBe(true);
     expect(res.body.request_id).toMatch(/^[0-9a-f-]{36}$/);
@@ -193,7 +198,10 @@ describe('POST /v1/consume', () => {
   it('is all or nothing: when the second metric runs out → 402 naming it, the first is not charged', async () => {
     const subject = await gw.createSubject();
     await consumeOk(subject, [{ metric: 'exports', amount: 4 }]);
-    const res = await consume(subject, [{ metric: 'gens', amount: 1 }, { metric: 'exports', amount: 2 }]);
+    const res = await consume(subject, [
+      { metric: 'gens', amount: 1 },
+      { metric: 'exports', amount: 2 },
+    ]);
     expect(res.status).toBe(402);
     expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
     expect(res.body).toMatchObject({ code: 'quota_exceeded', metric: 'exports', limit: 5, used: 4, remaining: 1, requested: 2 });
@@ -203,7 +211,10 @@ describe('POST /v1/consume', () => {
     expect(await gw.used(subject, 'exports')).toBe(4);
     expect(await eventsOf(subject, 'consume')).toHaveLength(1);
     // What still fits is still allowed.
-    await consumeOk(subject, [{ metric: 'gens', amount: 1 }, { metric: 'exports', amount: 1 }]);
+    await consumeOk(subject, [
+      { metric: 'gens', amount: 1 },
+      { metric: 'exports', amount: 1 },
+    ]);
     expect(await gw.used(subject, 'gens')).toBe(1);
   });
 
@@ -293,7 +304,10 @@ describe('POST /v1/check', () => {
     await consumeOk(subject, [{ metric: 'exports', amount: 5 }]);
     const eventsBefore = (await gw.events(subject)).length;
     const res = await call<{ allowed: boolean; reason?: string; metric?: string; metrics: MetricUsage[] }>(subject, 'POST', '/v1/check', {
-      charges: [{ metric: 'gens', amount: 1 }, { metric: 'exports', amount: 1 }],
+      charges: [
+        { metric: 'gens', amount: 1 },
+        { metric: 'exports', amount: 1 },
+      ],
     });
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ allowed: false, reason: 'quota', metric: 'exports' });
@@ -301,7 +315,10 @@ describe('POST /v1/check', () => {
     expect(await gw.used(subject, 'gens')).toBe(0);
     expect(await gw.events(subject)).toHaveLength(eventsBefore);
     // Consume agrees with the check.
-    const real = await consume(subject, [{ metric: 'gens', amount: 1 }, { metric: 'exports', amount: 1 }]);
+    const real = await consume(subject, [
+      { metric: 'gens', amount: 1 },
+      { metric: 'exports', amount: 1 },
+    ]);
     expect(real.status).toBe(402);
     expect(real.body.metric).toBe('exports');
   });
@@ -309,12 +326,10 @@ describe('POST /v1/check', () => {
 
 describe('reservations', () => {
   type Reservation = { id: string; expires_at: string; metrics: MetricUsage[]; code?: string };
-  const reserve = (subject: TestSubject, charges: Charges, extra: Record<string, unknown> = {}) =>
-    call<Reservation>(subject, 'POST', '/v1/reservations', { charges, ...extra });
+  const reserve = (subject: TestSubject, charges: Charges, extra: Record<string, unknown> = {}) => call<Reservation>(subject, 'POST', '/v1/reservations', { charges, ...extra });
   const settle = (subject: TestSubject, id: string, actual: unknown) =>
     call<{ id: string; metrics: MetricUsage[]; code?: string; field?: string }>(subject, 'POST', `/v1/reservations/${id}/settle`, { actual });
-  const release = (subject: TestSubject, id: string) =>
-    call<{ id: string; metrics: MetricUsage[]; code?: string }>(subject, 'DELETE', `/v1/reservations/${id}`);
+  const release = (subject: TestSubject, id: string) => call<{ id: string; metrics: MetricUsage[]; code?: string }>(subject, 'DELETE', `/v1/reservations/${id}`);
 
   it('create → 201 with id and expires_at; the reserved units count as used', async () => {
     const subject = await gw.createSubject();
@@ -365,7 +380,10 @@ describe('reservations', () => {
 
   it('release (DELETE) gives everything back', async () => {
     const subject = await gw.createSubject();
-    const { body } = await reserve(subject, [{ metric: 'gens', amount: 5 }, { metric: 'tokens', amount: 400 }]);
+    const { body } = await reserve(subject, [
+      { metric: 'gens', amount: 5 },
+      { metric: 'tokens', amount: 400 },
+    ]);
     expect(await gw.used(subject, 'tokens')).toBe(400);
     const res = await release(subject, body.id);
     expect(res.status).toBe(200);
@@ -408,7 +426,10 @@ describe('reservations', () => {
 
   it('a multi-metric reservation: a bare number → 400; a metric not in it → 400; per-metric actuals settle', async () => {
     const subject = await gw.createSubject();
-    const { body } = await reserve(subject, [{ metric: 'gens', amount: 2 }, { metric: 'tokens', amount: 300 }]);
+    const { body } = await reserve(subject, [
+      { metric: 'gens', amount: 2 },
+      { metric: 'tokens', amount: 300 },
+    ]);
     const bare = await settle(subject, body.id, 100);
     expect(bare.status).toBe(400);
     expect(bare.body).toMatchObject({ code: 'invalid_request', field: 'actual' });
@@ -436,8 +457,7 @@ describe('reservations', () => {
 
 describe('POST /v1/release', () => {
   type Released = { metric: string; released: number; used: number; code?: string; field?: string };
-  const releaseGauge = (subject: TestSubject, body: Record<string, unknown>, headers?: Record<string, string>) =>
-    call<Released>(subject, 'POST', '/v1/release', body, headers);
+  const releaseGauge = (subject: TestSubject, body: Record<string, unknown>, headers?: Record<string, string>) => call<Released>(subject, 'POST', '/v1/release', body, headers);
 
   it('lowers a gauge, never below 0, reporting the units actually taken', async () => {
     const subject = await gw.createSubject();

@@ -29,8 +29,7 @@ async function mint(subject: TestSubject, body?: unknown): Promise<{ token: stri
   return (await res.json()) as { token: string; subject: string; expires_at: string; scope: string };
 }
 
-const consume = (subject: TestSubject, amount: number) =>
-  gw.request('/v1/consume', { method: 'POST', key: subject.key, json: { charges: [{ metric: 'gens', amount }] } });
+const consume = (subject: TestSubject, amount: number) => gw.request('/v1/consume', { method: 'POST', key: subject.key, json: { charges: [{ metric: 'gens', amount }] } });
 
 describe('POST /v1/usage-tokens', () => {
   it('mints a token for the key’s subject, 15 minutes by default, at most an hour', async () => {

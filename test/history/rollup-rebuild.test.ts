@@ -39,15 +39,17 @@ describe(`usage_rollups of an existing ledger (QG_TEST_SEED=${SEED})`, () => {
 
   it('are backfilled by the migration that creates them', async () => {
     // The schema as it was before 007, and a ledger written then (without rollups).
-    const before = (await runner({
-      databaseUrl: db.url,
-      dir: MIGRATIONS_DIR,
-      migrationsTable: MIGRATIONS_TABLE,
-      migrationLoaderStrategies: [{ extensions: ['.sql'], loader: 'sql' }],
-      direction: 'up',
-      count: 4,
-      log: () => {},
-    })).map((m) => m.name);
+    const before = (
+      await runner({
+        databaseUrl: db.url,
+        dir: MIGRATIONS_DIR,
+        migrationsTable: MIGRATIONS_TABLE,
+        migrationLoaderStrategies: [{ extensions: ['.sql'], loader: 'sql' }],
+        direction: 'up',
+        count: 4,
+        log: () => {},
+      })
+    ).map((m) => m.name);
     expect(before.at(-1)).toBe('004_admin');
     const events = randomEvents(random(SEED), 'backfill', subjects, FROM, 2_000);
     await pool.query(INSERT_EVENTS, [eventsJson(events)]);
@@ -65,7 +67,9 @@ describe(`usage_rollups of an existing ledger (QG_TEST_SEED=${SEED})`, () => {
     // Damage three stretches: rows lost, rows wrong, rows that should not be there.
     await pool.query(`DELETE FROM usage_rollups WHERE hour >= $1 AND hour < $2`, [new Date(FROM).toISOString(), new Date(FROM + 5 * DAY).toISOString()]);
     await pool.query(`UPDATE usage_rollups SET net = net + 7 WHERE hour >= $1 AND hour < $2`, [new Date(FROM + 10 * DAY).toISOString(), new Date(FROM + 12 * DAY).toISOString()]);
-    await pool.query(`INSERT INTO usage_rollups (subject_id, hour, metric, period_start, net) VALUES ('backfill-cal', $1, 'gens', '-infinity', 99)`, [new Date(FROM + 20 * DAY).toISOString()]);
+    await pool.query(`INSERT INTO usage_rollups (subject_id, hour, metric, period_start, net) VALUES ('backfill-cal', $1, 'gens', '-infinity', 99)`, [
+      new Date(FROM + 20 * DAY).toISOString(),
+    ]);
     expect(await rollupBuckets(pool, ids, 'hour')).not.toEqual(ledger);
 
     // Only the range given: the first stretch is mended, the others are not yet.
@@ -95,9 +99,11 @@ describe(`usage_rollups of an existing ledger (QG_TEST_SEED=${SEED})`, () => {
     const writers = Array.from({ length: 3 }, () => new LedgerWriter(pool, 86_400_000));
     let next = 0;
     let rebuilds = 0;
-    const writing = Promise.all(writers.map(async (w) => {
-      while (next < batches.length) await w.write(batches[next++]!);
-    }));
+    const writing = Promise.all(
+      writers.map(async (w) => {
+        while (next < batches.length) await w.write(batches[next++]!);
+      }),
+    );
     // Rebuilds, whole and partial, as long as the writers write.
     const rebuilding = (async () => {
       while (next < batches.length) {

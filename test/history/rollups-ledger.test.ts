@@ -40,9 +40,11 @@ describe(`usage_rollups (QG_TEST_SEED=${SEED})`, () => {
     const writers = Array.from({ length: 4 }, () => new LedgerWriter(pool, IDEMPOTENCY_WINDOW_MS));
     // Four writers at once, each taking the next batch: competing workers.
     let next = 0;
-    await Promise.all(writers.map(async (w) => {
-      while (next < batches.length) await w.write(batches[next++]!);
-    }));
+    await Promise.all(
+      writers.map(async (w) => {
+        while (next < batches.length) await w.write(batches[next++]!);
+      }),
+    );
     // And the whole ledger delivered once more, by two at once: nothing may move.
     const before = await rollupBuckets(pool, ids, 'hour');
     await Promise.all([writers[0]!.write(events), writers[1]!.write(events)]);

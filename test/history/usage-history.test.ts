@@ -108,7 +108,12 @@ describe('usage history', () => {
       days: number;
       from: string;
       to: string;
-      metrics: { metric: string; daily: { date: string; usage: number; reset: number; charges: number; denials: number; level: number }[]; hourly: { start: string; usage: number }[]; used: number }[];
+      metrics: {
+        metric: string;
+        daily: { date: string; usage: number; reset: number; charges: number; denials: number; level: number }[];
+        hourly: { start: string; usage: number }[];
+        used: number;
+      }[];
     };
     expect(h.days).toBe(30);
     expect(h.from).toBe(new Date(TODAY - 29 * DAY).toISOString());
@@ -164,10 +169,13 @@ describe('usage history', () => {
   });
 
   it('answers GET /v1/usage?history=30d with compact arrays of the same days', async () => {
-    const [compact, full] = await Promise.all([
+    const [compact, full] = (await Promise.all([
       gw.request('/v1/usage?history=30d', { key: subject.key }).then((r) => r.json()),
       gw.admin(`/admin/v1/subjects/${subject.id}/history?days=30`).then((r) => r.json()),
-    ]) as [{ metrics: { metric: string; history: { from: string; daily: number[]; hourly: number[] } }[] }, { metrics: { metric: string; daily: { usage: number }[]; hourly: { usage: number }[] }[] }];
+    ])) as [
+      { metrics: { metric: string; history: { from: string; daily: number[]; hourly: number[] } }[] },
+      { metrics: { metric: string; daily: { usage: number }[]; hourly: { usage: number }[] }[] },
+    ];
     for (const m of compact.metrics) {
       const same = full.metrics.find((f) => f.metric === m.metric)!;
       expect(m.history).toEqual({ from: new Date(TODAY - 29 * DAY).toISOString().slice(0, 10), daily: same.daily.map((d) => d.usage), hourly: same.hourly.map((b) => b.usage) });
@@ -222,7 +230,12 @@ describe('usage history without Postgres', () => {
       const res = await f.request('/v1/usage', { key: s.key });
       expect(res.status).toBe(200);
       const body = (await res.json()) as { metrics: { metric: string; used: number; forecast: unknown }[] };
-      expect(body.metrics.map((m) => [m.metric, m.used, m.forecast])).toEqual([['gens', 0, null], ['tokens', 0, null], ['exports', 0, null], ['projects', 0, null]]);
+      expect(body.metrics.map((m) => [m.metric, m.used, m.forecast])).toEqual([
+        ['gens', 0, null],
+        ['tokens', 0, null],
+        ['exports', 0, null],
+        ['projects', 0, null],
+      ]);
       const history = await f.request('/v1/usage?history=30d', { key: s.key });
       expect(history.status).toBe(503);
       expect(history.headers.get('retry-after')).toBe('1');

@@ -57,13 +57,21 @@ describe('text Postgres cannot store, on the run database', () => {
     expect(reset).toEqual([{ metric: 'tokens', previous: 0 }]);
 
     await waitForDrain(f.redis, f.keys);
-    expect(await ledgerEventCount(f.pool, others.map((s) => s.id))).toBe(OTHERS * CONSUMES);
+    expect(
+      await ledgerEventCount(
+        f.pool,
+        others.map((s) => s.id),
+      ),
+    ).toBe(OTHERS * CONSUMES);
 
     const { rows: letters } = await f.pool.query<{ kind: string; state: string; error: string; sqlstate: string; event: string }>(
       'SELECT kind, state, error, sqlstate, event FROM ledger_dead_letters WHERE subject_id = $1 ORDER BY kind',
       [victim.id],
     );
-    expect(letters.map((l) => [l.kind, l.state])).toEqual([['adjust', 'sanitised'], ['reset', 'sanitised']]);
+    expect(letters.map((l) => [l.kind, l.state])).toEqual([
+      ['adjust', 'sanitised'],
+      ['reset', 'sanitised'],
+    ]);
     for (const l of letters) expect(l.sqlstate).toMatch(/^22/);
     // The original, exactly: the escapes are still there in the stored JSON text.
     expect(letters[0]!.event).toContain('refund \\u0000 ticket');
@@ -142,9 +150,23 @@ describe('parked by a database rule, replayed through the admin API once mended'
       50,
     );
     await waitForDrain(f.redis, f.keys);
-    expect(await ledgerEventCount(pool, others.map((s) => s.id))).toBe(30);
+    expect(
+      await ledgerEventCount(
+        pool,
+        others.map((s) => s.id),
+      ),
+    ).toBe(30);
     expect(await ledgerEventCount(pool, [blocked.id])).toBe(0);
-    expect((await compareLedger(pool, f.redis, f.keys, others.map((s) => s.id))).mismatches).toEqual([]);
+    expect(
+      (
+        await compareLedger(
+          pool,
+          f.redis,
+          f.keys,
+          others.map((s) => s.id),
+        )
+      ).mismatches,
+    ).toEqual([]);
 
     const list = await gw.admin('/admin/v1/dead-letters?state=parked');
     expect(list.status).toBe(200);
@@ -161,7 +183,9 @@ describe('parked by a database rule, replayed through the admin API once mended'
     await pool.query('ALTER TABLE usage_events DROP CONSTRAINT refuse_blocked');
     // Five replays of one letter at once: exactly one writes it.
     const statuses = await Promise.all(
-      Array.from({ length: 5 }, () => gw.admin(`/admin/v1/dead-letters/${encodeURIComponent(first)}/replay`, { method: 'POST' }).then(async (r) => (await r.arrayBuffer(), r.status))),
+      Array.from({ length: 5 }, () =>
+        gw.admin(`/admin/v1/dead-letters/${encodeURIComponent(first)}/replay`, { method: 'POST' }).then(async (r) => (await r.arrayBuffer(), r.status)),
+      ),
     );
     expect(statuses.sort()).toEqual([200, 409, 409, 409, 409]);
     const all = await gw.admin('/admin/v1/dead-letters/replay', { method: 'POST' });

@@ -97,13 +97,9 @@ describe('the ledger under load, with the worker running', () => {
     expect(rows.length).toBe(SUBJECTS * 4);
     const period = periodAt(f.clock.now()).start;
     const redisValues = await Promise.all(
-      rows.map((r) =>
-        f.redis.get(r.period === GAUGE_PERIOD ? f.keys.gauge(r.subject_id, r.metric) : f.keys.counter(r.subject_id, r.metric, period)),
-      ),
+      rows.map((r) => f.redis.get(r.period === GAUGE_PERIOD ? f.keys.gauge(r.subject_id, r.metric) : f.keys.counter(r.subject_id, r.metric, period))),
     );
-    const mismatches = rows
-      .map((r, i) => ({ ...r, redis: redisValues[i] }))
-      .filter((r) => Number(r.ledger) !== Number(r.counter) || Number(r.ledger) !== Number(r.redis ?? 0));
+    const mismatches = rows.map((r, i) => ({ ...r, redis: redisValues[i] })).filter((r) => Number(r.ledger) !== Number(r.counter) || Number(r.ledger) !== Number(r.redis ?? 0));
     expect(mismatches).toEqual([]);
   });
 });

@@ -69,10 +69,16 @@ async function counters(subjectId: string): Promise<Record<string, number>> {
 }
 
 async function grants(subjectId: string) {
-  const { rows } = await pool.query<{ id: string; metric: string; amount: string; remaining: string; expires_at: Date | null; reason: string | null; created_by: string | null; revoked: boolean }>(
-    'SELECT id, metric, amount, remaining, expires_at, reason, created_by, revoked_at IS NOT NULL AS revoked FROM grants WHERE subject_id = $1 ORDER BY id',
-    [subjectId],
-  );
+  const { rows } = await pool.query<{
+    id: string;
+    metric: string;
+    amount: string;
+    remaining: string;
+    expires_at: Date | null;
+    reason: string | null;
+    created_by: string | null;
+    revoked: boolean;
+  }>('SELECT id, metric, amount, remaining, expires_at, reason, created_by, revoked_at IS NOT NULL AS revoked FROM grants WHERE subject_id = $1 ORDER BY id', [subjectId]);
   return rows.map((r) => ({ ...r, amount: Number(r.amount), remaining: Number(r.remaining) }));
 }
 
@@ -164,9 +170,7 @@ describe('LedgerWriter', () => {
       'SELECT kind, delta, value_after, period_start, extra FROM usage_events WHERE event_id = $1',
       [batch[5]!.id],
     );
-    expect(rows).toEqual([
-      { kind: 'settle', delta: '-380', value_after: '120', period_start: new Date(PERIOD), extra: { hold: 'h1', held: 500, actual: 120 } },
-    ]);
+    expect(rows).toEqual([{ kind: 'settle', delta: '-380', value_after: '120', period_start: new Date(PERIOD), extra: { hold: 'h1', held: 500, actual: 120 } }]);
   });
 
   it('keeps grants in step: created, drawn, restored and revoked; grant events move no usage', async () => {
@@ -174,7 +178,14 @@ describe('LedgerWriter', () => {
     const expires = NEXT_PERIOD_START + 30 * DAY;
     const [g1, g2] = [`g1-${run}-${s}`, `g2-${run}-${s}`];
     const first = [
-      event(s, { kind: 'grant', metric: 'gens', periodStart: null, valueAfter: 10, extra: { grant: g1, amount: 10, expires_at: expires }, context: { reason: 'promo', actor: 'admin:ops' } }),
+      event(s, {
+        kind: 'grant',
+        metric: 'gens',
+        periodStart: null,
+        valueAfter: 10,
+        extra: { grant: g1, amount: 10, expires_at: expires },
+        context: { reason: 'promo', actor: 'admin:ops' },
+      }),
       event(s, { kind: 'grant', metric: 'gens', periodStart: null, valueAfter: 15, extra: { grant: g2, amount: 5, expires_at: 0 } }),
       // 4 units beyond the plan: 4 drawn from the earliest-expiring grant.
       event(s, { kind: 'consume', metric: 'gens', delta: 4, valueAfter: 104, extra: { draws: [[g1, 4]], overage: 0 } }),
@@ -187,7 +198,19 @@ describe('LedgerWriter', () => {
 
     const second = [
       // A settle that draws across both grants, then a refund that gives 1 back (latest draw first).
-      event(s, { kind: 'settle', metric: 'gens', delta: 8, valueAfter: 112, extra: { draws: [[g1, 6], [g2, 2]], overage: 0 } }),
+      event(s, {
+        kind: 'settle',
+        metric: 'gens',
+        delta: 8,
+        valueAfter: 112,
+        extra: {
+          draws: [
+            [g1, 6],
+            [g2, 2],
+          ],
+          overage: 0,
+        },
+      }),
       event(s, { kind: 'refund', metric: 'gens', delta: -1, valueAfter: 111, extra: { restored: [[g2, 1]] } }),
       event(s, { kind: 'grant_revoke', metric: 'gens', periodStart: null, valueAfter: 0, extra: { grant: g2, remaining: 4 } }),
     ];
@@ -214,10 +237,8 @@ describe('LedgerWriter', () => {
     expect(await written([first, firstLine2, refund])).toBe(3);
     expect(await written([first, firstLine2, refund])).toBe(0);
 
-    const keys = async () =>
-      (await pool.query('SELECT idempotency_key, first_event_id, occurred_at FROM ledger_idempotency WHERE subject_id = $1', [s])).rows;
-    const duplicates = async () =>
-      (await pool.query('SELECT request_id, idempotency_key, first_request_id FROM ledger_duplicates WHERE subject_id = $1', [s])).rows;
+    const keys = async () => (await pool.query('SELECT idempotency_key, first_event_id, occurred_at FROM ledger_idempotency WHERE subject_id = $1', [s])).rows;
+    const duplicates = async () => (await pool.query('SELECT request_id, idempotency_key, first_request_id FROM ledger_duplicates WHERE subject_id = $1', [s])).rows;
     expect(await keys()).toEqual([{ idempotency_key: key, first_event_id: first.id, occurred_at: new Date(first.occurredAt) }]);
     expect(await duplicates()).toEqual([]);
 

@@ -54,8 +54,17 @@ describe('decodeLedgerEvent', () => {
 
   it('decodes the one-field entry the scripts write', () => {
     expect(decodeLedgerEvent('1-0', entry(valid))).toEqual({
-      id: 'r1:1', kind: 'consume', subjectId: 'sub', metric: 'gens', periodStart: 1_700_000_000_000, delta: 1, valueAfter: 1,
-      occurredAt: 1_700_000_000_123, extra: {}, context: { route: 'chat' }, streamId: '1-0',
+      id: 'r1:1',
+      kind: 'consume',
+      subjectId: 'sub',
+      metric: 'gens',
+      periodStart: 1_700_000_000_000,
+      delta: 1,
+      valueAfter: 1,
+      occurredAt: 1_700_000_000_123,
+      extra: {},
+      context: { route: 'chat' },
+      streamId: '1-0',
     });
     expect(decodeLedgerEvent('1-1', entry({ ...valid, p: null, x: [] })).periodStart).toBeNull();
   });
@@ -110,7 +119,17 @@ describe('the outbox flusher', () => {
     expect(new Set(written.map((e) => e.kind))).toEqual(new Set(['grant', 'consume', 'release']));
 
     await flusher().drain(f.keys.partitionOf(subject.id), 5_000);
-    const { rows } = await f.pool.query<{ id: string; kind: string; metric: string; period: string | null; delta: string; value: string; extra: unknown; context: unknown; at: string }>(
+    const { rows } = await f.pool.query<{
+      id: string;
+      kind: string;
+      metric: string;
+      period: string | null;
+      delta: string;
+      value: string;
+      extra: unknown;
+      context: unknown;
+      at: string;
+    }>(
       `SELECT event_id AS id, kind, metric, (extract(epoch FROM period_start) * 1000)::bigint AS period, delta, value_after AS value,
               extra, context, (extract(epoch FROM occurred_at) * 1000)::bigint AS at
          FROM usage_events WHERE subject_id = $1 ORDER BY stream_id`,

@@ -89,11 +89,7 @@ describe.each<BlockMode>(['refuse', 'hold'])('Postgres unreachable for the worke
     // The worker keeps trying and failing; nothing moves while it cannot reach Postgres.
     const failuresDuring = await flushFailures();
     const attemptsDuring = proxy.blockedAttempts;
-    await waitFor(
-      'the worker to fail two more flushes',
-      async () => (await flushFailures()) >= failuresDuring + 2 && proxy.blockedAttempts >= attemptsDuring + 2,
-      30_000,
-    );
+    await waitFor('the worker to fail two more flushes', async () => (await flushFailures()) >= failuresDuring + 2 && proxy.blockedAttempts >= attemptsDuring + 2, 30_000);
     expect(await outboxTotal(f.redis, f.keys)).toBe(outboxDuring);
     expect(await ledgerEventCount(f.pool, ids(during))).toBe(0);
     expect(await ledgerEventCount(f.pool, ids(before))).toBe(ledgerBefore);
@@ -104,9 +100,7 @@ describe.each<BlockMode>(['refuse', 'hold'])('Postgres unreachable for the worke
     expect(await ledgerEventCount(f.pool, ids(before))).toBe(SUBJECTS * perSubject);
     expect(await ledgerEventCount(f.pool, ids(during))).toBe(SUBJECTS * perSubject);
     expect(sortedIds(await ledgerEventIds(f.pool, ids(during)))).toEqual(sortedIds(waiting));
-    const { rows: distinct } = await f.pool.query<{ n: string }>('SELECT count(DISTINCT event_id) AS n FROM usage_events WHERE subject_id = ANY($1)', [
-      ids(before),
-    ]);
+    const { rows: distinct } = await f.pool.query<{ n: string }>('SELECT count(DISTINCT event_id) AS n FROM usage_events WHERE subject_id = ANY($1)', [ids(before)]);
     expect(Number(distinct[0]!.n)).toBe(SUBJECTS * perSubject);
 
     const { rows, mismatches } = await compareLedger(f.pool, f.redis, f.keys, [...ids(before), ...ids(during)]);

@@ -76,8 +76,7 @@ describe('reconciliation', () => {
 });
 
 describe('duplicate charges under one Idempotency-Key', () => {
-  const charge = (s: SubjectRef, key: string) =>
-    f.engine.consume({ subject: s, charges: [{ metric: 'gens', amount: 1 }], idempotency: { key, fingerprint: 'same-request' } });
+  const charge = (s: SubjectRef, key: string) => f.engine.consume({ subject: s, charges: [{ metric: 'gens', amount: 1 }], idempotency: { key, fingerprint: 'same-request' } });
   /** What a Redis wipe does to one key's record: the next retry is charged again. */
   const forget = (s: SubjectRef, key: string) => f.redis.del(f.keys.idempotency(s.id, key));
 

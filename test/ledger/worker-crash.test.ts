@@ -84,11 +84,7 @@ describe('a worker killed with SIGKILL in the middle of a flush', () => {
     // ---- 2. The row lock the batch holding the late subject's event will wait for.
     blocker = await f.pool.connect();
     await blocker.query('BEGIN');
-    await blocker.query('INSERT INTO usage_counters (subject_id, metric, period_start, value) VALUES ($1, $2, $3, 0)', [
-      late.id,
-      'gens',
-      new Date(PERIOD).toISOString(),
-    ]);
+    await blocker.query('INSERT INTO usage_counters (subject_id, metric, period_start, value) VALUES ($1, $2, $3, 0)', [late.id, 'gens', new Date(PERIOD).toISOString()]);
     const { rows: pidRows } = await blocker.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
     const blockerPid = pidRows[0]!.pid;
 

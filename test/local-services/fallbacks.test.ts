@@ -75,9 +75,7 @@ describe('local services for quotagate start', () => {
   it('never falls back from an explicit REDIS_URL or DATABASE_URL that does not answer', async () => {
     const options = await nothingLocal(dataDir());
     const dead = `redis://127.0.0.1:${await freePort()}`;
-    await expect(startLocalServices({ ...options, redisUrl: dead, databaseUrl: databaseUrl() })).rejects.toThrow(
-      `REDIS_URL is set, but no Redis answers at ${dead}`,
-    );
+    await expect(startLocalServices({ ...options, redisUrl: dead, databaseUrl: databaseUrl() })).rejects.toThrow(`REDIS_URL is set, but no Redis answers at ${dead}`);
     await expect(startLocalServices({ ...options, redisUrl: redisUrl(), databaseUrl: `postgres://postgres:secret@127.0.0.1:${await freePort()}/x` })).rejects.toThrow(
       /DATABASE_URL is set, but no PostgreSQL answers at postgres:\/\/postgres:\*\*\*@/,
     );

@@ -109,7 +109,7 @@ async function consume(subject: SubjectRef, amount: number, metric = 'gens'): Pr
 
 /** Polls `check` until it returns a value that is not undefined/false (at most 20 s). */
 async function waitFor<T>(what: string, check: () => T | Promise<T>, timeoutMs = 20_000): Promise<Exclude<T, false | undefined>> {
-  for (const deadline = Date.now() + timeoutMs; ; ) {
+  for (const deadline = Date.now() + timeoutMs; ;) {
     const value = await check();
     if (value !== undefined && value !== false) return value as Exclude<T, false | undefined>;
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
@@ -119,13 +119,17 @@ async function waitFor<T>(what: string, check: () => T | Promise<T>, timeoutMs =
 
 const deliveriesOf = (subjectId: string, type = 'usage.threshold') => received.filter((d) => d.data.subject_id === subjectId && d.type === type);
 const successful = (subjectId: string, type?: string) => deliveriesOf(subjectId, type).filter((d) => d.status === 200);
-const thresholdsDelivered = (subjectId: string) => successful(subjectId).map((d) => d.data.threshold).sort((a, b) => Number(a) - Number(b));
+const thresholdsDelivered = (subjectId: string) =>
+  successful(subjectId)
+    .map((d) => d.data.threshold)
+    .sort((a, b) => Number(a) - Number(b));
 
 async function flushedUsage(subjectId: string, metric = 'gens'): Promise<number | undefined> {
-  const { rows } = await f.pool.query<{ value: string }>(
-    `SELECT value FROM usage_counters WHERE subject_id = $1 AND metric = $2 AND period_start = $3`,
-    [subjectId, metric, new Date(PERIOD).toISOString()],
-  );
+  const { rows } = await f.pool.query<{ value: string }>(`SELECT value FROM usage_counters WHERE subject_id = $1 AND metric = $2 AND period_start = $3`, [
+    subjectId,
+    metric,
+    new Date(PERIOD).toISOString(),
+  ]);
   return rows[0] ? Number(rows[0].value) : undefined;
 }
 
@@ -322,10 +326,14 @@ describe('usage threshold rules (ThresholdNotifier.check)', () => {
     at: NOW,
   });
   const grant = (subjectId: string, metric: string, remaining: number, extra: { expiresAt?: number; revoked?: boolean } = {}) =>
-    f.pool.query(
-      `INSERT INTO grants (id, subject_id, metric, amount, remaining, expires_at, revoked_at) VALUES ($1, $2, $3, $4, $4, $5, $6)`,
-      [randomUUID(), subjectId, metric, remaining, extra.expiresAt ? new Date(extra.expiresAt).toISOString() : null, extra.revoked ? new Date(NOW).toISOString() : null],
-    );
+    f.pool.query(`INSERT INTO grants (id, subject_id, metric, amount, remaining, expires_at, revoked_at) VALUES ($1, $2, $3, $4, $4, $5, $6)`, [
+      randomUUID(),
+      subjectId,
+      metric,
+      remaining,
+      extra.expiresAt ? new Date(extra.expiresAt).toISOString() : null,
+      extra.revoked ? new Date(NOW).toISOString() : null,
+    ]);
 
   it('counts usable grants in the capacity, and only those (not expired, not revoked)', async () => {
     const ctx = testContext(env);
@@ -349,13 +357,7 @@ describe('usage threshold rules (ThresholdNotifier.check)', () => {
     const limitZero = await newSubject('test', { gens: 0 });
     expect(
       await notifier.check(
-        [
-          touch(unlimited.id, 1_000_000),
-          touch(overridden.id, 1_000),
-          touch(limitZero.id, 0),
-          touch(`nobody-${randomUUID()}`, 1_000),
-          touch(overridden.id, 1_000, 'not_a_metric'),
-        ],
+        [touch(unlimited.id, 1_000_000), touch(overridden.id, 1_000), touch(limitZero.id, 0), touch(`nobody-${randomUUID()}`, 1_000), touch(overridden.id, 1_000, 'not_a_metric')],
         NOW,
       ),
     ).toBe(0);
@@ -382,10 +384,7 @@ describe('usage threshold rules (ThresholdNotifier.check)', () => {
   it('reads usage from the ledger for events that carry none (a grant revoked)', async () => {
     const notifier = new ThresholdNotifier(testContext(env));
     const subject = await newSubject();
-    await f.pool.query(`INSERT INTO usage_counters (subject_id, metric, period_start, value) VALUES ($1, 'gens', $2, 96)`, [
-      subject.id,
-      new Date(PERIOD).toISOString(),
-    ]);
+    await f.pool.query(`INSERT INTO usage_counters (subject_id, metric, period_start, value) VALUES ($1, 'gens', $2, 96)`, [subject.id, new Date(PERIOD).toISOString()]);
     expect(await notifier.check([touch(subject.id, null, 'gens', undefined)], NOW)).toBe(2);
     expect((await notificationRows(subject.id)).map((r) => r.threshold).sort()).toEqual(['80', '95']);
   });

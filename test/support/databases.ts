@@ -42,9 +42,7 @@ export async function dropDatabase(serverUrl: string, name: string): Promise<voi
 /** Drops test databases older than `maxAgeMs` (left by runs that were killed); returns their names. */
 export async function sweepStaleDatabases(serverUrl: string, maxAgeMs = 6 * 3_600_000): Promise<string[]> {
   const cutoff = (Date.now() - maxAgeMs) / 1000;
-  const { rows } = await withClient(serverUrl, (c) =>
-    c.query<{ datname: string }>(`SELECT datname FROM pg_database WHERE datname LIKE 'qg\\_test\\_%'`),
-  );
+  const { rows } = await withClient(serverUrl, (c) => c.query<{ datname: string }>(`SELECT datname FROM pg_database WHERE datname LIKE 'qg\\_test\\_%'`));
   const stale = rows
     .map((r) => r.datname)
     .filter((name) => {

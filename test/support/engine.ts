@@ -30,7 +30,6 @@ export const testPolicy: PolicyInput = {
   default_plan: 'test',
 };
 
-
 export interface EngineFixture {
   /** One engine per Redis connection: several "gateways" deciding concurrently. */
   engines: QuotaEngine[];

@@ -38,10 +38,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     await migrate(databaseUrl);
 
     const keyPrefixBase = `qgt${randomBytes(4).toString('hex')}`;
-    log(
-      `redis=${redis.source} ${redactPassword(redis.url)}, postgres=${pg.source} ${redactPassword(pg.url)}, ` +
-        `database=${name}, key prefix=${keyPrefixBase}`,
-    );
+    log(`redis=${redis.source} ${redactPassword(redis.url)}, postgres=${pg.source} ${redactPassword(pg.url)}, ` + `database=${name}, key prefix=${keyPrefixBase}`);
     project.provide('redisUrl', redis.url);
     project.provide('databaseUrl', databaseUrl);
     project.provide('adminDatabaseUrl', pg.url);

@@ -41,8 +41,7 @@ export async function outboxLengths(redis: RedisClient, keys: KeySchema): Promis
   return Promise.all(Array.from({ length: keys.partitions }, (_, p) => redis.xlen(keys.outbox(p))));
 }
 
-export const outboxTotal = async (redis: RedisClient, keys: KeySchema): Promise<number> =>
-  (await outboxLengths(redis, keys)).reduce((a, b) => a + b, 0);
+export const outboxTotal = async (redis: RedisClient, keys: KeySchema): Promise<number> => (await outboxLengths(redis, keys)).reduce((a, b) => a + b, 0);
 
 /** Waits until every outbox stream of the prefix is empty (XLEN 0); the error says what is left where. */
 export async function waitForDrain(redis: RedisClient, keys: KeySchema, timeoutMs = 30_000): Promise<void> {
@@ -74,10 +73,7 @@ export async function outboxEventIds(redis: RedisClient, keys: KeySchema): Promi
 
 /** The ledger's event ids of these subjects: per subject, the row count and the ids. */
 export async function ledgerEventIds(pool: Pool, subjectIds: readonly string[]): Promise<Map<string, string[]>> {
-  const { rows } = await pool.query<{ subject_id: string; event_id: string }>(
-    'SELECT subject_id, event_id FROM usage_events WHERE subject_id = ANY($1::text[])',
-    [subjectIds],
-  );
+  const { rows } = await pool.query<{ subject_id: string; event_id: string }>('SELECT subject_id, event_id FROM usage_events WHERE subject_id = ANY($1::text[])', [subjectIds]);
   const bySubject = new Map<string, string[]>();
   for (const r of rows) {
     const list = bySubject.get(r.subject_id) ?? [];
@@ -116,12 +112,7 @@ export interface LedgerRow {
  * row: the ledger's SUM(delta), usage_counters.value and the Redis value. `mismatches` is
  * every row where the three are not the same number.
  */
-export async function compareLedger(
-  pool: Pool,
-  redis: RedisClient,
-  keys: KeySchema,
-  subjectIds: readonly string[],
-): Promise<{ rows: LedgerRow[]; mismatches: LedgerRow[] }> {
+export async function compareLedger(pool: Pool, redis: RedisClient, keys: KeySchema, subjectIds: readonly string[]): Promise<{ rows: LedgerRow[]; mismatches: LedgerRow[] }> {
   const { rows } = await pool.query<{ subject_id: string; metric: string; period_ms: string | null; ledger: string | null; counter: string | null }>(
     `WITH e AS (
        SELECT subject_id, metric, coalesce(period_start, '-infinity') AS period_start, sum(delta) AS ledger
@@ -159,12 +150,7 @@ export async function compareLedger(
  * Environment for a worker (in-process via loadEnv, or a child process) flushing the
  * outbox of `keys` on `redisUrl` into `databaseUrl`: fast flushes, a short claim idle.
  */
-export function workerEnvVars(
-  keys: KeySchema,
-  redisUrl: string,
-  databaseUrl: string,
-  overrides: Record<string, string> = {},
-): Record<string, string> {
+export function workerEnvVars(keys: KeySchema, redisUrl: string, databaseUrl: string, overrides: Record<string, string> = {}): Record<string, string> {
   return {
     REDIS_URL: redisUrl,
     DATABASE_URL: databaseUrl,

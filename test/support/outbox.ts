@@ -20,7 +20,17 @@ export async function readOutboxEvents(redis: RedisClient, keys: KeySchema, subj
   return entries
     .map(([streamId, fields]) => {
       const e = decodeLedgerEvent(streamId, fields);
-      return { id: e.id, kind: e.kind, subject: e.subjectId, metric: e.metric, periodStart: e.periodStart, delta: e.delta, value: e.valueAfter, extra: e.extra, context: e.context };
+      return {
+        id: e.id,
+        kind: e.kind,
+        subject: e.subjectId,
+        metric: e.metric,
+        periodStart: e.periodStart,
+        delta: e.delta,
+        value: e.valueAfter,
+        extra: e.extra,
+        context: e.context,
+      };
     })
     .filter((e) => e.subject === subjectId);
 }

@@ -25,15 +25,12 @@ function installExitHook(): void {
 }
 
 let pdeathsig: boolean | undefined;
-const supportsPdeathsig = (): boolean =>
-  (pdeathsig ??= spawnSync('setpriv', ['--pdeathsig', 'SIGKILL', 'true'], { stdio: 'ignore' }).status === 0);
+const supportsPdeathsig = (): boolean => (pdeathsig ??= spawnSync('setpriv', ['--pdeathsig', 'SIGKILL', 'true'], { stdio: 'ignore' }).status === 0);
 
 /** Spawns `command` as an owned child. setpriv execs the command, so `pid` is the command's own. */
 export function spawnOwned(command: string, args: readonly string[], options: SpawnOptions = {}): ChildProcess {
   installExitHook();
-  const child = supportsPdeathsig()
-    ? spawn('setpriv', ['--pdeathsig', 'SIGKILL', command, ...args], options)
-    : spawn(command, [...args], options);
+  const child = supportsPdeathsig() ? spawn('setpriv', ['--pdeathsig', 'SIGKILL', command, ...args], options) : spawn(command, [...args], options);
   liveChildren.add(child);
   child.once('exit', () => liveChildren.delete(child));
   return child;

@@ -119,14 +119,22 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function spawnServer(port: number, dir: string, args: readonly string[], startTimeoutMs: number): Promise<ChildProcess> {
   const serverArgs = [
-    '--port', String(port),
-    '--bind', HOST,
-    '--dir', dir,
-    '--save', '',
-    '--appendonly', 'no',
-    '--daemonize', 'no',
-    '--protected-mode', 'no',
-    '--loglevel', 'warning',
+    '--port',
+    String(port),
+    '--bind',
+    HOST,
+    '--dir',
+    dir,
+    '--save',
+    '',
+    '--appendonly',
+    'no',
+    '--daemonize',
+    'no',
+    '--protected-mode',
+    'no',
+    '--loglevel',
+    'warning',
     ...args,
   ];
   const child = spawnOwned('redis-server', serverArgs, { stdio: ['ignore', 'pipe', 'pipe'], env: realClockEnv() });
@@ -275,9 +283,7 @@ async function waitForClusterOk(servers: readonly PrivateRedis[], masters: numbe
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const infos = await Promise.all(clients.map((c) => c.cluster('INFO')));
-      const ready = infos.every(
-        (info) => /cluster_state:ok/.test(info) && new RegExp(`cluster_known_nodes:${masters}\\b`).test(info),
-      );
+      const ready = infos.every((info) => /cluster_state:ok/.test(info) && new RegExp(`cluster_known_nodes:${masters}\\b`).test(info));
       if (ready) return;
       if (Date.now() > deadline) throw new Error(`cluster did not reach cluster_state:ok:\n${infos.join('\n---\n')}`);
       await sleep(100);

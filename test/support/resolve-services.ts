@@ -86,10 +86,7 @@ export async function resolveRedis(log: Log): Promise<ResolvedService> {
   try {
     assertRedisServerOnPath();
   } catch (err) {
-    throw new Error(
-      `No Redis for the tests: set REDIS_URL, run Redis on 127.0.0.1:6379, start a Docker engine, or ${(err as Error).message}`,
-      { cause: err },
-    );
+    throw new Error(`No Redis for the tests: set REDIS_URL, run Redis on 127.0.0.1:6379, start a Docker engine, or ${(err as Error).message}`, { cause: err });
   }
   const server = await startPrivateRedis();
   return { url: server.url, source: 'spawned', stop: () => server.dispose() };

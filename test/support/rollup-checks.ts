@@ -31,7 +31,7 @@ const KINDS = ['consume', 'consume', 'consume', 'settle', 'refund', 'release', '
  * in; a quarter of the denials are shadow-mode ones.
  */
 export function randomEvents(rand: () => number, idPrefix: string, subjects: { id: string; anchor: number | null }[], from: number, count: number): LedgerEvent[] {
-  const pick = <T,>(items: readonly T[]) => items[Math.floor(rand() * items.length)]!;
+  const pick = <T>(items: readonly T[]) => items[Math.floor(rand() * items.length)]!;
   const events: LedgerEvent[] = [];
   for (let n = 0; n < count; n++) {
     const subject = pick(subjects);
@@ -42,7 +42,11 @@ export function randomEvents(rand: () => number, idPrefix: string, subjects: { i
     const gauge = metric === 'projects' || kind === 'grant' || kind === 'grant_revoke';
     const period = periodAt(at, subject.anchor).start;
     const periodStart = gauge ? null : kind === 'settle' && rand() < 0.3 ? periodAt(period - 1, subject.anchor).start : period;
-    const delta = !USAGE_KINDS.has(kind) ? 0 : kind === 'reset' ? -Math.floor(rand() * 500) : Math.floor(rand() * 200) - (['refund', 'release', 'expire'].includes(kind) ? 200 : 40);
+    const delta = !USAGE_KINDS.has(kind)
+      ? 0
+      : kind === 'reset'
+        ? -Math.floor(rand() * 500)
+        : Math.floor(rand() * 200) - (['refund', 'release', 'expire'].includes(kind) ? 200 : 40);
     events.push({
       id: `${idPrefix}-${n}:${1 + (n % 3)}`,
       kind,
@@ -63,7 +67,7 @@ export function randomEvents(rand: () => number, idPrefix: string, subjects: { i
 /** Random slices of `events`, overlapping, many delivered twice (a worker killed after its commit), shuffled. */
 export function deliveries(rand: () => number, events: readonly LedgerEvent[]): LedgerEvent[][] {
   const batches: LedgerEvent[][] = [];
-  for (let i = 0; i < events.length; ) {
+  for (let i = 0; i < events.length;) {
     const size = 1 + Math.floor(rand() * 120);
     batches.push(events.slice(i, i + size));
     if (rand() < 0.3) batches.push(events.slice(Math.max(0, i - Math.floor(rand() * 40)), i + size + Math.floor(rand() * 40)));

@@ -41,7 +41,9 @@ function referencedSchemas(value: unknown, schemas: Record<string, unknown>, fou
 
 /** The decision API's part of a served document: its paths and the schemas they use. */
 export function clientDocument(doc: OpenApiDocument): OpenApiDocument {
-  const paths = Object.fromEntries(Object.entries(doc.paths).filter(([path]) => CLIENT_PATH_PREFIXES.some((p) => path === p || path.startsWith(`${p}/`) || path.startsWith(`${p}-`))));
+  const paths = Object.fromEntries(
+    Object.entries(doc.paths).filter(([path]) => CLIENT_PATH_PREFIXES.some((p) => path === p || path.startsWith(`${p}/`) || path.startsWith(`${p}-`))),
+  );
   const all = doc.components?.schemas ?? {};
   const used = [...referencedSchemas(paths, all)].sort();
   return { ...doc, paths, components: { ...doc.components, schemas: Object.fromEntries(used.map((name) => [name, all[name]])) } };

@@ -122,7 +122,9 @@ export class Transport {
       try {
         body = JSON.parse(text);
       } catch (err) {
-        throw new QuotagateError('bad_response', `${call.method} ${call.path}: answered ${response.status} with a body that is not JSON`, response.status, null, null, { cause: err });
+        throw new QuotagateError('bad_response', `${call.method} ${call.path}: answered ${response.status} with a body that is not JSON`, response.status, null, null, {
+          cause: err,
+        });
       }
     }
     return { status: response.status, headers: response.headers, body };

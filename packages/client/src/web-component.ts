@@ -78,7 +78,10 @@ export class QuotagateUsageElement extends HTMLElement {
   }
 
   private render(usage: Usage): void {
-    const only = this.getAttribute('metrics')?.split(',').map((m) => m.trim()).filter(Boolean);
+    const only = this.getAttribute('metrics')
+      ?.split(',')
+      .map((m) => m.trim())
+      .filter(Boolean);
     const list = document.createElement('div');
     for (const m of usage.metrics) {
       if (only && !only.includes(m.metric)) continue;

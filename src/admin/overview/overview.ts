@@ -27,7 +27,11 @@ const totalsOf = new WeakMap<Pool, { expires: number; from: number; totals: Prom
 function rollupTotals(pool: Pool, counters: string[], from: number, now: number): Promise<Totals> {
   const cached = totalsOf.get(pool);
   if (cached && cached.from === from && cached.expires > Date.now()) return cached.totals;
-  const totals = Promise.all([topConsumers(pool, counters, from, TOP), denialTotals(pool, from, OVERVIEW_DAYS, now - DAY_MS)]).then(([top, denials]) => ({ at: now, top, denials }));
+  const totals = Promise.all([topConsumers(pool, counters, from, TOP), denialTotals(pool, from, OVERVIEW_DAYS, now - DAY_MS)]).then(([top, denials]) => ({
+    at: now,
+    top,
+    denials,
+  }));
   totalsOf.set(pool, { expires: Date.now() + TOTALS_TTL_MS, from, totals });
   // A failed read is not kept.
   totals.catch(() => {
@@ -71,7 +75,10 @@ export function overviewSchema(api: ApiSchemas) {
       days: int,
       near_limit: z
         .array(api.usageEntry.extend({ subject: z.string(), plan: z.string() }))
-        .openapi({ description: 'Metrics of subjects at 80 % or more, or projected to run out before their period ends, most used first (candidates from the newest threshold and projection notifications, read live)' }),
+        .openapi({
+          description:
+            'Metrics of subjects at 80 % or more, or projected to run out before their period ends, most used first (candidates from the newest threshold and projection notifications, read live)',
+        }),
       totals_at: z.string().openapi({ description: 'When top_consumers and denials were read (each gateway reads them at most once a minute)' }),
       top_consumers: z
         .array(z.object({ metric: z.string(), subjects: z.array(z.object({ subject: z.string(), usage: int })) }))

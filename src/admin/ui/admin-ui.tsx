@@ -28,7 +28,8 @@ const MAX_FORM_BYTES = 8 * 1024;
 
 /** Scripts and styles only from the gateway itself, nothing inline but style attributes (the bars' widths), no framing. */
 const SECURITY_HEADERS = {
-  'content-security-policy': "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; connect-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+  'content-security-policy':
+    "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; connect-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
   'x-content-type-options': 'nosniff',
   'referrer-policy': 'no-referrer',
   'cache-control': 'no-store',
@@ -64,7 +65,9 @@ export function registerAdminUi(app: OpenAPIHono, deps: AdminRouteDeps): void {
     description: 'The dashboard session, set by POST /admin/ui/login; also accepted by /admin/v1 (changes need the x-quotagate-csrf header)',
   });
 
-  route({ method: 'get', path: ASSETS.css, summary: "The dashboard's stylesheet", type: 'text/css' }, (c) => c.body(STYLESHEET, 200, { 'content-type': 'text/css; charset=utf-8' }));
+  route({ method: 'get', path: ASSETS.css, summary: "The dashboard's stylesheet", type: 'text/css' }, (c) =>
+    c.body(STYLESHEET, 200, { 'content-type': 'text/css; charset=utf-8' }),
+  );
   route({ method: 'get', path: ASSETS.js, summary: "The dashboard's script", type: 'text/javascript' }, (c) =>
     c.body(SCRIPT, 200, { 'content-type': 'text/javascript; charset=utf-8' }),
   );
@@ -81,21 +84,30 @@ export function registerAdminUi(app: OpenAPIHono, deps: AdminRouteDeps): void {
   };
   const detail = (c: Context, subject: SubjectRecord) => backend(c, deps, () => subjectDetailJson(deps, admin, subject));
 
-  route({ method: 'get', path: UI_BASE, summary: 'Dashboard: subjects with usage bars per metric (?plan, ?cursor; ?subject opens one)', type: 'text/html', session: 'page' }, async (c) => {
-    const jump = c.req.query('subject')?.trim();
-    if (jump) return c.redirect(`${UI_BASE}/subjects/${encodeURIComponent(jump)}`, 303);
-    const plan = c.req.query('plan');
-    const known = plan !== undefined && plan in deps.policy.plans ? plan : undefined;
-    const after = decodeCursor(c.req.query('cursor'), ['text'])?.[0] as string | undefined;
-    const rows = await admin.subjects.list({ after, plan: known, limit: PAGE_SIZE + 1 });
-    const { items, next_cursor } = page(rows, PAGE_SIZE, (r) => [r.id]);
-    const subjects = await Promise.all(items.map((s) => detail(c, s)));
-    const query = new URLSearchParams({ ...(known && { plan: known }), ...(next_cursor && { cursor: next_cursor }) });
-    return c.html(<SubjectsPage csrf={c.get('csrf')} policy={deps.policy} subjects={subjects} plan={known} nextPage={next_cursor && `${UI_BASE}?${query}`} />);
-  });
+  route(
+    { method: 'get', path: UI_BASE, summary: 'Dashboard: subjects with usage bars per metric (?plan, ?cursor; ?subject opens one)', type: 'text/html', session: 'page' },
+    async (c) => {
+      const jump = c.req.query('subject')?.trim();
+      if (jump) return c.redirect(`${UI_BASE}/subjects/${encodeURIComponent(jump)}`, 303);
+      const plan = c.req.query('plan');
+      const known = plan !== undefined && plan in deps.policy.plans ? plan : undefined;
+      const after = decodeCursor(c.req.query('cursor'), ['text'])?.[0] as string | undefined;
+      const rows = await admin.subjects.list({ after, plan: known, limit: PAGE_SIZE + 1 });
+      const { items, next_cursor } = page(rows, PAGE_SIZE, (r) => [r.id]);
+      const subjects = await Promise.all(items.map((s) => detail(c, s)));
+      const query = new URLSearchParams({ ...(known && { plan: known }), ...(next_cursor && { cursor: next_cursor }) });
+      return c.html(<SubjectsPage csrf={c.get('csrf')} policy={deps.policy} subjects={subjects} plan={known} nextPage={next_cursor && `${UI_BASE}?${query}`} />);
+    },
+  );
 
   route(
-    { method: 'get', path: `${UI_BASE}/overview`, summary: 'Dashboard: subjects near or over their limits, denials, top consumers, drift, dead letters', type: 'text/html', session: 'page' },
+    {
+      method: 'get',
+      path: `${UI_BASE}/overview`,
+      summary: 'Dashboard: subjects near or over their limits, denials, top consumers, drift, dead letters',
+      type: 'text/html',
+      session: 'page',
+    },
     async (c) => c.html(<OverviewPage csrf={c.get('csrf')} overview={await backend(c, deps, () => loadOverview(deps, admin))} />),
   );
 
@@ -124,13 +136,22 @@ export function registerAdminUi(app: OpenAPIHono, deps: AdminRouteDeps): void {
     c.html(<UsagePanel subject={await detail(c, await fragmentSubject(c))} />),
   );
 
-  route({ method: 'get', path: `${UI_BASE}/subjects/:id/grants`, summary: "Dashboard fragment: a subject's grants with revoke buttons", type: 'text/html', session: 'fragment' }, async (c) => {
-    const subject = await fragmentSubject(c);
-    return c.html(<GrantsTable subject={{ id: subject.id, grants: await backend(c, deps, () => grantsJson(deps, admin, subject)) }} />);
-  });
+  route(
+    { method: 'get', path: `${UI_BASE}/subjects/:id/grants`, summary: "Dashboard fragment: a subject's grants with revoke buttons", type: 'text/html', session: 'fragment' },
+    async (c) => {
+      const subject = await fragmentSubject(c);
+      return c.html(<GrantsTable subject={{ id: subject.id, grants: await backend(c, deps, () => grantsJson(deps, admin, subject)) }} />);
+    },
+  );
 
   route(
-    { method: 'get', path: `${UI_BASE}/feed`, summary: 'Dashboard live feed (server-sent events) of ledger events on every gateway (?subject for one)', type: 'text/event-stream', session: 'fragment' },
+    {
+      method: 'get',
+      path: `${UI_BASE}/feed`,
+      summary: 'Dashboard live feed (server-sent events) of ledger events on every gateway (?subject for one)',
+      type: 'text/event-stream',
+      session: 'fragment',
+    },
     (c) => feedStream(c, admin.outboxTail, c.req.query('subject') || undefined),
   );
 }

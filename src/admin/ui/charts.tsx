@@ -161,7 +161,14 @@ export function UsageChart(props: { m: MetricHistoryView; from: string; now: str
           const h = round1((Math.max(0, d.usage) / barMax) * BARS_H);
           const parts = [`${fmt(d.usage)} used`, d.reset > 0 && `${fmt(d.reset)} reset`, d.denials > 0 && `${fmt(d.denials)} denied`].filter(Boolean).join(', ');
           return (
-            <rect class={`day${i === days - 1 ? ' day--today' : ''}`} data-date={d.date} x={round1(x(from + i * DAY_MS) + slot * 0.15)} y={round1(BARS_TOP + BARS_H - h)} width={round1(slot * 0.7)} height={h}>
+            <rect
+              class={`day${i === days - 1 ? ' day--today' : ''}`}
+              data-date={d.date}
+              x={round1(x(from + i * DAY_MS) + slot * 0.15)}
+              y={round1(BARS_TOP + BARS_H - h)}
+              width={round1(slot * 0.7)}
+              height={h}
+            >
               <title>{`${d.date} (UTC${i === days - 1 ? ', so far' : ''}): ${parts}`}</title>
             </rect>
           );

@@ -47,9 +47,7 @@ export function feedStream(c: Context, tail: OutboxTail, subject: string | undef
       for (let batch = await queue.take(); batch; batch = await queue.take()) {
         if (batch.dropped > 0) await stream.writeSSE({ event: 'dropped', data: JSON.stringify({ count: batch.dropped }) });
         for (const item of batch.items) {
-          await stream.writeSSE(
-            item === 'ready' ? { event: 'ready', data: '{}', retry: RETRY_MS } : { event: 'ledger', id: item.streamId, data: JSON.stringify(feedJson(item)) },
-          );
+          await stream.writeSSE(item === 'ready' ? { event: 'ready', data: '{}', retry: RETRY_MS } : { event: 'ledger', id: item.streamId, data: JSON.stringify(feedJson(item)) });
         }
       }
     } finally {

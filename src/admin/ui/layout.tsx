@@ -17,7 +17,9 @@ export function Layout(props: { title: string; csrf?: string; children?: Child }
       </head>
       <body>
         <header>
-          <a class="brand" href={UI_BASE}>quotagate admin</a>
+          <a class="brand" href={UI_BASE}>
+            quotagate admin
+          </a>
           {props.csrf && (
             <>
               <a href={`${UI_BASE}/overview`}>Overview</a>

@@ -2,7 +2,6 @@ import { UsageChart, type MetricHistoryView } from './charts.js';
 import { Time } from './time.js';
 import { fmt } from './format.js';
 
-
 /** What the forecast says, in words, or why there is none. */
 function ForecastNote({ m }: { m: MetricHistoryView }) {
   const f = m.forecast;
@@ -12,12 +11,15 @@ function ForecastNote({ m }: { m: MetricHistoryView }) {
   const capacity = m.used + (m.remaining ?? 0);
   return (
     <p class="note" data-forecast>
-      <span class="badge">estimate</span> Projected <strong>{fmt(f.projected_used)}</strong> of {fmt(capacity)} ({fmt(f.projected_percent)} %) when the period
-      ends <Time at={m.resets_at} /> · pace {fmt(f.daily_rate)}/day · budget {fmt(f.daily_budget)}/day to last
+      <span class="badge">estimate</span> Projected <strong>{fmt(f.projected_used)}</strong> of {fmt(capacity)} ({fmt(f.projected_percent)} %) when the period ends{' '}
+      <Time at={m.resets_at} /> · pace {fmt(f.daily_rate)}/day · budget {fmt(f.daily_budget)}/day to last
       {f.limit_reached_at !== null && (
         <>
           {' '}
-          · <strong class="warn">runs out around <Time at={f.limit_reached_at} /></strong>
+          ·{' '}
+          <strong class="warn">
+            runs out around <Time at={f.limit_reached_at} />
+          </strong>
         </>
       )}
     </p>

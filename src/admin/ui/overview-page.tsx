@@ -49,14 +49,30 @@ export function OverviewPage({ csrf, overview: o }: { csrf: string; overview: Ov
           name="drift"
           label="Reconciliation"
           value={lastRun ? `${fmt(Number(lastRun.stats.drifts ?? 0))} drift${lastRun.stats.drifts === 1 ? '' : 's'}` : 'never run'}
-          detail={lastRun ? <>last run <Time at={lastRun.finished_at ?? lastRun.started_at} /> · {weekDrifts} this week</> : 'no run yet'}
+          detail={
+            lastRun ? (
+              <>
+                last run <Time at={lastRun.finished_at ?? lastRun.started_at} /> · {weekDrifts} this week
+              </>
+            ) : (
+              'no run yet'
+            )
+          }
           tone={lastRun?.status === 'failed' ? 'bad' : weekDrifts > 0 ? 'warn' : 'ok'}
         />
         <Tile
           name="dead-letters"
           label="Dead letters"
           value={fmt(o.dead_letters.pending)}
-          detail={o.dead_letters.oldest_at ? <>oldest <Time at={o.dead_letters.oldest_at} /></> : 'none waiting'}
+          detail={
+            o.dead_letters.oldest_at ? (
+              <>
+                oldest <Time at={o.dead_letters.oldest_at} />
+              </>
+            ) : (
+              'none waiting'
+            )
+          }
           tone={o.dead_letters.pending > 0 ? 'bad' : 'ok'}
         />
       </div>
@@ -190,8 +206,8 @@ export function OverviewPage({ csrf, overview: o }: { csrf: string; overview: Ov
       <div class="card" data-drift>
         {lastRun ? (
           <p>
-            Run #{lastRun.id} ({lastRun.trigger}) {lastRun.status}, <Time at={lastRun.finished_at ?? lastRun.started_at} />: compared {fmt(Number(lastRun.stats.compared ?? 0))} counters,{' '}
-            {fmt(Number(lastRun.stats.drifts ?? 0))} drifts ({fmt(Number(lastRun.stats.repaired ?? 0))} repaired). This week:{' '}
+            Run #{lastRun.id} ({lastRun.trigger}) {lastRun.status}, <Time at={lastRun.finished_at ?? lastRun.started_at} />: compared {fmt(Number(lastRun.stats.compared ?? 0))}{' '}
+            counters, {fmt(Number(lastRun.stats.drifts ?? 0))} drifts ({fmt(Number(lastRun.stats.repaired ?? 0))} repaired). This week:{' '}
             {Object.entries(o.drift.week)
               .map(([action, n]) => `${n} ${action}`)
               .join(', ') || 'no drift'}

@@ -18,7 +18,10 @@ function FeedPanel({ subject }: { subject?: string }) {
   return (
     <section class="card" data-feed-url={url}>
       <h2>
-        Live feed <span class="feed-state" data-state="connecting">connecting…</span>
+        Live feed{' '}
+        <span class="feed-state" data-state="connecting">
+          connecting…
+        </span>
       </h2>
       <p class="muted">Decisions, denials and changes as they happen, on every gateway.</p>
       <ul class="feed" aria-live="polite"></ul>
@@ -87,13 +90,7 @@ export function SubjectsPage(props: { csrf: string; policy: Policy; subjects: Su
   );
 }
 
-export function SubjectPage(props: {
-  csrf: string;
-  policy: Policy;
-  subject: SubjectDetail;
-  usageHistory: UsageHistoryView;
-  history: Awaited<ReturnType<typeof loadHistory>>;
-}) {
+export function SubjectPage(props: { csrf: string; policy: Policy; subject: SubjectDetail; usageHistory: UsageHistoryView; history: Awaited<ReturnType<typeof loadHistory>> }) {
   const { subject, usageHistory: h } = props;
   const anchor = subject.anchor === null ? null : Date.parse(subject.anchor);
   const byDay = new Map<string, { total: number; metrics: string[] }>();
@@ -112,7 +109,12 @@ export function SubjectPage(props: {
       </h1>
       <p>
         Plan <strong data-plan>{subject.plan}</strong> · period <Time at={subject.period.start} /> – <Time at={subject.period.end} />
-        {Object.keys(subject.overrides).length > 0 && <> · overrides <code>{JSON.stringify(subject.overrides)}</code></>}
+        {Object.keys(subject.overrides).length > 0 && (
+          <>
+            {' '}
+            · overrides <code>{JSON.stringify(subject.overrides)}</code>
+          </>
+        )}
       </p>
       <div class="grid">
         <div>

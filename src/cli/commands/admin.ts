@@ -29,32 +29,31 @@ export function addAdminCommands(program: Command): void {
     .requiredOption('--plan <plan>', 'plan name from the policy')
     .option('--anchor <iso>', 'billing anchor (ISO 8601 timestamp); default: calendar months in UTC')
     .action(async (id, o) => print(await client(o).createSubject({ id, plan: o.plan, anchor: o.anchor })));
-  admin(subjects.command('get').description("a subject's plan, period and usage").argument('<id>', 'subject id'))
-    .action(async (id, o) => print(await client(o).getSubject(id)));
+  admin(subjects.command('get').description("a subject's plan, period and usage").argument('<id>', 'subject id')).action(async (id, o) => print(await client(o).getSubject(id)));
   admin(subjects.command('set-plan').description("change a subject's plan (a downgrade below a gauge's level is refused unless --force)"))
     .argument('<id>', 'subject id')
     .argument('<plan>', 'new plan name')
     .option('--force', 'apply a downgrade even where a gauge is above the new limit')
     .option('--reason <text>', 'why (recorded in the audit log)')
     .action(async (id, plan, o) => print(await client(o).updateSubject(id, { plan, force: o.force, reason: o.reason })));
-  admin(subjects.command('delete').description('delete a subject').argument('<id>', 'subject id'))
-    .action(async (id, o) => print(await client(o).deleteSubject(id)));
+  admin(subjects.command('delete').description('delete a subject').argument('<id>', 'subject id')).action(async (id, o) => print(await client(o).deleteSubject(id)));
 
   const keys = program.command('keys').description("create, list or revoke a subject's API keys");
   admin(keys.command('create').description('create an API key (the secret is shown once)').argument('<subject>', 'subject id'))
     .option('--name <name>', 'a label for the key')
     .action(async (subject, o) => print(await client(o).createKey(subject, { name: o.name })));
-  admin(keys.command('list').description("a subject's keys (prefixes and metadata, no secrets)").argument('<subject>', 'subject id'))
-    .action(async (subject, o) => print(await client(o).listKeys(subject)));
-  admin(keys.command('revoke').description('revoke an API key').argument('<subject>', 'subject id').argument('<key-id>', 'key id'))
-    .action(async (subject, keyId, o) => print(await client(o).revokeKey(subject, keyId)));
+  admin(keys.command('list').description("a subject's keys (prefixes and metadata, no secrets)").argument('<subject>', 'subject id')).action(async (subject, o) =>
+    print(await client(o).listKeys(subject)),
+  );
+  admin(keys.command('revoke').description('revoke an API key').argument('<subject>', 'subject id').argument('<key-id>', 'key id')).action(async (subject, keyId, o) =>
+    print(await client(o).revokeKey(subject, keyId)),
+  );
 
-  admin(program.command('usage').description("a subject's plan, period, usage per metric and grants").argument('<subject>', 'subject id'))
-    .action(async (subject, o) => {
-      // The usage part of `subjects get` (same call), without the subject's record fields.
-      const { plan, period, metrics, grants } = (await client(o).getSubject(subject)) as Record<string, unknown>;
-      print({ subject, plan, period, metrics, grants });
-    });
+  admin(program.command('usage').description("a subject's plan, period, usage per metric and grants").argument('<subject>', 'subject id')).action(async (subject, o) => {
+    // The usage part of `subjects get` (same call), without the subject's record fields.
+    const { plan, period, metrics, grants } = (await client(o).getSubject(subject)) as Record<string, unknown>;
+    print({ subject, plan, period, metrics, grants });
+  });
 
   admin(program.command('history').description("a subject's usage per day and hour, levels and forecasts").argument('<subject>', 'subject id'))
     .option('--days <n>', 'days back, today the last (default 30)', wholeNumber)
@@ -71,9 +70,7 @@ export function addAdminCommands(program: Command): void {
     .requiredOption('--amount <n>', 'units granted', wholeNumber)
     .requiredOption('--reason <text>', 'why (recorded in the audit log)')
     .option('--expires-at <iso>', 'expiry (ISO 8601 timestamp); default: never')
-    .action(async (subject, o) =>
-      print(await client(o).createGrant(subject, { metric: o.metric, amount: o.amount, expires_at: o.expiresAt, reason: o.reason })),
-    );
+    .action(async (subject, o) => print(await client(o).createGrant(subject, { metric: o.metric, amount: o.amount, expires_at: o.expiresAt, reason: o.reason })));
 
   admin(program.command('adjust').description("correct a subject's usage by hand (audited; never below 0)").argument('<subject>', 'subject id'))
     .requiredOption('--metric <metric>', 'the metric')
@@ -93,6 +90,7 @@ export function addAdminCommands(program: Command): void {
       print(eventId === undefined ? await client(o).replayDeadLetters() : await client(o).replayDeadLetter(eventId));
     });
 
-  admin(program.command('reconcile').description('queue a reconciliation run (Redis against the ledger); prints its job id'))
-    .action(async (o) => print(await client(o).triggerReconciliation()));
+  admin(program.command('reconcile').description('queue a reconciliation run (Redis against the ledger); prints its job id')).action(async (o) =>
+    print(await client(o).triggerReconciliation()),
+  );
 }

@@ -33,7 +33,7 @@ export function addBillingCommands(program: Command): void {
 
   billing
     .command('link')
-    .description("link a Stripe or Paddle customer to a subject (for events that carry no subject in metadata / custom_data)")
+    .description('link a Stripe or Paddle customer to a subject (for events that carry no subject in metadata / custom_data)')
     .argument('<provider>', 'stripe or paddle')
     .argument('<customer>', 'customer id (cus_… / ctm_…)')
     .argument('<subject>', 'subject id')
@@ -75,15 +75,17 @@ export function addBillingCommands(program: Command): void {
 
   billing
     .command('simulate')
-    .description(
-      `post a realistic, signed provider event for a subject to the gateway: stripe ${SIMULATED_TYPES.stripe.join(', ')}; paddle ${SIMULATED_TYPES.paddle.join(', ')}`,
-    )
+    .description(`post a realistic, signed provider event for a subject to the gateway: stripe ${SIMULATED_TYPES.stripe.join(', ')}; paddle ${SIMULATED_TYPES.paddle.join(', ')}`)
     .addArgument(new Argument('<provider>', 'stripe or paddle').choices(PROVIDERS))
     .argument('<type>', 'event type')
     .requiredOption('--subject <id>', 'the subject, written where the operator sets it at checkout (metadata / custom_data)')
-    .option('--plan <plan>', "a plan of the policy: the event carries a price (or product) billing.<provider> maps to it")
+    .option('--plan <plan>', 'a plan of the policy: the event carries a price (or product) billing.<provider> maps to it')
     .option('--price <id>', 'the price id the event carries (default: one that maps to no plan, so the plan stays)')
-    .option('--period-start <iso>', 'start of the billing period the event reports (default: now for renewals and creations, the 1st of this month for updates and cancellations)', isoInstant)
+    .option(
+      '--period-start <iso>',
+      'start of the billing period the event reports (default: now for renewals and creations, the 1st of this month for updates and cancellations)',
+      isoInstant,
+    )
     .option('--subscription <id>', 'subscription id (default: one per subject, so successive simulations are one subscription)')
     .option('--customer <id>', 'customer id (default: one per subject)')
     .option('--secret <secret>', 'signing secret (default: the first of STRIPE_WEBHOOK_SECRET / PADDLE_WEBHOOK_SECRET)')

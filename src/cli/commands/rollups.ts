@@ -7,8 +7,8 @@ export function addRollupCommands(program: Command): void {
   rollups
     .command('rebuild')
     .description('recount the hourly rollups from the ledger (after upgrading every worker past migration 007, or to check them); flushes wait while it runs')
-    .option('--from <iso>', 'first instant to recount (its whole hour); default: the ledger\'s beginning', instant)
-    .option('--to <iso>', 'end of the recount (exclusive, rounded up to a whole hour); default: the ledger\'s end', instant)
+    .option('--from <iso>', "first instant to recount (its whole hour); default: the ledger's beginning", instant)
+    .option('--to <iso>', "end of the recount (exclusive, rounded up to a whole hour); default: the ledger's end", instant)
     .action(async ({ from, to }) => {
       const [{ loadEnv }, { createPool }, { rebuildRollups }] = await Promise.all([
         import('../../config/env.js'),

@@ -82,9 +82,7 @@ export function consumeCall(keys: KeySchema, request: ConsumeRequest, answerBy: 
     })),
     concurrency: request.concurrency,
     hold_ttl: request.holdTtlMs,
-    idempotency: request.idempotency
-      ? { key: request.idempotency.key, fingerprint: request.idempotency.fingerprint, ttl: request.idempotency.ttlMs }
-      : undefined,
+    idempotency: request.idempotency ? { key: request.idempotency.key, fingerprint: request.idempotency.fingerprint, ttl: request.idempotency.ttlMs } : undefined,
     refund_ttl: request.refundTtlMs,
   };
   const held = request.holdTtlMs > 0;

@@ -17,10 +17,7 @@ export function hydrateCall(keys: KeySchema, request: HydrateRequest): ScriptCal
   const { subjectId } = request;
   return {
     script: 'hydrate',
-    keys: [
-      ...request.usage.map((u) => keys.usage(subjectId, u.metric, u.kind, u.periodStart ?? 0)),
-      ...request.grants.map((g) => keys.grants(subjectId, g.metric)),
-    ],
+    keys: [...request.usage.map((u) => keys.usage(subjectId, u.metric, u.kind, u.periodStart ?? 0)), ...request.grants.map((g) => keys.grants(subjectId, g.metric))],
     args: [
       JSON.stringify([
         ...request.usage.map((u) => ({ value: u.value, ttl: u.ttlMs })),

@@ -3,21 +3,7 @@ import { masterNodes, type RedisClient } from '../client.js';
 import { loadLua } from '../lua.js';
 
 /** Every script in `lua/`; each has one module beside this file that builds its calls. */
-const SCRIPT_NAMES = [
-  'consume',
-  'settle',
-  'return-hold',
-  'refund',
-  'release',
-  'reset',
-  'grant',
-  'revoke-grant',
-  'adjust',
-  'hydrate',
-  'snapshot',
-  'repair',
-  'ack-outbox',
-] as const;
+const SCRIPT_NAMES = ['consume', 'settle', 'return-hold', 'refund', 'release', 'reset', 'grant', 'revoke-grant', 'adjust', 'hydrate', 'snapshot', 'repair', 'ack-outbox'] as const;
 type ScriptName = (typeof SCRIPT_NAMES)[number];
 
 /**
@@ -59,9 +45,7 @@ export class Scripts {
 
   /** Loads every script into each node's cache ahead of the first request (readiness). */
   async preload(): Promise<void> {
-    await Promise.all(
-      masterNodes(this.redis).flatMap((node) => SCRIPT_NAMES.map((name) => node.script('LOAD', loadLua(name)))),
-    );
+    await Promise.all(masterNodes(this.redis).flatMap((node) => SCRIPT_NAMES.map((name) => node.script('LOAD', loadLua(name)))));
   }
 
   /** True when every script is in the cache of every node. */

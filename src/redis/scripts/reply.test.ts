@@ -13,7 +13,10 @@ describe('decodeConsume', () => {
       rateResetMs: 100,
       rateRetryMs: 0,
       leases: 1,
-      metrics: [{ used: 5, grants: 0 }, { used: 300, grants: 20 }],
+      metrics: [
+        { used: 5, grants: 0 },
+        { used: 300, grants: 20 },
+      ],
     });
   });
 

@@ -176,7 +176,8 @@ export class QuotaRun implements QuotaContext {
     this.ended = true;
     if (!this.client) return;
     if (this.reservationId) {
-      const stored = this.key && response.text !== null ? JSON.stringify({ s: response.status, h: storedHeaders(response.headers), b: response.text } satisfies StoredResponse) : undefined;
+      const stored =
+        this.key && response.text !== null ? JSON.stringify({ s: response.status, h: storedHeaders(response.headers), b: response.text } satisfies StoredResponse) : undefined;
       await this.client.settle(this.reservationId, { actual: this.actual, response: stored }).catch((err) => this.notify(err, 'settle'));
     }
     if (response.status >= 200 && response.status < 300) {
