@@ -73,12 +73,10 @@ export function overviewSchema(api: ApiSchemas) {
     .object({
       at: z.string(),
       days: int,
-      near_limit: z
-        .array(api.usageEntry.extend({ subject: z.string(), plan: z.string() }))
-        .openapi({
-          description:
-            'Metrics of subjects at 80 % or more, or projected to run out before their period ends, most used first (candidates from the newest threshold and projection notifications, read live)',
-        }),
+      near_limit: z.array(api.usageEntry.extend({ subject: z.string(), plan: z.string() })).openapi({
+        description:
+          'Metrics of subjects at 80 % or more, or projected to run out before their period ends, most used first (candidates from the newest threshold and projection notifications, read live)',
+      }),
       totals_at: z.string().openapi({ description: 'When top_consumers and denials were read (each gateway reads them at most once a minute)' }),
       top_consumers: z
         .array(z.object({ metric: z.string(), subjects: z.array(z.object({ subject: z.string(), usage: int })) }))
