@@ -19,6 +19,7 @@ import { createApp, type AppDeps } from './app.js';
 import type { GatewaySettings } from '../http/gateway-deps.js';
 import { LedgerWriter } from '../ledger/ledger-writer.js';
 import { UsageHistory } from '../history/usage-history.js';
+import { NewPeriodFallback } from '../ledger/new-period-fallback.js';
 import { PgHydrator } from '../ledger/pg-hydrator.js';
 import { systemClock, type Clock } from '../lib/clock.js';
 import { postgresTagged } from '../observability/backend-error.js';
@@ -26,6 +27,7 @@ import { Metrics } from '../observability/metrics.js';
 import { Settlements } from '../proxy/settlements.js';
 import { UpstreamClient } from '../proxy/upstream-client.js';
 import { QuotaEngine } from '../quota/engine.js';
+import type { Hydrator } from '../quota/hydration.js';
 import { KeySchema } from '../redis/keys.js';
 import { RedisClockOffset } from '../redis/clock-offset.js';
 import { connectRedis, createRedisClient, openRedis, pingAll, type RedisClient } from '../redis/client.js';
@@ -74,6 +76,8 @@ export function gatewayDeps(
   policy: Policy,
   redis: RedisClient,
   pool: Pool,
+  /** Where lost Redis state comes from: the ledger (see `NewPeriodFallback`). */
+  hydrator: Hydrator,
   logger: Logger,
   admin: AdminDeps,
   clock: Clock = systemClock,
@@ -93,7 +97,7 @@ export function gatewayDeps(
     keys: new KeySchema(env.QG_KEY_PREFIX, env.QG_PARTITIONS),
     policy,
     // Tagged so a failing hydration counts as a Postgres error, not a Redis one.
-    hydrator: postgresTagged(new PgHydrator(pool)),
+    hydrator: postgresTagged(hydrator),
     clock,
     // A decision that reaches Redis after the gateway stopped waiting (it answered 503) is refused, never applied.
     redisTime,
@@ -149,7 +153,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const subscriber = openRedis(env, { connectionName: 'quotagate-gateway-revocations', maxRetriesPerRequest: null });
   jobsRedis.on('error', () => {}); // reconnects; a failed job add answers 503
   const channel = AuthInvalidation.channelOf(env.QG_KEY_PREFIX);
-  const keyMirror = new KeyMirror({ redis, pool, prefix: env.QG_KEY_PREFIX, clock: options.clock ?? systemClock }, env.QG_AUTH_STALE_SECONDS * 1000);
+  const clock = options.clock ?? systemClock;
+  const keyMirror = new KeyMirror({ redis, pool, prefix: env.QG_KEY_PREFIX, clock }, env.QG_AUTH_STALE_SECONDS * 1000);
   const admin: AdminDeps = {
     pool,
     subjects: new SubjectStore(pool),
@@ -172,19 +177,22 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       env.QG_REDIS_CLUSTER,
     ),
   };
-  const deps = gatewayDeps(env, policy, redis, pool, logger, admin, options.clock, redisTime);
+  const ledgerFallback = new NewPeriodFallback(new PgHydrator(pool), redis, new KeySchema(env.QG_KEY_PREFIX, env.QG_PARTITIONS), clock);
+  const deps = gatewayDeps(env, policy, redis, pool, ledgerFallback, logger, admin, clock, redisTime);
   const invalidate = (subjectId?: string) => {
     deps.authenticator.invalidate(subjectId);
     deps.usageTokens?.invalidate(subjectId);
   };
   const unsubscribe = AuthInvalidation.subscribe(subscriber, channel, { invalidate }, logger);
-  if (await connectRedis(redis, logger)) await deps.engine.scripts.preload();
+  // A Redis that restarts (or that was down at start) comes back with an empty script cache
+  // and without its partitions' intact marks: load and write them on every (re)connect, or
+  // readiness ("scripts loaded") stays false. Requests do not wait for this: EVALSHA falls
+  // back to EVAL on NOSCRIPT.
+  const prepareRedis = () => Promise.all([deps.engine.scripts.preload(), ledgerFallback.markAll()]);
+  if (await connectRedis(redis, logger)) await prepareRedis();
   redisTime.start();
-  // A Redis that restarts (or that was down at start) comes back with an empty script cache:
-  // load the scripts on every (re)connect, or readiness ("scripts loaded") stays false.
-  // Requests do not wait for this: EVALSHA falls back to EVAL on NOSCRIPT.
   redis.on('ready', () => {
-    deps.engine.scripts.preload().catch((err: Error) => logger.warn({ err: err.message }, 'could not load the Redis scripts; retrying on the next reconnect'));
+    prepareRedis().catch((err: Error) => logger.warn({ err: err.message }, 'could not load the Redis scripts or intact marks; retrying on the next reconnect'));
   });
 
   const app = createApp(deps);

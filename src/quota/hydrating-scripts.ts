@@ -37,7 +37,7 @@ export class HydratingScripts {
   private async hydrate(subjectId: string, usage: Line[], grants: Line[]): Promise<void> {
     const data = await this.hydrator.load({
       subjectId,
-      usage: usage.map((l) => ({ metric: l.metric, kind: l.kind, periodStart: l.periodStart })),
+      usage: usage.map((l) => ({ metric: l.metric, kind: l.kind, periodStart: l.periodStart, periodEnd: l.periodEnd })),
       grants: grants.map((l) => l.metric),
     });
     await this.scripts.run(

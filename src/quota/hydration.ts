@@ -11,7 +11,7 @@ export interface GrantBalance {
 export interface HydrationRequest {
   subjectId: string;
   /** Usage values to load: a counter's value in one period, or a gauge's level. */
-  usage: { metric: string; kind: MetricKind; periodStart: number | null }[];
+  usage: { metric: string; kind: MetricKind; periodStart: number | null; periodEnd: number | null }[];
   /** Metrics whose grants to load. */
   grants: string[];
 }

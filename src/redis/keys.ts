@@ -64,6 +64,15 @@ export class KeySchema {
     return `${this.base(partition)}:unused`;
   }
 
+  /**
+   * Since when (a gateway's clock, ms) this partition's keys have been kept whole: written with
+   * SET NX, so it is lost with them (a restart without persistence, a flush, a failed-over
+   * Cluster master) and written again by the next gateway that finds it missing.
+   */
+  intactSince(partition: number): string {
+    return `${this.base(partition)}:intact-since`;
+  }
+
   /** Sorted set of subject → denials during the minute starting at `minuteStart` (ms). */
   denials(partition: number, minuteStart: number): string {
     return `${this.base(partition)}:denials:${minuteStart}`;
