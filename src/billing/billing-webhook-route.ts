@@ -2,6 +2,7 @@ import { z, type OpenAPIHono } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { problemEntry, problems } from '../api/problem-responses.js';
+import { isPostgresOutage } from '../db/connection-error.js';
 import { inTransaction } from '../db/transaction.js';
 import type { Pool } from 'pg';
 import type { AuthInvalidation } from '../auth/auth-invalidation.js';
@@ -118,6 +119,8 @@ async function noSubject(deps: BillingWebhookDeps, source: WebhookSource, event:
   return new ProblemError('not_found', detail, { field: unmatched.field, reason: unmatched.reason });
 }
 
+const failureResult = (err: unknown): string => (err instanceof ProblemError ? err.body.code : isPostgresOutage(err) ? 'backend_unavailable' : 'error');
+
 async function receive(c: Context, deps: BillingWebhookDeps, turns: Semaphore, source: WebhookSource): Promise<Response> {
   const challenge = { 'www-authenticate': `Signature header="${source.signatureHeader}"` };
   const secrets = deps.admin.webhookSecrets[source.provider];
@@ -151,6 +154,7 @@ async function receive(c: Context, deps: BillingWebhookDeps, turns: Semaphore, s
   else if (result.status === 'stale' && !outcome.duplicate)
     log.info({ provider: source.provider, event: event.id, result }, 'billing event older than what the subscription reflects; nothing changed');
   if (outcome.changed && result.status !== 'ignored') await deps.admin.invalidation.publish(result.subject);
+  deps.metrics.billingWebhooks.inc({ provider: source.provider, result: outcome.duplicate ? 'duplicate' : result.status });
   return c.json({ received: true, duplicate: outcome.duplicate, result }, 200);
 }
 
@@ -195,7 +199,12 @@ export function registerBillingWebhookRoute(app: OpenAPIHono, deps: BillingWebho
           throw new ProblemError('payload_too_large', `webhook bodies are limited to ${MAX_BODY_BYTES} bytes`, { limit: MAX_BODY_BYTES });
         },
       }),
-      (c) => receive(c, deps, turns, source),
+      (c) =>
+        receive(c, deps, turns, source).catch((err: unknown) => {
+          // Refused deliveries matter most: a wrong secret or an unlinked customer shows here before the provider gives up.
+          deps.metrics.billingWebhooks.inc({ provider: source.provider, result: failureResult(err) });
+          throw err;
+        }),
     );
     app.openAPIRegistry.registerPath({
       method: 'post',

@@ -59,6 +59,13 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly billingWebhooks = new Counter({
+    name: 'quotagate_billing_webhooks_total',
+    help: 'Billing webhook deliveries by provider (quotagate, stripe, paddle) and result: applied, unchanged, stale, blocked, ignored, duplicate, or the problem answered (unauthorized, invalid_request, not_found, backend_unavailable, error).',
+    labelNames: ['provider', 'result'] as const,
+    registers: [this.registry],
+  });
+
   /** Registries served along with this one (see include()). */
   private readonly included: Registry[] = [];
 

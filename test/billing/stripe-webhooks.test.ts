@@ -142,6 +142,10 @@ describe.each(STRIPE_VERSIONS)('Stripe API version %s', (version: StripeVersion)
   });
 });
 
+/** quotagate_billing_webhooks_total{provider="stripe", result} so far. */
+const counted = async (result: string) =>
+  (await f.gateway.deps.metrics.billingWebhooks.get()).values.find((v) => v.labels.provider === 'stripe' && v.labels.result === result)?.value ?? 0;
+
 describe('Stripe: once, and only what moves quota', () => {
   const version = '2025-03-31.basil';
 
@@ -158,6 +162,7 @@ describe('Stripe: once, and only what moves quota', () => {
     const body = JSON.stringify(event);
     const signature = stripeSignature(body);
     const answers: Answer[] = [];
+    const [appliedBefore, duplicatesBefore] = [await counted('applied'), await counted('duplicate')];
     let next = 0;
     // 250 deliveries in flight at any moment until all 1,000 are answered.
     await Promise.all(
@@ -174,6 +179,8 @@ describe('Stripe: once, and only what moves quota', () => {
     expect(answers.filter((a) => !a.duplicate)).toHaveLength(1);
     for (const a of answers) expect(a.result).toEqual(answers[0]!.result);
     expect(answers[0]!.result).toMatchObject({ status: 'applied', anchor: iso(periodStart) });
+    // quotagate_billing_webhooks_total tells the one application from the 999 redeliveries.
+    expect([(await counted('applied')) - appliedBefore, (await counted('duplicate')) - duplicatesBefore]).toEqual([1, 999]);
     expect((await audits(s.id)).filter((a) => a.action === 'billing.renewed')).toHaveLength(1);
     expect((await f.pool.query("SELECT count(*)::int AS n FROM webhook_events WHERE provider = 'stripe' AND id = $1", [event.id])).rows[0].n).toBe(1);
     expect(await metricOf(s, 'gens')).toMatchObject({ used: 0, limit: 2_000 });
@@ -214,6 +221,7 @@ describe('Stripe: once, and only what moves quota', () => {
     const { status, body } = await deliver(stripeEvent(version, 'customer.subscription.updated', sub, Date.now()));
     expect(status).toBe(400);
     expect(body).toMatchObject({ code: 'invalid_request', field: 'data.object.status' });
+    expect(await counted('invalid_request')).toBeGreaterThanOrEqual(1);
     const noId = await deliver({ type: 'invoice.paid', created: 1, data: { object: {} } });
     expect(noId.body).toMatchObject({ code: 'invalid_request', field: 'id' });
     // Text Postgres cannot store is refused at the edge, never a 500 Stripe would retry for days.
