@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mintUsageToken } from '../../src/auth/usage-token.js';
 import { recordTraffic, startPageWithGateway, USAGE_TOKEN_SECRET, type PageOrigin } from '../support/browser-page.js';
 import { CHROMIUM_ARGS, ensureChromium } from '../support/chromium.js';
+import { startTcpProxy, targetOf } from '../support/tcp-proxy.js';
 import type { GatewayFixture, TestSubject } from '../support/gateway.js';
 
 /**
@@ -26,7 +27,7 @@ let gw: GatewayFixture;
 let subject: TestSubject;
 let page: PageOrigin;
 beforeAll(async () => {
-  ({ page: page, gw, subject } = await startPageWithGateway());
+  ({ page, gw, subject } = await startPageWithGateway());
 
   const bundle = await build({
     entryPoints: [PAGE_SOURCE],
@@ -73,13 +74,13 @@ describe.skipIf(browserPath.skip !== undefined)(`useUsage in Chromium${browserPa
   });
   afterAll(() => browser?.close());
 
-  const open = async (token: string) => {
+  const open = async (token: string, gateway = gw.url) => {
     const context = await browser.newContext({ baseURL: page.origin });
     const tab = await context.newPage();
     const errors: string[] = [];
     tab.on('pageerror', (err) => errors.push(String(err)));
     const seen = recordTraffic(tab);
-    await tab.goto(`/?${new URLSearchParams({ gateway: gw.url, token })}`);
+    await tab.goto(`/?${new URLSearchParams({ gateway, token })}`);
     return { context, tab, seen, errors };
   };
 
@@ -105,7 +106,7 @@ describe.skipIf(browserPath.skip !== undefined)(`useUsage in Chromium${browserPa
     await gw.request('/v1/consume', { method: 'POST', key: subject.key, json: { charges: [{ metric: 'ai_generations', amount: 2 }] } });
     await expect.poll(() => row.getAttribute('data-status'), { timeout: UPDATE_TIMEOUT_MS }).toBe('exceeded');
     expect(await row.locator('.value').textContent()).toBe('10 / 10');
-    expect(await tab.locator('#refused').count()).toBe(0);
+    expect(await tab.locator('#error').count()).toBe(0);
 
     expect(await tab.content()).not.toContain(subject.key);
     expect(seen.some((entry) => entry.includes(`${gw.url}/v1/usage/stream`) && entry.includes('Bearer qgu_'))).toBe(true);
@@ -117,7 +118,7 @@ describe.skipIf(browserPath.skip !== undefined)(`useUsage in Chromium${browserPa
   for (const token of ['expired', 'foreign']) {
     it(`the ${token} token shows the gateway's refusal, and no usage`, async () => {
       const { context, tab, errors } = await open(token);
-      const refused = tab.locator('#refused');
+      const refused = tab.locator('#error');
       await expect.poll(() => refused.getAttribute('data-code'), { timeout: UPDATE_TIMEOUT_MS }).toBe('unauthorized');
       expect(await tab.locator('#loading').count()).toBe(1);
       expect(await tab.locator('#metrics').count()).toBe(0);
@@ -125,4 +126,28 @@ describe.skipIf(browserPath.skip !== undefined)(`useUsage in Chromium${browserPa
       await context.close();
     });
   }
+
+  it('a cut connection shows a network error, then the bars come back by themselves with what changed meanwhile', async () => {
+    const proxy = await startTcpProxy(targetOf(gw.url));
+    try {
+      const { context, tab, errors } = await open('valid', proxy.rewrite(gw.url));
+      const value = tab.locator('[data-metric="ai_tokens"] .value');
+      await expect.poll(() => value.textContent(), { timeout: UPDATE_TIMEOUT_MS }).toBe('0 / 20000');
+
+      proxy.block('refuse');
+      await expect.poll(() => tab.locator('#error').getAttribute('data-code'), { timeout: UPDATE_TIMEOUT_MS }).toBe('network');
+      const consumed = await gw.request('/v1/consume', { method: 'POST', key: subject.key, json: { charges: [{ metric: 'ai_tokens', amount: 1000 }] } });
+      expect(consumed.status).toBe(200);
+
+      proxy.unblock();
+      await expect.poll(() => value.textContent(), { timeout: UPDATE_TIMEOUT_MS }).toBe('1000 / 20000');
+      // The error goes once a snapshot arrives; every failure on the way was a network one (the cut stream, the refused reconnects).
+      expect(await tab.locator('#error').count()).toBe(0);
+      expect(new Set(await tab.locator('#error-log li').allTextContents())).toEqual(new Set(['network']));
+      expect(errors).toEqual([]);
+      await context.close();
+    } finally {
+      await proxy.close();
+    }
+  });
 });

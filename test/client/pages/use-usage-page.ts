@@ -1,12 +1,13 @@
 /**
  * A React page as an app would write it with `useUsage`: one bar per metric with the
- * gateway's own status and notice, and the hook's error when the gateway refuses the token.
- * Bundled by esbuild for test/client/use-usage.test.ts; `?token=` picks which token the
- * page's backend hands out (valid, expired, foreign).
+ * gateway's own status and notice, and the hook's error (its code, e.g. `unauthorized` when
+ * the gateway refuses the token); every error's code is listed too, for the test to read.
+ * Bundled by esbuild for test/client/use-usage.test.ts; `?gateway=` is the gateway's URL and
+ * `?token=` picks which token the page's backend hands out (valid, expired, foreign).
  */
 import { isQuotagateError } from '@quotagate/client';
 import { useUsage, type UsageEntry } from '@quotagate/client/react';
-import { createElement as h, StrictMode } from 'react';
+import { createElement as h, StrictMode, useEffect, useState } from 'react';
 import { createRoot } from 'react-dom/client';
 
 // The project's type check has Node's lib, not the DOM's (a DOM lib reference would retype the
@@ -33,12 +34,23 @@ function Metric({ entry }: { entry: UsageEntry }) {
   );
 }
 
+const codeOf = (error: unknown) => (isQuotagateError(error) ? error.code : 'not a QuotagateError');
+
 function Usage() {
   const { usage, error } = useUsage({ baseUrl: gateway, getToken });
+  const [errorLog, setErrorLog] = useState<string[]>([]);
+  useEffect(() => {
+    if (error !== null) setErrorLog((log) => [...log, codeOf(error)]);
+  }, [error]);
   return h(
     'main',
     null,
-    error === null ? null : h('p', { id: 'refused', 'data-code': isQuotagateError(error) ? error.code : 'unknown' }, String(error)),
+    error === null ? null : h('p', { id: 'error', 'data-code': codeOf(error) }, String(error)),
+    h(
+      'ol',
+      { id: 'error-log' },
+      errorLog.map((code, i) => h('li', { key: i }, code)),
+    ),
     usage === null
       ? h('p', { id: 'loading' }, 'loading')
       : h(

@@ -1,7 +1,7 @@
 import { QuotagateError } from '../errors.js';
 import { answerError } from '../transport.js';
 import type { Usage } from '../types.js';
-import { sseEvents } from './sse-events.js';
+import { sseEvents, type SseEvent } from './sse-events.js';
 
 export type { Usage, UsageEntry, UsageStatus } from '../types.js';
 
@@ -49,6 +49,18 @@ async function refusal(response: Response): Promise<QuotagateError> {
   return answerError({ method: 'GET', path: STREAM_PATH }, { status: response.status, headers: response.headers, body });
 }
 
+/** A connection that could not be made, or broke off. */
+const lost = (err: unknown) => new QuotagateError('network', `GET ${STREAM_PATH}: ${(err as Error).message}`, null, null, null, { cause: err });
+
+/** The stream's events; a cut connection is a `network` QuotagateError (what onUsage throws is not caught here). */
+async function* streamEvents(body: ReadableStream<Uint8Array>): AsyncGenerator<SseEvent> {
+  try {
+    yield* sseEvents(body);
+  } catch (err) {
+    throw lost(err);
+  }
+}
+
 /**
  * Shows usage the way the gateway counts it, live: reads GET /v1/usage/stream with a usage
  * token and hands every snapshot to `onUsage`. When the token expires (the gateway sends
@@ -77,10 +89,10 @@ export function watchUsage(options: WatchUsageOptions): UsageWatch {
           signal: controller.signal,
           cache: 'no-store',
         }).catch((err: unknown) => {
-          throw new QuotagateError('network', `GET ${STREAM_PATH}: ${(err as Error).message}`, null, null, null, { cause: err });
+          throw lost(err);
         });
         if (!response.ok || response.body === null) throw await refusal(response);
-        for await (const event of sseEvents(response.body)) {
+        for await (const event of streamEvents(response.body)) {
           if (event.event === 'usage') {
             options.onUsage(JSON.parse(event.data) as Usage);
             delay = firstDelay;
