@@ -130,7 +130,8 @@ describe('examples/hono-app against a real gateway', () => {
     expect(html).toContain(`<quotagate-usage gateway="${gw.url}" token-url="/usage-token">`);
     expect(html).not.toContain(subject.key);
 
-    const scripts = ['/quotagate/web-component.js', '/quotagate/usage/watch-usage.js', '/quotagate/usage/sse-events.js'];
+    // What the page's module graph loads: the element, the watcher and what it imports.
+    const scripts = ['web-component.js', 'usage/watch-usage.js', 'usage/sse-events.js', 'errors.js', 'transport.js'].map((file) => `/quotagate/${file}`);
     for (const path of scripts) {
       const script = await fetch(`${app.url}${path}`);
       expect(script.status, path).toBe(200);
