@@ -8,6 +8,7 @@ if (!apiKey) {
 }
 const gatewayUrl = process.env.QUOTAGATE_URL ?? 'http://127.0.0.1:8080';
 const port = Number(process.env.PORT ?? 3000);
-serve({ fetch: createExampleApp({ gatewayUrl, apiKey }).fetch, hostname: '127.0.0.1', port }, () => {
-  console.log(`example app on http://127.0.0.1:${port} (gateway ${gatewayUrl})`);
+// The port it got, not the one asked for: PORT=0 takes any free one.
+serve({ fetch: createExampleApp({ gatewayUrl, apiKey }).fetch, hostname: '127.0.0.1', port }, (info) => {
+  console.log(`example app on http://127.0.0.1:${info.port} (gateway ${gatewayUrl})`);
 });

@@ -1,13 +1,10 @@
-import { once } from 'node:events';
-import type { AddressInfo } from 'node:net';
-import { serve } from '@hono/node-server';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createExampleApp } from '../../examples/hono-app/app.js';
 import { mintUsageToken } from '../../src/auth/usage-token.js';
-import { loadPolicyFile } from '../../src/config/load-policy.js';
+import { recordTraffic, startPageWithGateway, USAGE_TOKEN_SECRET, type PageOrigin } from '../support/browser-page.js';
 import { CHROMIUM_ARGS, ensureChromium } from '../support/chromium.js';
-import { startGatewayFixture, type GatewayFixture, type TestSubject } from '../support/gateway.js';
+import type { GatewayFixture, TestSubject } from '../support/gateway.js';
 
 /**
  * The example app's page in a real headless Chromium: <quotagate-usage> shows the gateway's
@@ -17,29 +14,18 @@ import { startGatewayFixture, type GatewayFixture, type TestSubject } from '../s
  */
 
 const browserPath = ensureChromium();
-const SECRET = 'usage-token-secret-0123456789';
 /** Generous: the machine is shared; the condition is what is checked, not how fast. */
 const UPDATE_TIMEOUT_MS = 20_000;
 
 let gw: GatewayFixture;
 let subject: TestSubject;
-let origin: string;
-let closeApp: () => void;
+let app: PageOrigin;
 beforeAll(async () => {
-  // The app's origin must be known before the gateway starts (QG_CORS_ORIGINS); its handler is set after.
-  let handler: (request: Request) => Response | Promise<Response> = () => new Response('starting', { status: 503 });
-  const server = serve({ fetch: (request) => handler(request), hostname: '127.0.0.1', port: 0 });
-  await once(server, 'listening');
-  origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  closeApp = () => server.close();
-  const shipped = loadPolicyFile('config/policy.yaml');
-  gw = await startGatewayFixture({ policy: () => shipped, env: { QG_USAGE_TOKEN_SECRET: SECRET, QG_CORS_ORIGINS: origin } });
-  // Plan `free`: 10 ai_generations, so 8 used is 80 %.
-  subject = await gw.createSubject({ plan: 'free' });
-  handler = createExampleApp({ gatewayUrl: gw.url, apiKey: subject.key }).fetch;
+  ({ page: app, gw, subject } = await startPageWithGateway());
+  app.serve(createExampleApp({ gatewayUrl: gw.url, apiKey: subject.key }).fetch);
 });
 afterAll(async () => {
-  closeApp?.();
+  app?.close();
   await gw?.close();
 });
 
@@ -51,15 +37,9 @@ describe.skipIf(browserPath.skip !== undefined)(`<quotagate-usage> in Chromium${
   afterAll(() => browser?.close());
 
   it('shows the bars live, warns at 80 %, and never holds the API key', async () => {
-    const context = await browser.newContext({ baseURL: origin });
+    const context = await browser.newContext({ baseURL: app.origin });
     const page = await context.newPage();
-    const seen: string[] = [];
-    page.on('request', (request) => {
-      seen.push(`${request.method()} ${request.url()}\n${JSON.stringify(request.headers())}\n${request.postData() ?? ''}`);
-    });
-    page.on('response', async (response) => {
-      seen.push(await response.text().catch(() => ''));
-    });
+    const seen = recordTraffic(page);
     await page.goto('/');
 
     const row = page.locator('quotagate-usage [data-metric="ai_generations"]');
@@ -90,14 +70,14 @@ describe.skipIf(browserPath.skip !== undefined)(`<quotagate-usage> in Chromium${
   });
 
   it('an expired or foreign usage token is refused, and the page can read that answer', async () => {
-    const context = await browser.newContext({ baseURL: origin });
+    const context = await browser.newContext({ baseURL: app.origin });
     const page = await context.newPage();
     await page.goto('/');
     const now = Math.floor(Date.now() / 1000);
     const tokens = {
-      expired: mintUsageToken(SECRET, { subject: subject.id, issuedAt: now - 600, expiresAt: now - 1 }),
+      expired: mintUsageToken(USAGE_TOKEN_SECRET, { subject: subject.id, issuedAt: now - 600, expiresAt: now - 1 }),
       foreign: mintUsageToken('some-other-gateway-secret-0000', { subject: subject.id, issuedAt: now, expiresAt: now + 600 }),
-      valid: mintUsageToken(SECRET, { subject: subject.id, issuedAt: now, expiresAt: now + 600 }),
+      valid: mintUsageToken(USAGE_TOKEN_SECRET, { subject: subject.id, issuedAt: now, expiresAt: now + 600 }),
     };
     const statuses = await page.evaluate(
       async ({ gateway, tokens }) => {

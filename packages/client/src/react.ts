@@ -14,8 +14,10 @@ export interface UseUsageOptions {
 /**
  * The subject's usage as the gateway counts it, live: `usage` is null until the first
  * snapshot arrives, then every change made anywhere re-renders. `error` is the last
- * connection failure (it reconnects by itself). Each metric has the gateway's own
- * `percent` and `status` (`ok`, `warning` ≥ 80 %, `critical` ≥ 95 %, `exceeded` ≥ 100 %).
+ * connection failure, null again once a snapshot arrives (it reconnects by itself):
+ * `isQuotagateError(error, 'unauthorized')` when the gateway refused the token. Each metric
+ * has the gateway's own `percent` and `status` (`ok`, `warning` ≥ 80 %, `critical` ≥ 95 %,
+ * `exceeded` ≥ 100 %).
  *
  *   const { usage } = useUsage({ baseUrl, getToken: () => fetch('/usage-token').then((r) => r.json()).then((t) => t.token) });
  */

@@ -1,5 +1,7 @@
+import { QuotagateError } from '../errors.js';
+import { answerError } from '../transport.js';
 import type { Usage } from '../types.js';
-import { sseEvents } from './sse-events.js';
+import { sseEvents, type SseEvent } from './sse-events.js';
 
 export type { Usage, UsageEntry, UsageStatus } from '../types.js';
 
@@ -13,7 +15,11 @@ export interface WatchUsageOptions {
   getToken: () => Promise<string>;
   /** Every snapshot the gateway sends: at once, then after every change. */
   onUsage: (usage: Usage) => void;
-  /** A connection failed (the watcher retries by itself, with backoff). */
+  /**
+   * A connection failed (the watcher retries by itself, with backoff). The gateway's answers
+   * come as QuotagateErrors: `unauthorized` when it refused the token, `network` when it could
+   * not be reached; a failing `getToken` passes on what it threw.
+   */
   onError?: (err: unknown) => void;
   fetch?: typeof fetch;
   /** First wait before reconnecting after a failure, ms (default 1000; doubles up to 30 s). */
@@ -26,6 +32,34 @@ export interface UsageWatch {
 }
 
 const MAX_RETRY_MS = 30_000;
+const STREAM_PATH = '/v1/usage/stream';
+
+/**
+ * The gateway's problem as a typed error, so a page can tell a refused token (`unauthorized`:
+ * expired, signed elsewhere, subject deleted) from a gateway that is down.
+ */
+async function refusal(response: Response): Promise<QuotagateError> {
+  const text = await response.text().catch(() => '');
+  let body: unknown = null;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    // Not problem+json (a proxy's error page): answerError reports the status alone.
+  }
+  return answerError({ method: 'GET', path: STREAM_PATH }, { status: response.status, headers: response.headers, body });
+}
+
+/** A connection that could not be made, or broke off. */
+const lost = (err: unknown) => new QuotagateError('network', `GET ${STREAM_PATH}: ${(err as Error).message}`, null, null, null, { cause: err });
+
+/** The stream's events; a cut connection is a `network` QuotagateError (what onUsage throws is not caught here). */
+async function* streamEvents(body: ReadableStream<Uint8Array>): AsyncGenerator<SseEvent> {
+  try {
+    yield* sseEvents(body);
+  } catch (err) {
+    throw lost(err);
+  }
+}
 
 /**
  * Shows usage the way the gateway counts it, live: reads GET /v1/usage/stream with a usage
@@ -50,13 +84,15 @@ export function watchUsage(options: WatchUsageOptions): UsageWatch {
     while (!controller.signal.aborted) {
       try {
         const token = await options.getToken();
-        const response = await doFetch(`${base}/v1/usage/stream`, {
+        const response = await doFetch(`${base}${STREAM_PATH}`, {
           headers: { authorization: `Bearer ${token}`, accept: 'text/event-stream' },
           signal: controller.signal,
           cache: 'no-store',
+        }).catch((err: unknown) => {
+          throw lost(err);
         });
-        if (!response.ok || response.body === null) throw new Error(`the usage stream answered ${response.status}`);
-        for await (const event of sseEvents(response.body)) {
+        if (!response.ok || response.body === null) throw await refusal(response);
+        for await (const event of streamEvents(response.body)) {
           if (event.event === 'usage') {
             options.onUsage(JSON.parse(event.data) as Usage);
             delay = firstDelay;
