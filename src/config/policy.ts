@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { UNSTORABLE_TEXT_MESSAGE, unstorableTextPath } from '../lib/storable-text.js';
+import { checkMetering, conditionSchema, pricesSchema, providerSchema, usageMeasureSchema } from './metering-policy.js';
+import { looseList as list, looseRecord as record, named, requestSource, responseSource, wholeNumber, type AddIssue } from './schema-parts.js';
 
 /**
  * The policy file: metrics, plans and routes (SPEC.md "Configuration").
@@ -9,9 +11,6 @@ import { UNSTORABLE_TEXT_MESSAGE, unstorableTextPath } from '../lib/storable-tex
 /** Metric and plan names end up inside Redis keys and Prometheus labels: keep them plain. */
 export const NAME_PATTERN = /^[a-z][a-z0-9_]{0,62}$/;
 export const ROUTE_NAME_PATTERN = /^[a-z][a-z0-9_-]{0,62}$/;
-const named = (what: string, pattern: RegExp) => z.string().regex(pattern, `${what} must match ${pattern.source}`);
-
-const wholeNumber = z.number().int('must be a whole number').min(0, 'must be ≥ 0');
 
 export const metricSchema = z.strictObject({
   kind: z.enum(['counter', 'gauge']),
@@ -30,26 +29,23 @@ export const planSchema = z.strictObject({
   concurrency: z.number().int().min(1).max(100_000).optional(),
 });
 
-/**
- * Where a value is read from: `body.<json path>` / `query.<name>` / `header.<name>` on the
- * request, `response.<json path>` / `header.<name>` on the response.
- */
-const requestSource = z.string().regex(/^(body|query|header)\.[A-Za-z0-9_.-]+$/, 'must be body.<path>, query.<name> or header.<name>');
-const responseSource = z.string().regex(/^(response|header)\.[A-Za-z0-9_.-]+$/, 'must be response.<path> or header.<name>');
-
 export const fixedChargeSchema = z.strictObject({
   metric: z.string(),
   amount: wholeNumber.min(1, 'must be ≥ 1'),
+  when: conditionSchema.optional(),
 });
 
 export const reservedChargeSchema = z.strictObject({
   metric: z.string(),
   reserve: z.strictObject({
-    from: requestSource,
+    /** Absent on a route with a `provider`: the provider's output limit field plus an estimate of the input. */
+    from: requestSource.optional(),
     default: wholeNumber.min(1, 'must be ≥ 1'),
     max: wholeNumber.min(1).optional(),
   }),
-  settle: z.strictObject({ from: responseSource }),
+  /** Exactly one: a response field, or the provider usage (checkMetering). */
+  settle: z.strictObject({ from: responseSource.optional(), usage: usageMeasureSchema.optional() }),
+  when: conditionSchema.optional(),
 });
 
 export const chargeSchema = z.union([fixedChargeSchema, reservedChargeSchema]);
@@ -63,6 +59,10 @@ export const routeSchema = z.strictObject({
     path: z.string().regex(/^\/[A-Za-z0-9._~:/*-]*$/, 'must be an absolute path pattern like /v1/items/:id'),
   }),
   upstream: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }),
+  /** The provider API the route speaks: its usage readers and output limit field (README "Metering AI providers"). */
+  provider: providerSchema.optional(),
+  /** A model without prices: refuse the request (400), charge the reservation, or use the table's default prices. */
+  unknown_model: z.enum(['deny', 'charge_reservation', 'default']).default('charge_reservation'),
   charge: z.array(chargeSchema).default([]),
   release: z.array(fixedChargeSchema).default([]),
   on_upstream_error: z.enum(['refund', 'charge']).default('refund'),
@@ -99,6 +99,7 @@ export const policySchema = z
     plans: z.record(named('plan name', NAME_PATTERN), planSchema),
     default_plan: z.string().optional(),
     routes: z.array(routeSchema).default([]),
+    prices: pricesSchema,
     billing: billingSchema.default({ subject_key: 'quotagate_subject', stripe: { prices: {}, products: {} }, paddle: { prices: {}, products: {} } }),
   })
   // Cross-references run even when the structure has errors, so one run reports every
@@ -122,18 +123,14 @@ export const RESERVED_PATHS = [
   '/webhooks',
 ];
 
-type Loose = Record<string, unknown>;
 interface LoosePolicy {
   metrics?: unknown;
   plans?: unknown;
   default_plan?: unknown;
   routes?: unknown;
+  prices?: unknown;
   billing?: unknown;
 }
-type AddIssue = (issue: { code: 'custom'; path: PropertyKey[]; message: string }) => void;
-
-const record = (value: unknown): Loose => (value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Loose) : {});
-const list = (value: unknown): unknown[] => (Array.isArray(value) ? value : []);
 
 function checkReferences(policy: LoosePolicy, addIssue: AddIssue): void {
   const issue = (path: PropertyKey[], message: string) => addIssue({ code: 'custom', path, message });
@@ -195,6 +192,7 @@ function checkReferences(policy: LoosePolicy, addIssue: AddIssue): void {
       else if (record(def).kind !== 'gauge') issue(['routes', i, 'release', j, 'metric'], `only gauge metrics can be released; "${metric}" is a counter`);
     });
   });
+  checkMetering(policy, issue);
 }
 
 export type PolicyInput = z.input<typeof policySchema>;
@@ -209,7 +207,10 @@ export type FixedChargeDef = z.output<typeof fixedChargeSchema>;
 export type ReservedChargeDef = z.output<typeof reservedChargeSchema>;
 export type ProviderPlans = z.output<typeof providerPlansSchema>;
 
+export type UsageSettleDef = ReservedChargeDef['settle'] & { usage: NonNullable<ReservedChargeDef['settle']['usage']> };
+
 export const isReserved = (charge: ChargeDef): charge is ReservedChargeDef => 'reserve' in charge;
+export const settlesFromUsage = (settle: ReservedChargeDef['settle']): settle is UsageSettleDef => settle.usage !== undefined;
 
 /** The plan a subject falls back to (cancellation, unknown plan): `default_plan`, else the first plan. */
 export function defaultPlanName(policy: Policy): string {

@@ -14,8 +14,8 @@ const route = (over: Record<string, unknown> = {}): RouteDef =>
     ...over,
   });
 const fixedOnly = (over: Record<string, unknown> = {}) => route({ charge: [{ metric: 'gens', amount: 1 }], ...over });
-const request = (json: unknown): RequestView => ({ json, query: new URLSearchParams(), headers: new Headers() });
-const options = { leased: false, idempotent: false, holdTtlMs: 60_000 };
+const request = (json: unknown): RequestView => ({ json, query: new URLSearchParams(), headers: new Headers(), path: '/v1/chat', bodyBytes: 0 });
+const options = { leased: false, idempotent: false, holdTtlMs: 60_000, prices: {} };
 
 describe('planCharges: how a proxied request is charged', () => {
   it('a reservation holds every line (fixed ones too, to be refunded), capped at max', () => {
@@ -26,7 +26,8 @@ describe('planCharges: how a proxied request is charged', () => {
       ],
       holdTtlMs: 60_000,
       refundTtlMs: undefined,
-      settle: [{ metric: 'tokens', from: 'response.usage.total_tokens' }],
+      settle: [{ metric: 'tokens', source: { from: 'response.usage.total_tokens' } }],
+      requestedModel: undefined,
     });
   });
 
