@@ -120,6 +120,26 @@ describe('OpenAI Chat Completions (openai client)', () => {
   });
 });
 
+describe('bad input', () => {
+  it('a limit field that is not a whole number → 400 problem+json naming it, nothing charged, nothing forwarded', async () => {
+    const subject = await gw.createSubject();
+    const before = gw.upstream.requests.length;
+    for (const [path, json, field] of [
+      ['/v1/chat/completions', { model: 'gpt-4o-mini', messages: [], max_completion_tokens: 'lots' }, 'body.max_completion_tokens | body.max_tokens'],
+      ['/v1/responses', { model: 'o4-mini', input: 'x', max_output_tokens: -5 }, 'body.max_output_tokens'],
+      ['/v1/messages', { model: 'claude-sonnet-4', messages: [], max_tokens: 1.5 }, 'body.max_tokens'],
+      ['/v1beta/models/gemini-2.5-flash:generateContent', { contents: [], generationConfig: { maxOutputTokens: '9' } }, 'body.generationConfig.maxOutputTokens'],
+    ] as const) {
+      const response = await gw.request(path, { method: 'POST', key: subject.key, json });
+      expect(response.status, path).toBe(400);
+      expect(response.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+      expect(((await response.json()) as { field: string }).field).toBe(field);
+    }
+    expect(gw.upstream.requests.length).toBe(before);
+    expect(await gw.events(subject)).toEqual([]);
+  });
+});
+
 describe('OpenAI Responses (openai client)', () => {
   it('JSON and streamed (response.completed): tokens and credits from usage, reasoning at the output price', async () => {
     const subject = await gw.createSubject();
