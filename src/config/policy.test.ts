@@ -359,3 +359,32 @@ describe('metering AI providers', () => {
     expect(meteringWarnings(parsePolicy(metered([tokens])))).toEqual(['prices.credits: no route settles a price in it']);
   });
 });
+
+describe('several windows per metric', () => {
+  const limited = (tokens: unknown, projects: unknown = 3) => policyWith({ plans: { free: { limits: { gens: 10, tokens, projects } } } });
+
+  it('a counter limited per period and per minute, hour and day; the plain number form stays valid', () => {
+    const policy = parsePolicy(limited({ period: 1_000_000, minute: 20_000, hour: 500_000, day: 900_000 }));
+    expect(policy.plans.free!.limits.tokens).toEqual({ period: 1_000_000, minute: 20_000, hour: 500_000, day: 900_000 });
+    expect(parsePolicy(limited({ period: null, minute: 5 })).plans.free!.limits.tokens).toEqual({ period: null, minute: 5 });
+    expect(parsePolicy(limited(1000)).plans.free!.limits.tokens).toBe(1000);
+  });
+
+  it('a window the policy does not know (a week, a month: only minute, hour, day)', () => {
+    expectOneProblem(limited({ period: 1000, week: 10 }), 'plans.free.limits.tokens', /Unrecognized key: "week"/);
+  });
+
+  it('a window whose limit is above a longer window or the period (it could never be reached)', () => {
+    expectOneProblem(limited({ period: 1000, minute: 2000 }), 'plans.free.limits.tokens.minute', /above the period limit \(1000\)/);
+    expectOneProblem(limited({ period: null, minute: 600, hour: 500 }), 'plans.free.limits.tokens.minute', /above the hour limit \(500\)/);
+  });
+
+  it('a window on a gauge', () => {
+    expectOneProblem(limited(1000, { period: 3, minute: 1 }), 'plans.free.limits.projects.minute', /windows need a counter metric/);
+  });
+
+  it('a window that is not a whole number, and a windowed limit without its period', () => {
+    expectOneProblem(limited({ period: 1000, minute: 1.5 }), 'plans.free.limits.tokens.minute', /whole number/);
+    expectOneProblem(limited({ minute: 10 }), 'plans.free.limits.tokens.period', /required/);
+  });
+});

@@ -22,9 +22,26 @@ export const rateSchema = z.strictObject({
   burst: z.number().int('must be a whole number').min(1, 'must be ≥ 1').max(1_000_000),
 });
 
+/** Fixed windows a counter can be limited in besides its billing period (README "Several windows per metric"). */
+export const WINDOWS = { minute: 60_000, hour: 3_600_000, day: 86_400_000 } as const;
+export type WindowName = keyof typeof WINDOWS;
+
+// A refinement, not .int(): inside the union an .int() failure aborts the branch and zod then
+// reports "Invalid input" instead of what is wrong with the number.
+const limitNumber = z.number().min(0, 'must be ≥ 0').refine(Number.isInteger, 'must be a whole number');
+
+/** `{ period: 1000000, minute: 20000 }`: the period's limit (null = unlimited) and a limit per window. */
+export const windowedLimitSchema = z.strictObject({
+  /** Required (checkWindows): optional here only so that zod reports its absence by path. */
+  period: limitNumber.nullable().optional(),
+  minute: limitNumber.optional(),
+  hour: limitNumber.optional(),
+  day: limitNumber.optional(),
+});
+
 export const planSchema = z.strictObject({
-  /** A whole number ≥ 0, or null for unlimited. Every metric must be listed. */
-  limits: z.record(z.string(), wholeNumber.nullable()),
+  /** A whole number ≥ 0, or null for unlimited, or per window. Every metric must be listed. */
+  limits: z.record(z.string(), z.union([limitNumber.nullable(), windowedLimitSchema])),
   rate: rateSchema.optional(),
   concurrency: z.number().int().min(1).max(100_000).optional(),
 });
@@ -151,6 +168,8 @@ function checkReferences(policy: LoosePolicy, addIssue: AddIssue): void {
     for (const metric of metricNames) {
       if (!(metric in limits)) issue(['plans', planName, 'limits', metric], 'missing: every metric needs a limit (a whole number, or null for unlimited)');
     }
+    for (const [metric, limit] of Object.entries(limits))
+      checkWindows(limit, record(metrics[metric]).kind, (key, message) => issue(['plans', planName, 'limits', metric, key], message));
   }
   if (typeof policy.default_plan === 'string' && !(policy.default_plan in plans)) {
     issue(['default_plan'], `unknown plan "${policy.default_plan}"`);
@@ -195,11 +214,43 @@ function checkReferences(policy: LoosePolicy, addIssue: AddIssue): void {
   checkMetering(policy, issue);
 }
 
+/**
+ * Windows only for counters, and each must be able to bind: a window's limit above that of a
+ * longer window (or of the period) could never be reached, which is a mistake in the numbers.
+ */
+function checkWindows(raw: unknown, kind: unknown, issue: (key: string, message: string) => void): void {
+  if (raw === null || typeof raw !== 'object') return;
+  const limit = record(raw);
+  if (!('period' in limit)) issue('period', 'required: the billing period’s limit (a whole number, or null for unlimited)');
+  const windows = (Object.keys(WINDOWS) as WindowName[]).filter((w) => typeof limit[w] === 'number');
+  if (windows.length === 0) return;
+  if (kind === 'gauge') {
+    issue(windows[0]!, 'windows need a counter metric (a gauge is a level, not usage over time)');
+    return;
+  }
+  let longer: { name: string; limit: number } | undefined = typeof limit.period === 'number' ? { name: 'period', limit: limit.period } : undefined;
+  for (const w of [...windows].reverse()) {
+    const value = limit[w] as number;
+    if (longer && value > longer.limit) issue(w, `${value} per ${w} is above the ${longer.name} limit (${longer.limit}) and could never be reached`);
+    longer = { name: w, limit: value };
+  }
+}
+
 export type PolicyInput = z.input<typeof policySchema>;
 export type Policy = z.output<typeof policySchema>;
 export type MetricDef = z.output<typeof metricSchema>;
 export type MetricKind = MetricDef['kind'];
 export type PlanDef = z.output<typeof planSchema>;
+export type LimitDef = PlanDef['limits'][string];
+
+/** A plan limit's billing-period part: a whole number, or null for unlimited. */
+export const periodLimit = (limit: LimitDef): number | null => (limit !== null && typeof limit === 'object' ? (limit.period ?? null) : limit);
+
+/** A plan limit's windows, shortest first. */
+export function windowsOf(limit: LimitDef | undefined): { window: WindowName; ms: number; limit: number }[] {
+  if (limit === null || typeof limit !== 'object') return [];
+  return (Object.keys(WINDOWS) as WindowName[]).flatMap((w) => (limit[w] === undefined ? [] : [{ window: w, ms: WINDOWS[w], limit: limit[w] }]));
+}
 export type RateDef = z.output<typeof rateSchema>;
 export type RouteDef = z.output<typeof routeSchema>;
 export type ChargeDef = z.output<typeof chargeSchema>;
