@@ -44,9 +44,10 @@ export function estimateUsage(format: ProviderFormat, request: { json: unknown; 
  * priced line's model has no price and the route charges unknown models their `max`.
  */
 export function reservationOf(source: UsageSource, estimate: UsageEstimate, model: string | undefined): number | undefined {
-  if (source.usage !== 'price') return source.usage === 'total' ? estimate.input + estimate.output : source.usage === 'input' ? estimate.input : estimate.output;
+  // Never more than one charge can be: a request asking for that much is then simply denied by its quota.
+  if (source.usage !== 'price') return Math.min(MAX_AMOUNT, source.usage === 'total' ? estimate.input + estimate.output : source.usage === 'input' ? estimate.input : estimate.output);
   const prices = (model !== undefined ? pricesOf(source.prices, model) : undefined) ?? (source.unknownModel === 'default' ? source.prices.default : undefined);
-  if (prices) return maxCostOf(estimate, prices, source.prices.per_tokens);
+  if (prices) return Math.min(MAX_AMOUNT, maxCostOf(estimate, prices, source.prices.per_tokens));
   if (source.unknownModel === 'deny') {
     throw new ProblemError(
       'invalid_request',
