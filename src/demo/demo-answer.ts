@@ -28,6 +28,8 @@ export interface DemoAnswer {
   /** The visible output in at most five pieces that concatenate to the whole text. */
   pieces: string[];
   chunkDelayMs: number;
+  /** `x-demo-end-early`: a stream ends cleanly after its first piece, before any usage is reported. */
+  endsEarly: boolean;
 }
 
 /** A limit field's value, checked: a whole number ≥ 0, or the default when absent. */
@@ -58,6 +60,7 @@ export function demoAnswer(req: IncomingMessage, asked: { model: string; promptC
     reasoningTokens: intHeader(req, 'x-demo-reasoning-tokens', 0, 100_000) ?? 0,
     pieces,
     chunkDelayMs: intHeader(req, 'x-demo-chunk-delay-ms', 0, MAX_WAIT_MS) ?? 10,
+    endsEarly: req.headers['x-demo-end-early'] === 'true',
   };
 }
 
@@ -78,11 +81,17 @@ export function eventStream(res: ServerResponse, signal: AbortSignal): (data: ob
   };
 }
 
-/** Calls `each` for every piece of the answer, `chunkDelayMs` apart; `afterFirst` runs once the first has been sent. */
-export async function eachPiece(answer: DemoAnswer, signal: AbortSignal, each: (piece: string, last: boolean) => void, afterFirst?: () => Promise<void>): Promise<void> {
+/**
+ * Calls `each` for every piece of the answer, `chunkDelayMs` apart; `afterFirst` runs once
+ * the first has been sent. False when the answer ends early (the caller then ends its
+ * stream without the rest, its usage included).
+ */
+export async function eachPiece(answer: DemoAnswer, signal: AbortSignal, each: (piece: string, last: boolean) => void, afterFirst?: () => Promise<void>): Promise<boolean> {
   for (let i = 0; i < answer.pieces.length; i++) {
+    if (i > 0 && answer.endsEarly) return false;
     if (i > 0) await sleep(answer.chunkDelayMs, undefined, { signal });
     each(answer.pieces[i]!, i === answer.pieces.length - 1);
     if (i === 0 && afterFirst) await afterFirst();
   }
+  return true;
 }

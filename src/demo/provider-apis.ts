@@ -57,7 +57,7 @@ export async function responsesApi(req: IncomingMessage, res: ServerResponse, bo
   event('response.created', { response: response('in_progress', false) });
   event('response.output_item.added', { output_index: 0, item: message('in_progress', []) });
   event('response.content_part.added', { ...at, part: { type: 'output_text', text: '', annotations: [] } });
-  await eachPiece(answer, signal, (delta) => event('response.output_text.delta', { ...at, delta }));
+  if (!(await eachPiece(answer, signal, (delta) => event('response.output_text.delta', { ...at, delta })))) return void res.end();
   event('response.output_text.done', { ...at, text });
   event('response.completed', { response: response('completed', true) });
   res.end();
@@ -90,7 +90,7 @@ export async function anthropicMessages(req: IncomingMessage, res: ServerRespons
   event('message_start', { message: { ...message, content: [], stop_reason: null, usage: usage(1) } });
   event('content_block_start', { index: 0, content_block: { type: 'text', text: '' } });
   event('ping');
-  await eachPiece(answer, signal, (text) => event('content_block_delta', { index: 0, delta: { type: 'text_delta', text } }));
+  if (!(await eachPiece(answer, signal, (text) => event('content_block_delta', { index: 0, delta: { type: 'text_delta', text } })))) return void res.end();
   event('content_block_stop', { index: 0 });
   event('message_delta', { delta: { stop_reason: 'end_turn', stop_sequence: null }, usage: { output_tokens: output } });
   event('message_stop');
@@ -117,10 +117,11 @@ export async function geminiGenerate(req: IncomingMessage, res: ServerResponse, 
   const send = eventStream(res, signal);
   let sent = 0;
   const perPiece = answer.pieces.length > 0 ? Math.floor(answer.outputTokens / answer.pieces.length) : 0;
-  await eachPiece(answer, signal, (text, last) => {
+  const whole = await eachPiece(answer, signal, (text, last) => {
     sent = last ? answer.outputTokens : sent + perPiece;
     send(chunk(text, sent, last));
   });
+  if (!whole) return void res.end();
   if (answer.pieces.length === 0) send(chunk('', 0, true));
   res.end();
 }

@@ -133,7 +133,8 @@ export async function startDemoUpstream(options: { host?: string; port?: number 
 
     const send = eventStream(res, signal);
     const chunk = (choices: unknown[], extra: object = {}) => ({ ...common, object: 'chat.completion.chunk', choices, ...extra });
-    await eachPiece(answer, signal, (content, last) => send(chunk([{ index: 0, delta: { content }, finish_reason: last ? 'stop' : null }])), atGate(req, signal));
+    const whole = await eachPiece(answer, signal, (content, last) => send(chunk([{ index: 0, delta: { content }, finish_reason: last ? 'stop' : null }])), atGate(req, signal));
+    if (!whole) return void res.end();
     if (chat.includeUsage) send(chunk([], { usage }));
     res.end('data: [DONE]\n\n');
   }

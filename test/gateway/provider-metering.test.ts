@@ -198,6 +198,23 @@ describe('Anthropic Messages (@anthropic-ai/sdk)', () => {
     await expectSettled(subject, { tokens: input + output, credits: expectedCredits('claude-sonnet-4*', { input, output }), standard_tokens: input + output });
   });
 
+  it('a stream that ends before any message_delta keeps the reservation: limit field + body bytes / 4, at the dearest prices', async () => {
+    const subject = await gw.createSubject();
+    const before = gw.upstream.requests.length;
+    const stream = await anthropic(subject).messages.create(
+      { model: 'claude-sonnet-4-20250514', max_tokens: 700, messages: [{ role: 'user', content: 'This answer will be cut short.' }], stream: true },
+      demo({ 'completion-tokens': 40, 'end-early': 'true' }),
+    );
+    const types: string[] = [];
+    for await (const event of stream) types.push(event.type);
+    expect(types).toContain('message_start');
+    expect(types).not.toContain('message_delta');
+    const input = Math.ceil(Buffer.byteLength(gw.upstream.requests[before]!.body) / 4);
+    // Reserved input is priced at the dearest input class (cache writes), output at the output price.
+    const credits = Math.ceil((input * 3_750_000 + 700 * 15_000_000) / 1_000_000);
+    await expectSettled(subject, { tokens: input + 700, credits, standard_tokens: input + 700 });
+  });
+
   it('fallback: premium asked, standard served → premium given back, standard and its price charged (one settle)', async () => {
     const subject = await gw.createSubject();
     const message = await anthropic(subject).messages.create(
