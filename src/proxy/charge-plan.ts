@@ -108,15 +108,13 @@ export function planCharges(
       continue;
     }
     const { reserve } = charge;
-    let source: SettleLine['source'];
+    const source: SettleLine['source'] = settlesFromUsage(charge.settle) ? usageSource(charge.settle.usage, charge.metric, route, options.prices) : { from: charge.settle.from! };
     let amount: number;
-    if (settlesFromUsage(charge.settle) && reserve.from === undefined && format) {
-      source = charge.settle.usage === 'price' ? { usage: 'price', prices: options.prices[charge.metric]!, unknownModel: route.unknown_model } : { usage: charge.settle.usage };
+    if ('usage' in source && reserve.from === undefined && format) {
       estimate ??= estimateUsage(format, { json: request.json, path: request.path, bodyBytes: request.bodyBytes }, reserve.default);
       // An unknown model on a charge_reservation route reserves max (config check requires it).
       amount = reservationOf(source, estimate, requestedModel) ?? reserve.max!;
     } else {
-      source = settlesFromUsage(charge.settle) ? usageSource(charge.settle.usage, charge.metric, route, options.prices) : { from: charge.settle.from! };
       amount = reservedAmount(reserve.from!, reserve.default, request);
     }
     charges.push({ metric: charge.metric, amount: chosen ? Math.min(amount, reserve.max ?? amount) : 0, held: true });
