@@ -254,6 +254,8 @@ async function forward(c: Context, shape: RouteShape, p: Prepared, charged: Char
   }
   const drainOnAbort = hold !== null && p.plan.settle.some((l) => !('from' in l.source) || l.source.from.startsWith('response.'));
   const clientView = p.hidesUsage ? new UsageChunkFilter() : undefined;
+  // The client gets fewer bytes than the upstream sent.
+  if (clientView) headers.delete('content-length');
   return new Response(relay(upstream.body, tap, { drainOnAbort, deadlineMs: charged.deadlineMs, clientView }, onEnd), { status: upstream.status, headers });
 }
 

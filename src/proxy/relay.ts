@@ -104,7 +104,8 @@ export function relay(body: Readable, tap: ResponseTap, options: RelayOptions, o
           }
           tap.write(next.value);
           const out = options.clientView ? options.clientView.write(next.value) : next.value;
-          if (out.byteLength === 0) continue;
+          // Once the client has gone, cancel() reads the rest: stop here.
+          if (out.byteLength === 0 && !cancelled) continue;
           if (!cancelled) controller.enqueue(out);
           return;
         }
