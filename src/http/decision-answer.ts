@@ -27,6 +27,9 @@ export function usageJson(m: MetricUsage) {
     grant_balance: m.grantBalance,
     period_start: isoOrNull(m.periodStart),
     resets_at: isoOrNull(m.resetsAt),
+    ...(m.windows && {
+      windows: m.windows.map((w) => ({ window: w.window, limit: w.limit, used: w.used, remaining: w.remaining, resets_at: new Date(w.resetsAt).toISOString() })),
+    }),
   };
 }
 

@@ -94,6 +94,12 @@ describe('several windows per metric', () => {
     );
     expect(first.headers.get('ratelimit')).toMatch(new RegExp(`"tokens/minute";r=100;t=30, "tokens/day";r=${900_000 - (WINDOW - 100)};t=\\d+$`));
     expect((await call(101)).status).toBe(429);
+    // GET /v1/usage lists the windows beside the period.
+    const usage = (await (await gw.request('/v1/usage', { key: subject.key })).json()) as { metrics: { metric: string; windows?: unknown[] }[] };
+    expect(usage.metrics.find((m) => m.metric === 'tokens')?.windows).toEqual([
+      { window: 'minute', limit: WINDOW, used: WINDOW - 100, remaining: 100, resets_at: new Date(T0 + 60_000).toISOString() },
+      { window: 'day', limit: 900_000, used: WINDOW - 100, remaining: 900_000 - WINDOW + 100, resets_at: new Date(T0 - (T0 % 86_400_000) + 86_400_000).toISOString() },
+    ]);
     clock.advance(60_000);
     const next = await call(101);
     expect(next.status).toBe(202);
