@@ -177,6 +177,19 @@ describe('conditional charges', () => {
     ]);
   });
 
+  it('body and query conditions, decided on the request', () => {
+    const byFields = route({
+      charge: [
+        { metric: 'batch', amount: 1, when: { 'body.mode': ['batch'], 'query.region': ['eu-*'] } },
+        { metric: 'gens', amount: 1 },
+      ],
+    });
+    const view = (json: unknown, query: string): RequestView => ({ ...request(json), query: new URLSearchParams(query) });
+    expect(planCharges(byFields, view({ mode: 'batch' }, 'region=eu-west'), options).charges.map((c) => c.metric)).toEqual(['batch', 'gens']);
+    expect(planCharges(byFields, view({ mode: 'batch' }, 'region=us-east'), options).charges.map((c) => c.metric)).toEqual(['gens']);
+    expect(planCharges(byFields, view({ mode: 'live' }, 'region=eu-west'), options).charges.map((c) => c.metric)).toEqual(['gens']);
+  });
+
   it('settles by the model that answered: premium asked, standard served → premium 0, standard its usage', () => {
     const plan = planCharges(conditional, asking('claude-opus-4-1'), options);
     expect(actualsOf(plan, ok('claude-haiku-3-20240307'))).toEqual({ premium: 0, standard: 30, opus_calls: 0 });

@@ -67,6 +67,18 @@ describe('windows in the consume script', () => {
     expect(await f.engine.consume({ subject, charges: [{ metric: 'tokens', amount: 11 }] })).toMatchObject({ outcome: 'denied', window: { window: 'minute' } });
   });
 
+  it('shadow mode charges past a window and says which metric would have denied', async () => {
+    f.clock.set(T0 + 35_000);
+    const subject = f.subject();
+    await f.engine.consume({ subject, charges: [{ metric: 'tokens', amount: 100 }] });
+    const d = await f.engine.consume({ subject, charges: [{ metric: 'tokens', amount: 5 }], mode: 'shadow' });
+    expect(d).toMatchObject({
+      outcome: 'allowed',
+      wouldDeny: { reason: 'quota', metric: 'tokens' },
+      metrics: [{ used: 105, windows: [{ window: 'minute', used: 105, remaining: 0 }, { window: 'hour' }] }],
+    });
+  });
+
   it('500 concurrent consumes never take more than the window', async () => {
     f.clock.set(T0 + 40_000);
     const subject = f.subject();
