@@ -138,6 +138,20 @@ describe('bad input', () => {
     expect(gw.upstream.requests.length).toBe(before);
     expect(await gw.events(subject)).toEqual([]);
   });
+
+  it('unknown_model: deny → 400 naming model for a model without a price (the official client sees a BadRequestError), nothing charged', async () => {
+    const subject = await gw.createSubject();
+    const before = gw.upstream.requests.length;
+    const error = await openai(subject)
+      .responses.create({ model: 'llama-3-70b', input: 'hello' })
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(OpenAI.BadRequestError);
+    const raw = await gw.request('/v1/responses', { method: 'POST', key: subject.key, json: { model: 'llama-3-70b', input: 'hello' } });
+    expect(raw.status).toBe(400);
+    expect(await raw.json()).toMatchObject({ field: 'model', detail: 'model "llama-3-70b" has no price on this route' });
+    expect(gw.upstream.requests.length).toBe(before);
+    expect(await gw.events(subject)).toEqual([]);
+  });
 });
 
 describe('OpenAI Responses (openai client)', () => {

@@ -38,7 +38,16 @@ export const providerPolicy = (upstream: string): PolicyInput => ({
   prices: { credits: { per_tokens: 1_000_000, models: { ...PRICES }, aliases: { 'house-model': 'gpt-4o-mini*' } } },
   routes: [
     { name: 'openai-chat', match: { method: 'POST', path: '/v1/chat/completions' }, upstream, provider: 'openai_chat', charge: metered(), timeout_ms: 5_000 },
-    { name: 'openai-responses', match: { method: 'POST', path: '/v1/responses' }, upstream, provider: 'openai_responses', charge: metered(), timeout_ms: 5_000 },
+    // Refuses models without a price (the other routes charge them their reservation's max).
+    {
+      name: 'openai-responses',
+      match: { method: 'POST', path: '/v1/responses' },
+      upstream,
+      provider: 'openai_responses',
+      unknown_model: 'deny',
+      charge: metered(),
+      timeout_ms: 5_000,
+    },
     {
       name: 'anthropic',
       match: { method: 'POST', path: '/v1/messages' },
