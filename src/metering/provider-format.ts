@@ -14,7 +14,8 @@ export interface ProviderRequest {
  * interrupted stream may never deliver it).
  */
 export interface UsageReader {
-  read(message: unknown): void;
+  /** `whole`: the message is a complete response body (not a stream event), so its usage is final. */
+  read(message: unknown, whole: boolean): void;
   usage(): MeteredUsage | undefined;
 }
 

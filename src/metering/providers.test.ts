@@ -78,9 +78,18 @@ describe('usage readers: token classes from each provider’s usage fields', () 
     expect(read('gemini', 'gemini/stream-interrupted.sse')).toBeUndefined();
   });
 
+  it('a whole JSON body is final even without a stream’s end marker (a Gemini answer with no finish reason)', () => {
+    const reader = PROVIDERS.gemini.reader();
+    const body = { candidates: [{ content: { parts: [{ text: 'x' }] } }], usageMetadata: { promptTokenCount: 5, candidatesTokenCount: 2 } };
+    reader.read(body, false);
+    expect(reader.usage()).toBeUndefined();
+    reader.read(body, true);
+    expect(reader.usage()?.tokens).toEqual(tokens(5, 0, 0, 2, 0));
+  });
+
   it('ignores malformed counts instead of charging them', () => {
     const reader = PROVIDERS.openai_chat.reader();
-    reader.read({ model: 'm', usage: { prompt_tokens: -3, completion_tokens: 1.5 } });
+    reader.read({ model: 'm', usage: { prompt_tokens: -3, completion_tokens: 1.5 } }, true);
     expect(reader.usage()).toEqual({ model: 'm', tokens: tokens(0, 0, 0, 0, 0) });
   });
 });

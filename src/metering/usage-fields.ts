@@ -21,7 +21,7 @@ export function lastValueReader(pick: (message: unknown) => UsageFields | undefi
   let model: string | undefined;
   let final = false;
   return {
-    read(message) {
+    read(message, whole) {
       const fields = pick(message);
       if (!fields) return;
       if (typeof fields.model === 'string' && fields.model !== '') model = fields.model;
@@ -30,7 +30,7 @@ export function lastValueReader(pick: (message: unknown) => UsageFields | undefi
         if (n === undefined) continue;
         counts[name] = n;
       }
-      final ||= fields.final;
+      final ||= whole || fields.final;
     },
     usage() {
       return final ? { model, tokens: normalise(counts) } : undefined;

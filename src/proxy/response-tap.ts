@@ -97,7 +97,7 @@ export class ResponseTap {
     } catch {
       return; // "[DONE]", keep-alives, or a body that is not JSON
     }
-    this.options.reader?.read(parsed);
+    this.options.reader?.read(parsed, !this.streamed);
     for (const { metric, path } of this.bodyPaths) {
       const amount = asAmount(readJsonPath(parsed, path));
       if (amount !== undefined) this.found[metric] = amount;
