@@ -17,6 +17,7 @@ export function renderResults(): string {
   const sections: [title: string, markdown: string][] = [
     ['Engine (npm run bench:engine)', section<EngineFigures>('engine', (f) => engineReport(f).markdown)],
     ['Gateway (npm run bench:gateway)', section<GatewayFigures>('gateway', (f) => gatewayReport(f).markdown)],
+    ['Gateway, priced streamed chat (npm run bench:gateway:priced)', section<GatewayFigures>('gateway-priced-stream', (f) => gatewayReport(f).markdown)],
     ['Ledger (npm run bench:ledger)', section<LedgerFigures>('ledger', (f) => ledgerReport(f).markdown)],
     ['History (npm run bench:history)', section<HistoryFigures>('history', (f) => historyReport(f).markdown)],
   ];

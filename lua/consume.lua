@@ -14,7 +14,9 @@
   then, for each metric in request.metrics, in order, its two keys:
             usage                      <prefix>:{p<n>}:u:<subject>|<metric>|<period> (counter)
                                        <prefix>:{p<n>}:g:<subject>|<metric>          (gauge)
+                                       <prefix>:{p<n>}:w:<subject>|<metric>|<window>|<start> (window)
             grants (hash)              <prefix>:{p<n>}:gr:<subject>|<metric>
+                                       (a window: <prefix>:{p<n>}:unused, never touched)
   The positions are fixed. Where a request has no use for one of KEYS[4..8] (no hold, no
   lease, no idempotency key, no refund record), the caller passes <prefix>:{p<n>}:unused
   there, which the script then never touches.
@@ -28,7 +30,11 @@
     denial_ttl   denial tally TTL, ms
     metrics      [{name, kind = 'c' (counter) | 'g' (gauge), period = start ms as a string
                    ('' for gauges), limit (-1 = unlimited), amount, ttl = usage TTL ms on
-                   Redis's clock (0 = none), held = true to keep the line in the hold}, ...]
+                   Redis's clock (0 = none), held = true to keep the line in the hold,
+                   window = 'minute' | 'hour' | 'day' for a window of the metric: a rate
+                   limit checked and consumed with the rest, without grants, events, hold
+                   or hydration (a missing key is an empty window); period stays the
+                   billing period's, for its denial event}, ...]
     concurrency  concurrency limit (0 = none); the lease lives until the hold ends
     hold_ttl     ms (0 = no hold). A hold keeps the held lines, the lease and the in-flight
                  idempotency record until settle, return or this deadline.
@@ -117,9 +123,9 @@ local metrics, missing = {}, {}
 for i, m in ipairs(request.metrics) do
   m.key, m.grants_key, m.grants_raw = KEYS[METRIC_KEYS + 2 * i - 1], KEYS[METRIC_KEYS + 2 * i], {}
   local used = redis.call('GET', m.key)
-  if not used then missing[#missing + 1] = i end
+  if not used and not m.window then missing[#missing + 1] = i end
   m.used = to_int(used)
-  if m.limit >= 0 then
+  if m.limit >= 0 and not m.window then
     m.grants_raw = redis.call('HGETALL', m.grants_key)
     if #m.grants_raw == 0 then missing[#missing + 1] = -i end
   end
@@ -165,7 +171,7 @@ if denied > 0 then
   apply_rate()
   tally_denial()
   emit(ob, 'denied', m.name, m.period, 0, m.used,
-       { requested = m.amount, limit = m.limit, shadow = shadow })
+       { requested = m.amount, limit = m.limit, shadow = shadow, window = m.window })
   if not shadow then return reply(2, denied) end
   if would_deny == 0 then would_deny = denied end
 end
@@ -182,7 +188,13 @@ end
 local lines, refund_draws, drew = {}, {}, false
 for i, m in ipairs(metrics) do
   local draws, overage = {}, 0
-  if m.amount > 0 then
+  if m.window then
+    -- A rate limit, not usage: the billing period's line carries the ledger event.
+    if m.amount > 0 then
+      m.used = redis.call('INCRBY', m.key, fmt_int(m.amount))
+      redis.call('PEXPIRE', m.key, m.ttl)
+    end
+  elseif m.amount > 0 then
     m.used, draws, overage = usage_take(m.kind, m.key, m.grants_key, m.grants, m.used, m.limit, m.amount, m.ttl)
     emit(ob, 'consume', m.name, m.period, m.amount, m.used,
          { draws = draws, overage = overage, hold = (hold_ttl > 0 and m.held) and id or nil })

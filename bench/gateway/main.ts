@@ -13,7 +13,8 @@
  * run; a latency round, which the two variants share, lasts twice that), BENCH_WARMUP_MS
  * (1000, before each latency round; a throughput run warms up with 50 requests per
  * connection, after 200 per connection of priming before the first round), BENCH_ROUNDS (5),
- * BENCH_SUBJECTS (10). QG_* variables reach the gateway as they would in production (e.g.
+ * BENCH_SUBJECTS (10), BENCH_WORKLOAD (export; priced-stream: a metered streamed chat, see
+ * workload.ts). QG_* variables reach the gateway as they would in production (e.g.
  * QG_AUTH_CACHE_TTL_MS).
  */
 import { randomBytes } from 'node:crypto';
@@ -27,7 +28,7 @@ import { splitCores, pinThisProcess } from './cpu-affinity.js';
 import { envInt } from '../shared/env.js';
 import { countersDelta, scrapeGateway, type GatewayCounters } from './metrics.js';
 import { gatewayReport, VARIANTS, type LatencyRound, type ThroughputRun, type Variant } from './report.js';
-import { createBenchKeys, requestHeaders } from './workload.js';
+import { createBenchKeys, describeWorkload, requestHeaders, WORKLOAD } from './workload.js';
 import { closedLoop, openLoop, type LoadRun } from './http-load.js';
 import { measureWindow } from '../shared/load.js';
 import { benchRedis } from '../shared/private-redis.js';
@@ -208,9 +209,10 @@ async function main(): Promise<void> {
     postgresVersion: rows[0]?.server_version ?? 'unknown',
     authCacheTtlMs: gatewayEnv.QG_AUTH_CACHE_TTL_MS,
     cores,
+    workload: describeWorkload(WORKLOAD),
   };
   console.log(gatewayReport(figures).summary);
-  console.log(`\nsaved ${saveFigures('gateway', figures)}; rendered ${renderResults()}`);
+  console.log(`\nsaved ${saveFigures(WORKLOAD.figures, figures)}; rendered ${renderResults()}`);
 }
 
 /** A benchmark whose requests fail measures nothing useful: stop at the first run with any. */

@@ -1,6 +1,6 @@
 import type { CoreSplit } from './cpu-affinity.js';
 import type { GatewayCounters } from './metrics.js';
-import { LIMIT, METRIC, RATE, REQUEST_BODY, ROUTE } from './workload.js';
+import { EXPORT_WORKLOAD, RATE, type WorkloadDescription } from './workload.js';
 import type { LoadRun } from './http-load.js';
 import { median, percentile } from '../shared/stats.js';
 import type { RunInfo } from '../shared/results.js';
@@ -62,6 +62,8 @@ export interface ReportInput {
   postgresVersion: string;
   authCacheTtlMs: number;
   cores: CoreSplit | null;
+  /** What was sent (absent in figures saved before there were several workloads: the export one). */
+  workload?: WorkloadDescription;
 }
 
 export interface Report {
@@ -120,6 +122,7 @@ function latencyFigures(rounds: LatencyRound[], variant: Variant) {
 
 export function gatewayReport(input: ReportInput): Report {
   const { config, throughput, latency } = input;
+  const workload = input.workload ?? EXPORT_WORKLOAD;
   const coreCount = input.run.cores;
   const tp = { baseline: throughputFigures(throughput, 'baseline'), gateway: throughputFigures(throughput, 'gateway') };
   const lat = { baseline: latencyFigures(latency, 'baseline'), gateway: latencyFigures(latency, 'gateway') };
@@ -199,14 +202,11 @@ export function gatewayReport(input: ReportInput): Report {
       ? `Cores (taskset): the proxies under test on ${input.cores.proxy}; this process (the load generator), the demo upstream and Redis on ${input.cores.rest}; Postgres unpinned.`
       : 'Cores: not pinned (no taskset, or one core): the scheduler places every process, and the maxima move with its choices.'
   }
-- **Workload**: \`${ROUTE.method} ${ROUTE.path}\` with a ${Buffer.byteLength(REQUEST_BODY)}-byte JSON body, to the demo upstream (202, a small JSON body);
+- **Workload**: \`${workload.route.method} ${workload.route.path}\` with a ${workload.bodyBytes}-byte JSON body, to the demo upstream (${workload.answer});
   ${config.subjects} API keys (one subject each) taken in turn.
-  - **${VARIANT_NAMES.gateway}**: \`startGateway()\`, route \`${ROUTE.name}\` charging 1 × \`${METRIC}\` (counter, limit ${LIMIT.toLocaleString('en-US')})
+  - **${VARIANT_NAMES.gateway}**: \`startGateway()\`, route \`${workload.route.name}\` ${workload.charges}
     and a request rate of ${RATE.rps.toLocaleString('en-US')}/s (burst ${RATE.burst.toLocaleString('en-US')}): the whole decision (rate, counter, outbox event) on
-    every request, none denied. The route refunds failed upstream calls (\`on_upstream_error: refund\`, the default); with no reservation,
-    concurrency limit or Idempotency-Key to hold, the unit is charged outright and a refund script would run only after a failure: one Redis
-    script per request. The request body (declared length) is read whole, and the demo's answer, which arrives whole with its headers, goes
-    back in one write; larger or slower bodies would stream. API keys are cached ${input.authCacheTtlMs / 1000} s,
+    every request, none denied. ${workload.scripts} API keys are cached ${input.authCacheTtlMs / 1000} s,
     so each key costs a Postgres lookup that often. No flusher runs (outboxes are emptied between runs).
   - **${VARIANT_NAMES.baseline}**: the same route in a Hono app on @hono/node-server with the gateway's \`UpstreamClient\`, header rules and body handling
     (bodies up to 64 KiB passed whole, the rest streamed, as the gateway does); no key, no quota, no metrics, no request logger.

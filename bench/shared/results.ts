@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
  * bench/results/<benchmark>.json, and bench/render.ts renders every saved run into
  * bench/RESULTS.md. A report can be rewritten and re-rendered without measuring again.
  */
-export type Benchmark = 'engine' | 'gateway' | 'ledger' | 'history';
+export type Benchmark = 'engine' | 'gateway' | 'gateway-priced-stream' | 'ledger' | 'history';
 
 const RESULTS_DIR = fileURLToPath(new URL('../results/', import.meta.url));
 

@@ -37,6 +37,18 @@ export function apiSchemas(policy: Policy) {
       grant_balance: z.number().int(),
       period_start: z.string().nullable().openapi({ description: 'Counters: start of the current period (ISO 8601); gauges: null' }),
       resets_at: z.string().nullable().openapi({ description: 'Counters: when usage starts again at 0; gauges: null' }),
+      windows: z
+        .array(
+          z.object({
+            window: z.enum(['minute', 'hour', 'day']),
+            limit: z.number().int(),
+            used: z.number().int(),
+            remaining: z.number().int(),
+            resets_at: z.string().openapi({ description: 'When the window ends (ISO 8601)' }),
+          }),
+        )
+        .optional()
+        .openapi({ description: 'Counters limited per minute, hour or day besides their period: each window (a rate limit, charged what requests reserve)' }),
     })
     .openapi('MetricUsage');
 

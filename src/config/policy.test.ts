@@ -2,6 +2,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from './errors.js';
 import { loadPolicyFile, parsePolicy } from './load-policy.js';
+import { meteringWarnings } from './metering-policy.js';
 import { defaultPlanName } from './policy.js';
 
 /**
@@ -267,5 +268,123 @@ describe('billing: Stripe and Paddle prices and products as plans', () => {
     expectOneProblem(policyWith({ billing: { stripe: { plans: {} } } }), 'billing.stripe', /Unrecognized key: "plans"/);
     expectOneProblem(policyWith({ billing: { stripe: { prices: { 'price with space': 'pro' } } } }), 'billing.stripe.prices.price with space', /Invalid key/);
     expectOneProblem(policyWith({ billing: { subject_key: 'has space' } }), 'billing.subject_key', /must be 1–40/);
+  });
+});
+
+describe('metering AI providers', () => {
+  const metered = (charge: Doc[], extra: Doc = {}) =>
+    policyWith({
+      metrics: { credits: { kind: 'counter' } },
+      plans: { free: { limits: { credits: 100 } }, pro: { limits: { credits: null } } },
+      prices: { credits: { models: { 'gpt-4o*': { input: 2500, output: 10000 } } } },
+      routes: [route({ provider: 'openai_chat', charge, ...extra })],
+    });
+  const tokens = { metric: 'tokens', reserve: { default: 256 }, settle: { usage: 'total' } };
+  const credits = { metric: 'credits', reserve: { default: 256, max: 5000 }, settle: { usage: 'price' } };
+
+  it('a route with a provider, usage-settled tokens and priced credits is valid', () => {
+    const policy = parsePolicy(metered([tokens, credits, { metric: 'gens', amount: 1, when: { model: ['gpt-4o*'], 'header.x-tier': ['gold'] } }]));
+    expect(policy.routes[0]).toMatchObject({ provider: 'openai_chat', unknown_model: 'charge_reservation' });
+    expect(policy.prices.credits).toMatchObject({ per_tokens: 1_000_000, aliases: {} });
+  });
+
+  it('an unknown provider', () => {
+    expectOneProblem(metered([tokens], { provider: 'mistral' }), 'routes.0.provider', /must be one of openai_chat, openai_responses, anthropic, gemini/);
+  });
+
+  it('an unknown token measure', () => {
+    expectOneProblem(metered([{ ...tokens, settle: { usage: 'cached' } }]), 'routes.0.charge.0.settle.usage', /must be one of total, input, output, price/);
+    expectOneProblem(metered([{ ...tokens, settle: { usage: 'total', from: 'response.usage.total_tokens' } }]), 'routes.0.charge.0.settle', /exactly one of/);
+  });
+
+  it('usage settlement on a route without a provider', () => {
+    expectOneProblem(metered([tokens], { provider: undefined }), 'routes.0.charge.0.settle.usage', /needs the route to name its provider/);
+  });
+
+  it('a model condition on a route without a provider', () => {
+    expectOneProblem(
+      metered([{ metric: 'gens', amount: 1, when: { model: ['x'] } }], { provider: undefined }),
+      'routes.0.charge.0.when.model',
+      /needs the route to name its provider/,
+    );
+  });
+
+  it('a condition on something that is not a request field', () => {
+    expectOneProblem(metered([{ metric: 'gens', amount: 1, when: { 'response.model': ['x'] } }]), 'routes.0.charge.0.when.response.model', /must be model, body/);
+  });
+
+  it('a reservation without a source on a charge not settled from usage', () => {
+    expectOneProblem(
+      metered([{ metric: 'tokens', reserve: { default: 1 }, settle: { from: 'response.usage.total_tokens' } }]),
+      'routes.0.charge.0.reserve.from',
+      /required unless/,
+    );
+  });
+
+  it('a price for an unknown metric', () => {
+    expectOneProblem(policyWith({ prices: { credit: { models: { m: { input: 1, output: 1 } } } } }), 'prices.credit', /unknown metric "credit"/);
+  });
+
+  it('a price for a gauge', () => {
+    expectOneProblem(policyWith({ prices: { projects: { models: { m: { input: 1, output: 1 } } } } }), 'prices.projects', /counter/);
+  });
+
+  it('a fractional or negative price, and an unknown token class', () => {
+    expectOneProblem(policyWith({ prices: { tokens: { models: { m: { input: 0.5, output: 1 } } } } }), 'prices.tokens.models.m.input', /whole number/);
+    expectOneProblem(policyWith({ prices: { tokens: { models: { m: { input: 1, output: -1 } } } } }), 'prices.tokens.models.m.output', /≥ 0/);
+    expectOneProblem(policyWith({ prices: { tokens: { models: { m: { input: 1, output: 1, thinking: 2 } } } } }), 'prices.tokens.models.m', /Unrecognized key: "thinking"/);
+  });
+
+  it('a per_tokens other than 1, 1000 or 1000000', () => {
+    expectOneProblem(policyWith({ prices: { tokens: { per_tokens: 100, models: {} } } }), 'prices.tokens.per_tokens', /must be 1, 1000 or 1000000/);
+  });
+
+  it('an alias to a model the table does not have', () => {
+    expectOneProblem(policyWith({ prices: { tokens: { models: { a: { input: 1, output: 1 } }, aliases: { b: 'c' } } } }), 'prices.tokens.aliases.b', /unknown model "c"/);
+  });
+
+  it('a priced charge of a metric without prices', () => {
+    expectOneProblem(metered([{ ...credits, metric: 'tokens' }]), 'routes.0.charge.0.settle.usage', /no prices for metric "tokens"/);
+  });
+
+  it('unknown_model: default without default prices, and charge_reservation without max', () => {
+    expectOneProblem(metered([credits], { unknown_model: 'default' }), 'routes.0.unknown_model', /needs prices.credits.default/);
+    expectOneProblem(metered([{ ...credits, reserve: { default: 256 } }]), 'routes.0.charge.0.reserve.max', /unknown model reserves max/);
+    expectOneProblem(metered([credits], { unknown_model: 'never' }), 'routes.0.unknown_model', /deny/);
+  });
+
+  it('config check warns about conditioned models without a price and price tables no route uses', () => {
+    const policy = parsePolicy(metered([credits, { metric: 'gens', amount: 1, when: { model: ['gpt-4o', 'o3', 'claude-*'] } }]));
+    expect(meteringWarnings(policy)).toEqual(['routes.chat: model "o3" has no price in prices.credits (unknown_model: charge_reservation applies)']);
+    expect(meteringWarnings(parsePolicy(metered([tokens])))).toEqual(['prices.credits: no route settles a price in it']);
+  });
+});
+
+describe('several windows per metric', () => {
+  const limited = (tokens: unknown, projects: unknown = 3) => policyWith({ plans: { free: { limits: { gens: 10, tokens, projects } } } });
+
+  it('a counter limited per period and per minute, hour and day; the plain number form stays valid', () => {
+    const policy = parsePolicy(limited({ period: 1_000_000, minute: 20_000, hour: 500_000, day: 900_000 }));
+    expect(policy.plans.free!.limits.tokens).toEqual({ period: 1_000_000, minute: 20_000, hour: 500_000, day: 900_000 });
+    expect(parsePolicy(limited({ period: null, minute: 5 })).plans.free!.limits.tokens).toEqual({ period: null, minute: 5 });
+    expect(parsePolicy(limited(1000)).plans.free!.limits.tokens).toBe(1000);
+  });
+
+  it('a window the policy does not know (a week, a month: only minute, hour, day)', () => {
+    expectOneProblem(limited({ period: 1000, week: 10 }), 'plans.free.limits.tokens', /Unrecognized key: "week"/);
+  });
+
+  it('a window whose limit is above a longer window or the period (it could never be reached)', () => {
+    expectOneProblem(limited({ period: 1000, minute: 2000 }), 'plans.free.limits.tokens.minute', /above the period limit \(1000\)/);
+    expectOneProblem(limited({ period: null, minute: 600, hour: 500 }), 'plans.free.limits.tokens.minute', /above the hour limit \(500\)/);
+  });
+
+  it('a window on a gauge', () => {
+    expectOneProblem(limited(1000, { period: 3, minute: 1 }), 'plans.free.limits.projects.minute', /windows need a counter metric/);
+  });
+
+  it('a window that is not a whole number, and a windowed limit without its period', () => {
+    expectOneProblem(limited({ period: 1000, minute: 1.5 }), 'plans.free.limits.tokens.minute', /whole number/);
+    expectOneProblem(limited({ minute: 10 }), 'plans.free.limits.tokens.period', /required/);
   });
 });

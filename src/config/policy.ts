@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { UNSTORABLE_TEXT_MESSAGE, unstorableTextPath } from '../lib/storable-text.js';
+import { checkMetering, conditionSchema, pricesSchema, providerSchema, usageMeasureSchema } from './metering-policy.js';
+import { looseList as list, looseRecord as record, named, requestSource, responseSource, wholeNumber, type AddIssue } from './schema-parts.js';
 
 /**
  * The policy file: metrics, plans and routes (SPEC.md "Configuration").
@@ -9,9 +11,6 @@ import { UNSTORABLE_TEXT_MESSAGE, unstorableTextPath } from '../lib/storable-tex
 /** Metric and plan names end up inside Redis keys and Prometheus labels: keep them plain. */
 export const NAME_PATTERN = /^[a-z][a-z0-9_]{0,62}$/;
 export const ROUTE_NAME_PATTERN = /^[a-z][a-z0-9_-]{0,62}$/;
-const named = (what: string, pattern: RegExp) => z.string().regex(pattern, `${what} must match ${pattern.source}`);
-
-const wholeNumber = z.number().int('must be a whole number').min(0, 'must be ≥ 0');
 
 export const metricSchema = z.strictObject({
   kind: z.enum(['counter', 'gauge']),
@@ -23,33 +22,47 @@ export const rateSchema = z.strictObject({
   burst: z.number().int('must be a whole number').min(1, 'must be ≥ 1').max(1_000_000),
 });
 
+/** Fixed windows a counter can be limited in besides its billing period (README "Several windows per metric"). */
+export const WINDOWS = { minute: 60_000, hour: 3_600_000, day: 86_400_000 } as const;
+export type WindowName = keyof typeof WINDOWS;
+
+// A refinement, not .int(): inside the union an .int() failure aborts the branch and zod then
+// reports "Invalid input" instead of what is wrong with the number.
+const limitNumber = z.number().min(0, 'must be ≥ 0').refine(Number.isInteger, 'must be a whole number');
+
+/** `{ period: 1000000, minute: 20000 }`: the period's limit (null = unlimited) and a limit per window. */
+export const windowedLimitSchema = z.strictObject({
+  /** Required (checkWindows): optional here only so that zod reports its absence by path. */
+  period: limitNumber.nullable().optional(),
+  minute: limitNumber.optional(),
+  hour: limitNumber.optional(),
+  day: limitNumber.optional(),
+});
+
 export const planSchema = z.strictObject({
-  /** A whole number ≥ 0, or null for unlimited. Every metric must be listed. */
-  limits: z.record(z.string(), wholeNumber.nullable()),
+  /** A whole number ≥ 0, or null for unlimited, or per window. Every metric must be listed. */
+  limits: z.record(z.string(), z.union([limitNumber.nullable(), windowedLimitSchema])),
   rate: rateSchema.optional(),
   concurrency: z.number().int().min(1).max(100_000).optional(),
 });
 
-/**
- * Where a value is read from: `body.<json path>` / `query.<name>` / `header.<name>` on the
- * request, `response.<json path>` / `header.<name>` on the response.
- */
-const requestSource = z.string().regex(/^(body|query|header)\.[A-Za-z0-9_.-]+$/, 'must be body.<path>, query.<name> or header.<name>');
-const responseSource = z.string().regex(/^(response|header)\.[A-Za-z0-9_.-]+$/, 'must be response.<path> or header.<name>');
-
 export const fixedChargeSchema = z.strictObject({
   metric: z.string(),
   amount: wholeNumber.min(1, 'must be ≥ 1'),
+  when: conditionSchema.optional(),
 });
 
 export const reservedChargeSchema = z.strictObject({
   metric: z.string(),
   reserve: z.strictObject({
-    from: requestSource,
+    /** Absent on a route with a `provider`: the provider's output limit field plus an estimate of the input. */
+    from: requestSource.optional(),
     default: wholeNumber.min(1, 'must be ≥ 1'),
     max: wholeNumber.min(1).optional(),
   }),
-  settle: z.strictObject({ from: responseSource }),
+  /** Exactly one: a response field, or the provider usage (checkMetering). */
+  settle: z.strictObject({ from: responseSource.optional(), usage: usageMeasureSchema.optional() }),
+  when: conditionSchema.optional(),
 });
 
 export const chargeSchema = z.union([fixedChargeSchema, reservedChargeSchema]);
@@ -63,6 +76,10 @@ export const routeSchema = z.strictObject({
     path: z.string().regex(/^\/[A-Za-z0-9._~:/*-]*$/, 'must be an absolute path pattern like /v1/items/:id'),
   }),
   upstream: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }),
+  /** The provider API the route speaks: its usage readers and output limit field (README "Metering AI providers"). */
+  provider: providerSchema.optional(),
+  /** A model without prices: refuse the request (400), charge the reservation, or use the table's default prices. */
+  unknown_model: z.enum(['deny', 'charge_reservation', 'default']).default('charge_reservation'),
   charge: z.array(chargeSchema).default([]),
   release: z.array(fixedChargeSchema).default([]),
   on_upstream_error: z.enum(['refund', 'charge']).default('refund'),
@@ -99,6 +116,7 @@ export const policySchema = z
     plans: z.record(named('plan name', NAME_PATTERN), planSchema),
     default_plan: z.string().optional(),
     routes: z.array(routeSchema).default([]),
+    prices: pricesSchema,
     billing: billingSchema.default({ subject_key: 'quotagate_subject', stripe: { prices: {}, products: {} }, paddle: { prices: {}, products: {} } }),
   })
   // Cross-references run even when the structure has errors, so one run reports every
@@ -122,18 +140,14 @@ export const RESERVED_PATHS = [
   '/webhooks',
 ];
 
-type Loose = Record<string, unknown>;
 interface LoosePolicy {
   metrics?: unknown;
   plans?: unknown;
   default_plan?: unknown;
   routes?: unknown;
+  prices?: unknown;
   billing?: unknown;
 }
-type AddIssue = (issue: { code: 'custom'; path: PropertyKey[]; message: string }) => void;
-
-const record = (value: unknown): Loose => (value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Loose) : {});
-const list = (value: unknown): unknown[] => (Array.isArray(value) ? value : []);
 
 function checkReferences(policy: LoosePolicy, addIssue: AddIssue): void {
   const issue = (path: PropertyKey[], message: string) => addIssue({ code: 'custom', path, message });
@@ -154,6 +168,8 @@ function checkReferences(policy: LoosePolicy, addIssue: AddIssue): void {
     for (const metric of metricNames) {
       if (!(metric in limits)) issue(['plans', planName, 'limits', metric], 'missing: every metric needs a limit (a whole number, or null for unlimited)');
     }
+    for (const [metric, limit] of Object.entries(limits))
+      checkWindows(limit, record(metrics[metric]).kind, (key, message) => issue(['plans', planName, 'limits', metric, key], message));
   }
   if (typeof policy.default_plan === 'string' && !(policy.default_plan in plans)) {
     issue(['default_plan'], `unknown plan "${policy.default_plan}"`);
@@ -195,6 +211,29 @@ function checkReferences(policy: LoosePolicy, addIssue: AddIssue): void {
       else if (record(def).kind !== 'gauge') issue(['routes', i, 'release', j, 'metric'], `only gauge metrics can be released; "${metric}" is a counter`);
     });
   });
+  checkMetering(policy, issue);
+}
+
+/**
+ * Windows only for counters, and each must be able to bind: a window's limit above that of a
+ * longer window (or of the period) could never be reached, which is a mistake in the numbers.
+ */
+function checkWindows(raw: unknown, kind: unknown, issue: (key: string, message: string) => void): void {
+  if (raw === null || typeof raw !== 'object') return;
+  const limit = record(raw);
+  if (!('period' in limit)) issue('period', 'required: the billing period’s limit (a whole number, or null for unlimited)');
+  const windows = (Object.keys(WINDOWS) as WindowName[]).filter((w) => typeof limit[w] === 'number');
+  if (windows.length === 0) return;
+  if (kind === 'gauge') {
+    issue(windows[0]!, 'windows need a counter metric (a gauge is a level, not usage over time)');
+    return;
+  }
+  let longer: { name: string; limit: number } | undefined = typeof limit.period === 'number' ? { name: 'period', limit: limit.period } : undefined;
+  for (const w of [...windows].reverse()) {
+    const value = limit[w] as number;
+    if (longer && value > longer.limit) issue(w, `${value} per ${w} is above the ${longer.name} limit (${longer.limit}) and could never be reached`);
+    longer = { name: w, limit: value };
+  }
 }
 
 export type PolicyInput = z.input<typeof policySchema>;
@@ -202,6 +241,16 @@ export type Policy = z.output<typeof policySchema>;
 export type MetricDef = z.output<typeof metricSchema>;
 export type MetricKind = MetricDef['kind'];
 export type PlanDef = z.output<typeof planSchema>;
+export type LimitDef = PlanDef['limits'][string];
+
+/** A plan limit's billing-period part: a whole number, or null for unlimited. */
+export const periodLimit = (limit: LimitDef): number | null => (limit !== null && typeof limit === 'object' ? (limit.period ?? null) : limit);
+
+/** A plan limit's windows, shortest first. */
+export function windowsOf(limit: LimitDef | undefined): { window: WindowName; ms: number; limit: number }[] {
+  if (limit === null || typeof limit !== 'object') return [];
+  return (Object.keys(WINDOWS) as WindowName[]).flatMap((w) => (limit[w] === undefined ? [] : [{ window: w, ms: WINDOWS[w], limit: limit[w] }]));
+}
 export type RateDef = z.output<typeof rateSchema>;
 export type RouteDef = z.output<typeof routeSchema>;
 export type ChargeDef = z.output<typeof chargeSchema>;
@@ -209,7 +258,10 @@ export type FixedChargeDef = z.output<typeof fixedChargeSchema>;
 export type ReservedChargeDef = z.output<typeof reservedChargeSchema>;
 export type ProviderPlans = z.output<typeof providerPlansSchema>;
 
+export type UsageSettleDef = ReservedChargeDef['settle'] & { usage: NonNullable<ReservedChargeDef['settle']['usage']> };
+
 export const isReserved = (charge: ChargeDef): charge is ReservedChargeDef => 'reserve' in charge;
+export const settlesFromUsage = (settle: ReservedChargeDef['settle']): settle is UsageSettleDef => settle.usage !== undefined;
 
 /** The plan a subject falls back to (cancellation, unknown plan): `default_plan`, else the first plan. */
 export function defaultPlanName(policy: Policy): string {

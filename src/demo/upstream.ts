@@ -3,6 +3,9 @@ import { EventEmitter, once } from 'node:events';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { contentText, demoAnswer, eachPiece, eventStream, limitOf, MAX_WAIT_MS } from './demo-answer.js';
+import { intHeader, InvalidRequest, isRecord, parseJson, readBody, sendError, sendJson } from './demo-http.js';
+import { anthropicMessages, geminiGenerate, responsesApi } from './provider-apis.js';
 
 /**
  * The demo upstream: a small mock API (OpenAI-style chat completions, exports, projects)
@@ -35,14 +38,6 @@ interface Project {
   object: 'project';
   name: string;
 }
-
-/** A request the demo cannot honour (bad body or control header): answered with 400. */
-class InvalidRequest extends Error {}
-
-const WORDS = ['lorem', 'ipsum', 'dolor', 'sit', 'amet', 'consectetur', 'adipiscing', 'elit'];
-const DEFAULT_COMPLETION_TOKENS = 64;
-const MAX_CONTENT_CHUNKS = 5;
-const MAX_WAIT_MS = 3_600_000;
 
 export async function startDemoUpstream(options: { host?: string; port?: number } = {}): Promise<DemoUpstream> {
   const requests: RecordedRequest[] = [];
@@ -79,6 +74,10 @@ export async function startDemoUpstream(options: { host?: string; port?: number 
     switch (`${req.method} ${pathname.replace(/^\/v1\/projects\/[^/]+$/, '/v1/projects/:id')}`) {
       case 'POST /v1/chat/completions':
         return chatCompletions(req, res, body, signal);
+      case 'POST /v1/responses':
+        return responsesApi(req, res, body, signal);
+      case 'POST /v1/messages':
+        return anthropicMessages(req, res, body, signal);
       case 'POST /v1/exports':
         return sendJson(res, 202, { id: `export_${randomUUID()}`, object: 'export', status: 'queued' });
       case 'POST /v1/projects': {
@@ -97,27 +96,33 @@ export async function startDemoUpstream(options: { host?: string; port?: number 
       case 'DELETE /v1/projects/:id':
         return projects.delete(id) ? sendJson(res, 204) : sendError(res, 404, 'not found', 'not_found');
       default:
+        if (req.method === 'POST' && /^\/v1beta\/models\/[^/:]+:(generateContent|streamGenerateContent)$/.test(pathname)) return geminiGenerate(req, res, body, pathname, signal);
         return sendError(res, 404, 'not found', 'not_found');
     }
   }
 
+  /** Waits at `x-demo-gate: <name>` until the test opens it. */
+  const atGate = (req: IncomingMessage, signal: AbortSignal) => async () => {
+    const gate = req.headers['x-demo-gate'];
+    if (typeof gate === 'string' && !openedGates.has(gate)) await once(gates, `open:${gate}`, { signal });
+  };
+
   async function chatCompletions(req: IncomingMessage, res: ServerResponse, body: string, signal: AbortSignal): Promise<void> {
     const chat = parseChatRequest(body);
-    const completionTokens = intHeader(req, 'x-demo-completion-tokens', 0, 100_000) ?? Math.min(chat.maxTokens, DEFAULT_COMPLETION_TOKENS);
-    const chunkDelayMs = intHeader(req, 'x-demo-chunk-delay-ms', 0, MAX_WAIT_MS) ?? 10;
-    const gate = req.headers['x-demo-gate'];
+    const answer = demoAnswer(req, chat);
+    const completionTokens = answer.outputTokens + answer.reasoningTokens;
+    // Token details only when the caller scripts them, so the plain shape stays what it was.
+    const details = req.headers['x-demo-cached-tokens'] !== undefined || req.headers['x-demo-reasoning-tokens'] !== undefined;
     const usage = {
-      prompt_tokens: chat.promptTokens,
+      prompt_tokens: answer.promptTokens,
       completion_tokens: completionTokens,
-      total_tokens: chat.promptTokens + completionTokens,
+      total_tokens: answer.promptTokens + completionTokens,
+      ...(details && { prompt_tokens_details: { cached_tokens: answer.cachedTokens }, completion_tokens_details: { reasoning_tokens: answer.reasoningTokens } }),
     };
-    const words = Array.from({ length: Math.ceil(completionTokens / WORDS.length) }, () => WORDS)
-      .flat()
-      .slice(0, completionTokens);
-    const common = { id: `chatcmpl-${randomUUID()}`, created: Math.floor(Date.now() / 1000), model: chat.model };
+    const common = { id: `chatcmpl-${randomUUID()}`, created: Math.floor(Date.now() / 1000), model: answer.model };
 
     if (!chat.stream) {
-      const message = { role: 'assistant', content: words.join(' ') };
+      const message = { role: 'assistant', content: answer.pieces.join('') };
       return sendJson(res, 200, {
         ...common,
         object: 'chat.completion',
@@ -126,24 +131,10 @@ export async function startDemoUpstream(options: { host?: string; port?: number 
       });
     }
 
-    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
-    res.flushHeaders();
-    const send = (data: object): void => {
-      signal.throwIfAborted();
-      res.write(`data: ${JSON.stringify(data)}\n\n`);
-    };
+    const send = eventStream(res, signal);
     const chunk = (choices: unknown[], extra: object = {}) => ({ ...common, object: 'chat.completion.chunk', choices, ...extra });
-
-    // The words split into at most MAX_CONTENT_CHUNKS pieces that concatenate to the
-    // non-streamed content.
-    const pieces = Math.min(MAX_CONTENT_CHUNKS, words.length);
-    for (let i = 0; i < pieces; i++) {
-      if (i > 0) await sleep(chunkDelayMs, undefined, { signal });
-      const last = i === pieces - 1;
-      const content = words.slice(Math.floor((i * words.length) / pieces), Math.floor(((i + 1) * words.length) / pieces)).join(' ');
-      send(chunk([{ index: 0, delta: { content: last ? content : `${content} ` }, finish_reason: last ? 'stop' : null }]));
-      if (i === 0 && typeof gate === 'string' && !openedGates.has(gate)) await once(gates, `open:${gate}`, { signal });
-    }
+    const whole = await eachPiece(answer, signal, (content, last) => send(chunk([{ index: 0, delta: { content }, finish_reason: last ? 'stop' : null }])), atGate(req, signal));
+    if (!whole) return void res.end();
     if (chat.includeUsage) send(chunk([], { usage }));
     res.end('data: [DONE]\n\n');
   }
@@ -174,59 +165,13 @@ export async function startDemoUpstream(options: { host?: string; port?: number 
 function parseChatRequest(body: string) {
   const json = parseJson(body);
   if (!isRecord(json) || !Array.isArray(json.messages)) throw new InvalidRequest('messages must be an array');
-  const maxTokens = json.max_tokens ?? DEFAULT_COMPLETION_TOKENS;
-  if (typeof maxTokens !== 'number' || !Number.isInteger(maxTokens) || maxTokens < 0) {
-    throw new InvalidRequest('max_tokens must be a whole number ≥ 0');
-  }
-  const chars = json.messages.reduce<number>((sum, m) => sum + contentText(isRecord(m) ? m.content : undefined).length, 0);
+  const limit = limitOf(json.max_completion_tokens ?? json.max_tokens, 'max_tokens');
+  const promptChars = json.messages.reduce<number>((sum, m) => sum + contentText(isRecord(m) ? m.content : undefined).length, 0);
   return {
     model: typeof json.model === 'string' ? json.model : 'demo-model',
-    maxTokens,
-    promptTokens: Math.max(1, Math.ceil(chars / 4)),
+    limit,
+    promptChars,
     stream: json.stream === true,
     includeUsage: isRecord(json.stream_options) && json.stream_options.include_usage === true,
   };
-}
-
-/** Message content is a string or, in the newer OpenAI shape, a list of `{type, text}` parts. */
-function contentText(content: unknown): string {
-  if (typeof content === 'string') return content;
-  if (!Array.isArray(content)) return '';
-  return content.map((part) => (isRecord(part) && typeof part.text === 'string' ? part.text : '')).join('');
-}
-
-function parseJson(body: string): unknown {
-  try {
-    return JSON.parse(body);
-  } catch {
-    throw new InvalidRequest('request body is not valid JSON');
-  }
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-/** A whole-number control header, or undefined when absent; out of range is a 400. */
-function intHeader(req: IncomingMessage, name: string, min: number, max: number): number | undefined {
-  const raw = req.headers[name];
-  if (raw === undefined) return undefined;
-  const value = typeof raw === 'string' && /^\d+$/.test(raw) ? Number(raw) : NaN;
-  if (!(value >= min && value <= max)) throw new InvalidRequest(`${name} must be a whole number from ${min} to ${max}`);
-  return value;
-}
-
-async function readBody(req: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
-}
-
-function sendJson(res: ServerResponse, status: number, body?: unknown): void {
-  if (body === undefined) res.writeHead(status).end();
-  else res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
-}
-
-function sendError(res: ServerResponse, status: number, message: string, type: string): void {
-  sendJson(res, status, { error: { message, type } });
 }

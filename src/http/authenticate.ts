@@ -17,6 +17,9 @@ function presentedKey(authorization: string | undefined, apiKeyHeader: string | 
   return apiKeyHeader?.trim();
 }
 
+/** `x-api-key` (Anthropic's clients), else `x-goog-api-key` (Google's): where provider SDKs put the key they are given. */
+const apiKeyHeaderOf = (c: Context): string | undefined => c.req.header('x-api-key') ?? c.req.header('x-goog-api-key');
+
 const unavailable = (c: Context, metrics: Metrics, err: unknown, what: string) => {
   metrics.backendErrors.inc({ backend: 'postgres' });
   c.get('log').warn({ err }, `${what} lookup failed`);
@@ -35,7 +38,7 @@ async function keyOwner(c: Context, authenticator: Authenticator, metrics: Metri
 }
 
 function presented(c: Context, accepts: string): string {
-  const secret = presentedKey(c.req.header('authorization'), c.req.header('x-api-key'));
+  const secret = presentedKey(c.req.header('authorization'), apiKeyHeaderOf(c));
   if (!secret) throw new ProblemError('unauthorized', `${accepts} is required: send "Authorization: Bearer <key>" or "x-api-key: <key>"`, {}, CHALLENGE);
   return secret;
 }

@@ -27,6 +27,9 @@ export function usageJson(m: MetricUsage) {
     grant_balance: m.grantBalance,
     period_start: isoOrNull(m.periodStart),
     resets_at: isoOrNull(m.resetsAt),
+    ...(m.windows && {
+      windows: m.windows.map((w) => ({ window: w.window, limit: w.limit, used: w.used, remaining: w.remaining, resets_at: new Date(w.resetsAt).toISOString() })),
+    }),
   };
 }
 
@@ -54,6 +57,16 @@ export function decisionProblem(decision: Decision, context: { now: number; upgr
       switch (decision.reason) {
         case 'quota': {
           const m = decision.metrics.find((u) => u.metric === decision.metric)!;
+          const w = decision.window;
+          // A window is a rate limit: 429 with when to retry, not the 402 of a used-up period.
+          if (w) {
+            return new ProblemError(
+              'rate_limited',
+              `the ${m.metric} limit per ${w.window} is used up: ${decision.requested} requested, ${w.remaining} remaining until ${new Date(w.resetsAt).toISOString()}`,
+              { metric: m.metric, window: w.window, limit: w.limit, used: w.used, remaining: w.remaining, requested: decision.requested, resets_at: isoOrNull(w.resetsAt) },
+              { ...headers, 'retry-after': String(Math.max(1, Math.ceil((w.resetsAt - context.now) / 1000))) },
+            );
+          }
           return new ProblemError(
             'quota_exceeded',
             `the ${m.metric} quota is used up: ${decision.requested} requested, ${m.remaining ?? 'unlimited'} remaining`,

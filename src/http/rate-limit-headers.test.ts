@@ -18,6 +18,21 @@ describe('rateLimitHeaders', () => {
     expect(headers.ratelimit).toBe('"rate";r=9;t=1, "ai_generations";r=99;t=86400, "projects";r=2');
   });
 
+  it('reports each window of a counter as a policy of its own, after the periods, even when the period is unlimited', () => {
+    const minute = Date.parse('2026-11-10T12:00:00Z');
+    const windows = [
+      { window: 'minute' as const, limit: 20_000, used: 5_000, remaining: 15_000, windowStart: minute, resetsAt: minute + 60_000 },
+      { window: 'day' as const, limit: 900_000, used: 5_000, remaining: 895_000, windowStart: Date.parse('2026-11-10T00:00:00Z'), resetsAt: Date.parse('2026-11-11T00:00:00Z') },
+    ];
+    const headers = rateLimitHeaders(
+      null,
+      [{ metric: 'ai_tokens', kind: 'counter', limit: null, used: 5, remaining: null, grantBalance: 0, periodStart: 0, resetsAt: 1, windows }],
+      minute + 20_000,
+    );
+    expect(headers['ratelimit-policy']).toBe('"ai_tokens/minute";q=20000;w=60, "ai_tokens/day";q=900000;w=86400');
+    expect(headers.ratelimit).toBe('"ai_tokens/minute";r=15000;t=40, "ai_tokens/day";r=895000;t=43180');
+  });
+
   it('adds nothing when no limit applies', () => {
     expect(rateLimitHeaders(null, [], 0)).toEqual({});
   });

@@ -5,7 +5,9 @@ import type { MetricUsage, RateState } from '../quota/types.js';
  * one policy for the request rate and one per limited metric the request costs, e.g.
  *   RateLimit-Policy: "rate";q=10;w=1, "ai_generations";q=100;w=2592000
  *   RateLimit: "rate";r=9;t=1, "ai_generations";r=99;t=1814400
- * Gauges have no window; their policy carries only the quota.
+ * Gauges have no window; their policy carries only the quota. A counter's windows (minute,
+ * hour, day) are policies of their own, named `<metric>/<window>`:
+ *   RateLimit-Policy: "ai_tokens";q=1000000;w=2592000, "ai_tokens/minute";q=20000;w=60
  */
 export function rateLimitHeaders(rate: RateState | null, metrics: readonly MetricUsage[], now: number): Record<string, string> {
   const policies: string[] = [];
@@ -23,6 +25,12 @@ export function rateLimitHeaders(rate: RateState | null, metrics: readonly Metri
     } else {
       policies.push(`"${m.metric}";q=${m.limit}`);
       states.push(`"${m.metric}";r=${m.remaining}`);
+    }
+  }
+  for (const m of metrics) {
+    for (const w of m.windows ?? []) {
+      policies.push(`"${m.metric}/${w.window}";q=${w.limit};w=${Math.round((w.resetsAt - w.windowStart) / 1000)}`);
+      states.push(`"${m.metric}/${w.window}";r=${w.remaining};t=${Math.max(0, Math.ceil((w.resetsAt - now) / 1000))}`);
     }
   }
   if (policies.length === 0) return {};

@@ -10,7 +10,7 @@ const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-authenticate', 'p
 const ANSWERED_HERE = new Set(['expect']);
 
 /** The gateway's own credentials: they authenticate the caller here and go no further. */
-const GATEWAY_CREDENTIALS = new Set(['authorization', 'x-api-key']);
+const GATEWAY_CREDENTIALS = new Set(['authorization', 'x-api-key', 'x-goog-api-key']);
 
 /** Headers the gateway sets upstream; a client's copies are dropped so they cannot be forged. */
 export const SUBJECT_HEADER = 'x-quotagate-subject';

@@ -19,6 +19,8 @@ import { clientResponseHeaders, upstreamRequestHeaders } from './headers.js';
 import { arrivedWhole, relay, type RelayEnd } from './relay.js';
 import { checkDeclaredLength, limitStream, readBodyLimited } from './request-body.js';
 import { ResponseTap } from './response-tap.js';
+import { askForUsage, UsageChunkFilter } from './include-usage.js';
+import { PROVIDERS } from '../metering/providers.js';
 import { declaresSmallBody } from './small-body.js';
 import { decodeStoredResponse, encodeStoredResponse } from './stored-response.js';
 import { classifyUpstreamError, UpstreamFailure, type UpstreamResponse } from './upstream-client.js';
@@ -55,6 +57,8 @@ interface Prepared {
   body: Uint8Array | null;
   idempotency: { key: string; fingerprint: string } | undefined;
   plan: ChargePlan;
+  /** The gateway asked an OpenAI chat stream for usage the client did not ask for: hide it (include-usage.ts). */
+  hidesUsage: boolean;
 }
 
 /** What the decision left to the rest of the request. */
@@ -81,7 +85,7 @@ export function proxyRoute(route: RouteDef, deps: ProxyDeps): Handler {
   const shape: RouteShape = {
     route,
     readsBody: needsJsonBody(route),
-    readsResponse: route.charge.some((c) => isReserved(c) && c.settle.from.startsWith('response.')),
+    readsResponse: route.provider !== undefined || route.charge.some((c) => isReserved(c) && c.settle.from?.startsWith('response.') === true),
     holdTtlMs: Math.max(deps.settings.holdTtlMs, route.timeout_ms + 30_000),
     rateClass: route.rate_class ?? route.name,
     origin: new URL(route.upstream).origin,
@@ -111,12 +115,15 @@ async function prepare(c: Context, shape: RouteShape, deps: ProxyDeps): Promise<
   const subject = subjectRef(owner.subject);
   const idempotency = idempotencyKey ? { key: idempotencyKey, fingerprint: requestFingerprint({ route: route.name, method: request.method, pathAndQuery, body }) } : undefined;
   const query = new URLSearchParams(pathAndQuery.includes('?') ? pathAndQuery.slice(pathAndQuery.indexOf('?') + 1) : '');
+  const json = shape.readsBody ? parseJson(body) : undefined;
+  const path = pathAndQuery.replace(/\?.*/s, '');
   const plan = planCharges(
     route,
-    { json: shape.readsBody ? parseJson(body) : undefined, query, headers: request.headers },
-    { leased: planOf(deps.policy, subject).concurrency !== undefined, idempotent: idempotency !== undefined, holdTtlMs: shape.holdTtlMs },
+    { json, query, headers: request.headers, path, bodyBytes: body?.byteLength ?? 0 },
+    { leased: planOf(deps.policy, subject).concurrency !== undefined, idempotent: idempotency !== undefined, holdTtlMs: shape.holdTtlMs, prices: deps.policy.prices },
   );
-  return { subject, keyId: owner.keyId, upstreamUrl: shape.origin + pathAndQuery, body, idempotency, plan };
+  const asking = plan.settle.some((l) => 'usage' in l.source) ? askForUsage(route.provider, json) : null;
+  return { subject, keyId: owner.keyId, upstreamUrl: shape.origin + pathAndQuery, body: asking ?? body, idempotency, plan, hidesUsage: asking !== null };
 }
 
 /** The decision: a denial or a stored replay answers here (a Response); anything else goes on to the upstream. */
@@ -217,7 +224,8 @@ async function forward(c: Context, shape: RouteShape, p: Prepared, charged: Char
 
   const { hold } = charged;
   const tap = new ResponseTap({
-    settle: hold ? p.plan.settle : [],
+    settle: hold ? p.plan.settle.flatMap((l) => ('from' in l.source ? [{ metric: l.metric, from: l.source.from }] : [])) : [],
+    reader: hold && route.provider ? PROVIDERS[route.provider].reader() : undefined,
     headers: upstream.headers,
     recordLimit: hold && p.idempotency ? deps.settings.idempotencyMaxResponseBytes : 0,
     jsonLimit: 8 * 1024 * 1024,
@@ -225,7 +233,7 @@ async function forward(c: Context, shape: RouteShape, p: Prepared, charged: Char
   const headers = clientResponseHeaders(upstream.headers);
   for (const [name, value] of Object.entries(charged.headers)) headers.set(name, value);
   const onEnd = (end: RelayEnd) => {
-    const result = { failed: upstream.status >= 500 || end.kind === 'upstream_error', status: upstream.status, reported: tap.actuals() };
+    const result = { failed: upstream.status >= 500 || end.kind === 'upstream_error', status: upstream.status, reported: tap.actuals(), usage: tap.usage() };
     const recorded = hold && !result.failed && end.kind === 'complete' ? tap.recorded() : null;
     settle(deps, route, p, charged, result, recorded && storedResponse(upstream, recorded), log);
   };
@@ -244,8 +252,11 @@ async function forward(c: Context, shape: RouteShape, p: Prepared, charged: Char
     onEnd({ kind: 'complete' });
     return new Response(whole, { status: upstream.status, headers });
   }
-  const drainOnAbort = hold !== null && p.plan.settle.some((s) => s.from.startsWith('response.'));
-  return new Response(relay(upstream.body, tap, { drainOnAbort, deadlineMs: charged.deadlineMs }, onEnd), { status: upstream.status, headers });
+  const drainOnAbort = hold !== null && p.plan.settle.some((l) => !('from' in l.source) || l.source.from.startsWith('response.'));
+  const clientView = p.hidesUsage ? new UsageChunkFilter() : undefined;
+  // The client gets fewer bytes than the upstream sent.
+  if (clientView) headers.delete('content-length');
+  return new Response(relay(upstream.body, tap, { drainOnAbort, deadlineMs: charged.deadlineMs, clientView }, onEnd), { status: upstream.status, headers });
 }
 
 /**

@@ -15,6 +15,8 @@ export interface RelayOptions {
   /** On client abort, keep reading the upstream to its end (bounded by the deadline). */
   drainOnAbort: boolean;
   deadlineMs: number;
+  /** Rewrites what the client gets (the tap still sees every upstream byte); may hold bytes back until `end`. */
+  clientView?: { write(chunk: Uint8Array): Uint8Array; end(): Uint8Array } | undefined;
 }
 
 /**
@@ -82,21 +84,31 @@ export function relay(body: Readable, tap: ResponseTap, options: RelayOptions, o
   return new ReadableStream<Uint8Array>(
     {
       async pull(controller) {
-        let next: IteratorResult<Buffer>;
-        try {
-          next = await chunks.next();
-        } catch (error) {
-          if (!cancelled) controller.error(error);
-          finish({ kind: 'upstream_error', error });
+        // A view may swallow a whole chunk: read on until there is something to give, or an
+        // empty pull would leave the client's read waiting forever.
+        for (;;) {
+          let next: IteratorResult<Buffer>;
+          try {
+            next = await chunks.next();
+          } catch (error) {
+            if (!cancelled) controller.error(error);
+            finish({ kind: 'upstream_error', error });
+            return;
+          }
+          if (next.done) {
+            const rest = options.clientView?.end();
+            if (!cancelled && rest && rest.byteLength > 0) controller.enqueue(rest);
+            if (!cancelled) controller.close();
+            finish(cancelled ? { kind: 'client_abort', drained: true } : { kind: 'complete' });
+            return;
+          }
+          tap.write(next.value);
+          const out = options.clientView ? options.clientView.write(next.value) : next.value;
+          // Once the client has gone, cancel() reads the rest: stop here.
+          if (out.byteLength === 0 && !cancelled) continue;
+          if (!cancelled) controller.enqueue(out);
           return;
         }
-        if (next.done) {
-          if (!cancelled) controller.close();
-          finish(cancelled ? { kind: 'client_abort', drained: true } : { kind: 'complete' });
-          return;
-        }
-        tap.write(next.value);
-        if (!cancelled) controller.enqueue(next.value);
       },
       async cancel() {
         cancelled = true;

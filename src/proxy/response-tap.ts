@@ -1,9 +1,13 @@
 import { readJsonPath } from '../lib/json-path.js';
+import type { UsageReader } from '../metering/provider-format.js';
+import type { MeteredUsage } from '../metering/token-usage.js';
 import { SseParser } from './sse-parser.js';
 
 export interface TapOptions {
   /** Reserved metrics and where the response tells their actual amount. */
   settle: readonly { metric: string; from: string }[];
+  /** The route's provider usage reader, fed every JSON message of the body. */
+  reader?: UsageReader | undefined;
   headers: Record<string, string | string[] | undefined>;
   /** Keep the whole body up to this many bytes for the idempotency record (0 = don't). */
   recordLimit: number;
@@ -19,7 +23,8 @@ const asAmount = (value: unknown): number | undefined => {
 /**
  * Watches a response body on its way to the client without holding it up: reads the
  * actual usage of reserved metrics (a header, the JSON body, or the last SSE event that
- * carries it) and keeps a copy of a small body for idempotent replays.
+ * carries it), feeds the provider's usage reader, and keeps a copy of a small body for
+ * idempotent replays.
  */
 export class ResponseTap {
   private readonly found: Record<string, number> = {};
@@ -42,7 +47,7 @@ export class ResponseTap {
         this.bodyPaths.push({ metric, path: from.slice('response.'.length) });
       }
     }
-    if (this.bodyPaths.length > 0) {
+    if (this.bodyPaths.length > 0 || options.reader) {
       if (this.streamed) this.sse = new SseParser((data) => this.readUsage(data));
       else this.json = [];
     }
@@ -75,6 +80,11 @@ export class ResponseTap {
     return { ...this.found };
   }
 
+  /** The usage the provider reported, if the body carried it. */
+  usage(): MeteredUsage | undefined {
+    return this.options.reader?.usage();
+  }
+
   /** The whole body, if it was recordable and small enough. */
   recorded(): Buffer | null {
     return this.record ? Buffer.concat(this.record) : null;
@@ -87,6 +97,7 @@ export class ResponseTap {
     } catch {
       return; // "[DONE]", keep-alives, or a body that is not JSON
     }
+    this.options.reader?.read(parsed, !this.streamed);
     for (const { metric, path } of this.bodyPaths) {
       const amount = asAmount(readJsonPath(parsed, path));
       if (amount !== undefined) this.found[metric] = amount;

@@ -5,7 +5,9 @@ import { pick } from '../api/problem-responses.js';
 /** What a route costs, in words, for its OpenAPI description. */
 function costOf(route: RouteDef): string {
   const charges = route.charge.map((c) =>
-    isReserved(c) ? `${c.metric}: reserves ${c.reserve.from} (default ${c.reserve.default}), settles from ${c.settle.from}` : `${c.metric}: ${c.amount}`,
+    isReserved(c)
+      ? `${c.metric}: reserves ${c.reserve.from ?? `the ${route.provider ?? ''} output limit and input estimate`} (default ${c.reserve.default}), settles from ${c.settle.from ?? `the ${route.provider ?? ''} usage (${c.settle.usage})`}`
+      : `${c.metric}: ${c.amount}`,
   );
   const releases = route.release.map((r) => `releases ${r.metric}: ${r.amount} after a 2xx`);
   return [...charges, ...releases].join('; ') || 'nothing (rate and concurrency limits only)';

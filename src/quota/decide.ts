@@ -5,7 +5,9 @@ import type { EngineContext } from './engine-context.js';
 import { checkAmount, DecisionExpiredError, EngineInputError } from './errors.js';
 import { planOf } from './limits.js';
 import { usageOf, type Line } from './metric-lines.js';
-import type { Allowed, Charge, Decision, HoldLine, HoldRef, RateState, RefundRef, SubjectRef } from './types.js';
+import type { LineUsage } from '../redis/scripts/reply.js';
+import type { Allowed, Charge, Decision, HoldLine, HoldRef, MetricUsage, RateState, RefundRef, SubjectRef } from './types.js';
+import { windowConsumeLine, windowLines, windowUsage, type WindowLine } from './windows.js';
 
 export interface ConsumeInput {
   subject: SubjectRef;
@@ -41,6 +43,7 @@ export async function decide(ctx: EngineContext, input: ConsumeInput, mode: Cons
   const plan = planOf(ctx.policy, subject);
   const requestId = input.requestId ?? newId();
   const lines = charges.map((c) => ctx.lines.current(subject, c.metric, now));
+  const windows = windowLines(ctx.policy, subject, lines, now);
   const rate = input.rateClass !== undefined && plan.rate ? plan.rate : null;
   const concurrency = input.concurrency && plan.concurrency ? plan.concurrency : 0;
   const held = charges.some((c) => c.held) || concurrency > 0;
@@ -59,15 +62,19 @@ export async function decide(ctx: EngineContext, input: ConsumeInput, mode: Cons
     mode,
     rate: rate && { bucket: input.rateClass!, intervalMs: 1000 / rate.rps, burst: rate.burst },
     denialTallyTtlMs: ctx.options.denialTallyTtlMs,
-    lines: lines.map((l, i) => ({
-      metric: l.metric,
-      kind: l.kind,
-      periodStart: l.periodStart,
-      limit: l.limit,
-      ttlMs: l.ttlMs,
-      amount: charges[i]!.amount,
-      held: charges[i]!.held === true,
-    })),
+    // Windows after every metric: the script's metric i is still charge i (hydration, refunds).
+    lines: [
+      ...lines.map((l, i) => ({
+        metric: l.metric,
+        kind: l.kind,
+        periodStart: l.periodStart,
+        limit: l.limit,
+        ttlMs: l.ttlMs,
+        amount: charges[i]!.amount,
+        held: charges[i]!.held === true,
+      })),
+      ...windows.map((w) => windowConsumeLine(w, lines[w.of]!, charges[w.of]!.amount, now)),
+    ],
     concurrency,
     holdTtlMs,
     idempotency: idem ? { ...idem, ttlMs: ctx.options.idempotencyTtlMs } : null,
@@ -76,17 +83,18 @@ export async function decide(ctx: EngineContext, input: ConsumeInput, mode: Cons
   };
   const reply = await ctx.scripts.run(subject.id, lines, () => consumeCall(ctx.keys, request, answerBy(ctx, mode)));
 
+  const metricsOf = (r: Decided) => withWindows(usageOf(lines, r.metrics), windows, r.metrics.slice(lines.length));
   const rateState = (r: Decided): RateState | null => rate && { limit: rate.burst, rps: rate.rps, remaining: r.rateRemaining, resetMs: r.rateResetMs };
   const lineOf = (c: Charge, i: number): HoldLine => ({ metric: c.metric, kind: lines[i]!.kind, periodStart: lines[i]!.periodStart, amount: c.amount });
   const allowed = (r: Decided, id: string, hold: HoldRef | null, refund: RefundRef | null): Allowed => ({
     outcome: 'allowed',
     requestId: id,
-    metrics: usageOf(lines, r.metrics),
+    metrics: metricsOf(r),
     rate: rateState(r),
     concurrency: concurrency > 0 ? { limit: concurrency, inUse: r.leases } : null,
     hold,
     refund,
-    wouldDeny: wouldDeny(r.flag, lines),
+    wouldDeny: wouldDeny(r.flag, lines, windows),
   });
 
   switch (reply.code) {
@@ -99,15 +107,21 @@ export async function decide(ctx: EngineContext, input: ConsumeInput, mode: Cons
       const refund = refundTtlMs > 0 ? { requestId, subjectId: subject.id, lines: charges.map(lineOf), context, ttlMs: refundTtlMs } : null;
       return allowed(reply, requestId, hold, refund);
     }
-    case ReplyCode.DeniedQuota:
+    case ReplyCode.DeniedQuota: {
+      const metrics = metricsOf(reply);
+      const at = reply.flag - 1;
+      const window = at >= lines.length ? windows[at - lines.length]! : undefined;
+      const of = window ? window.of : at;
       return {
         outcome: 'denied',
         reason: 'quota',
-        metric: lines[reply.flag - 1]!.metric,
-        requested: charges[reply.flag - 1]!.amount,
-        metrics: usageOf(lines, reply.metrics),
+        metric: lines[of]!.metric,
+        ...(window && { window: metrics[of]!.windows!.find((w) => w.window === window.window)! }),
+        requested: charges[of]!.amount,
+        metrics,
         rate: rateState(reply),
       };
+    }
     case ReplyCode.DeniedRate:
       return { outcome: 'denied', reason: 'rate', retryAfterMs: reply.rateRetryMs, rate: { limit: rate!.burst, rps: rate!.rps, remaining: 0, resetMs: reply.rateResetMs } };
     case ReplyCode.DeniedConcurrency:
@@ -132,12 +146,19 @@ function answerBy(ctx: EngineContext, mode: ConsumeRequest['mode']): number {
   return redisNow === null ? 0 : Math.ceil(redisNow + ctx.options.decisionTimeoutMs);
 }
 
-/** The shadow-mode flag: 0 none, -1 rate, -2 concurrency, i metric i (1-based). */
-function wouldDeny(flag: number, lines: readonly Line[]): Allowed['wouldDeny'] {
+/** The shadow-mode flag: 0 none, -1 rate, -2 concurrency, i metric i (1-based; past the metrics, a window). */
+function wouldDeny(flag: number, lines: readonly Line[], windows: readonly WindowLine[]): Allowed['wouldDeny'] {
   if (flag === 0) return null;
   if (flag === -1) return { reason: 'rate' };
   if (flag === -2) return { reason: 'concurrency' };
-  return { reason: 'quota', metric: lines[flag - 1]!.metric };
+  const line = flag <= lines.length ? lines[flag - 1]! : lines[windows[flag - 1 - lines.length]!.of]!;
+  return { reason: 'quota', metric: line.metric };
+}
+
+/** Each metric's usage with its windows' (`values`: the windows' part of the reply, in window order). */
+function withWindows(metrics: MetricUsage[], windows: readonly WindowLine[], values: readonly LineUsage[]): MetricUsage[] {
+  windows.forEach((w, k) => (metrics[w.of]!.windows ??= []).push(windowUsage(w, values[k]!)));
+  return metrics;
 }
 
 function checkCharges(charges: readonly Charge[]): void {

@@ -1,4 +1,4 @@
-import { defaultPlanName, type PlanDef, type Policy } from '../config/policy.js';
+import { defaultPlanName, periodLimit, type PlanDef, type Policy } from '../config/policy.js';
 import type { SubjectRef } from './types.js';
 
 /** The subject's plan; a plan no longer in the policy falls back to the default plan. */
@@ -12,5 +12,5 @@ export function limitOf(policy: Policy, subject: SubjectRef, metric: string): nu
   if (override !== undefined) return override;
   // `null` means unlimited, so only a metric missing from the plan falls back to 0.
   const limit = planOf(policy, subject).limits[metric];
-  return limit === undefined ? 0 : limit;
+  return limit === undefined ? 0 : periodLimit(limit);
 }

@@ -38,6 +38,18 @@ export interface MetricUsage {
   periodStart: number | null;
   /** When the counter starts again at 0 (ms); null for gauges. */
   resetsAt: number | null;
+  /** The plan's windows of this counter (minute, hour, day), when it has any. */
+  windows?: WindowUsage[];
+}
+
+/** A counter's usage in one fixed window: a rate limit beside its billing period. */
+export interface WindowUsage {
+  window: 'minute' | 'hour' | 'day';
+  limit: number;
+  used: number;
+  remaining: number;
+  windowStart: number;
+  resetsAt: number;
 }
 
 export interface RateState {
@@ -93,6 +105,8 @@ export interface QuotaDenied {
   reason: 'quota';
   /** The first metric that did not fit. */
   metric: string;
+  /** Set when it was one of the metric's windows that did not fit, not its period. */
+  window?: WindowUsage;
   requested: number;
   metrics: MetricUsage[];
   rate: RateState | null;

@@ -14,6 +14,7 @@ describe('KeySchema', () => {
       keys.holdDeadlines(p),
       keys.denials(p, 0),
       keys.counter(subject, 'gens', 0),
+      keys.window(subject, 'gens', 'minute', 0),
       keys.gauge(subject, 'projects'),
       keys.grants(subject, 'gens'),
       keys.rate(subject, 'chat'),

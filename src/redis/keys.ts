@@ -83,6 +83,11 @@ export class KeySchema {
     return this.subjectKey('u', subjectId, `${metric}|${periodStart}`);
   }
 
+  /** Counter metric in a fixed window (minute, hour, day) starting at `windowStart` (ms): a rate limit, not ledgered. */
+  window(subjectId: string, metric: string, window: string, windowStart: number): string {
+    return this.subjectKey('w', subjectId, `${metric}|${window}|${windowStart}`);
+  }
+
   /** Gauge metric: the current level. */
   gauge(subjectId: string, metric: string): string {
     return this.subjectKey('g', subjectId, metric);

@@ -78,6 +78,18 @@ describe('config check', () => {
     expect((await runCli(['config', 'check', 'config/policy.yaml'])).code).toBe(0);
   });
 
+  it('accepts the AI gateway example, and warns (exit 0) about unpriced conditioned models and unused price tables', async () => {
+    const example = await runCli(['config', 'check', 'examples/ai-gateway/policy.yaml']);
+    expect(example).toMatchObject({ code: 0, stderr: '' });
+    expect(example.stdout).toContain('valid — 3 metrics, 2 plans (default: free), 4 routes');
+    const warned = await runCli(['config', 'check', 'test/fixtures/policy/ai-warnings.yaml']);
+    expect(warned.code).toBe(0);
+    expect(warned.stderr.trim().split('\n')).toEqual([
+      'warning: routes.chat: model "claude-opus-4" has no price in prices.credits (unknown_model: charge_reservation applies)',
+      'warning: prices.spare: no route settles a price in it',
+    ]);
+  });
+
   it('exits 1 naming the path of every problem', async () => {
     const r = await runCli(['config', 'check', 'test/fixtures/policy/three-problems.yaml']);
     expect(r.code).toBe(1);

@@ -1,6 +1,7 @@
 import type { Command } from '@commander-js/extra-typings';
 import { defaultPlanName } from '../../config/policy.js';
 import { loadPolicyFile } from '../../config/load-policy.js';
+import { meteringWarnings } from '../../config/metering-policy.js';
 
 /** `config check FILE`: validates a policy file offline (no Redis, no Postgres). */
 export function addConfigCommands(program: Command): void {
@@ -17,5 +18,7 @@ export function addConfigCommands(program: Command): void {
         `${file}: valid — ${count(Object.keys(policy.metrics).length, 'metric')}, ` +
           `${count(Object.keys(policy.plans).length, 'plan')} (default: ${defaultPlanName(policy)}), ${count(policy.routes.length, 'route')}`,
       );
+      // Valid but probably not meant (README "Metering AI providers"): reported, exit 0.
+      for (const warning of meteringWarnings(policy)) console.warn(`warning: ${warning}`);
     });
 }

@@ -16,6 +16,12 @@ export interface ConsumeLine {
   ttlMs: number;
   /** Keep the line in the request's hold, to be settled or returned later. */
   held: boolean;
+  /**
+   * A window of the metric (minute, hour, day) rather than its billing period: checked and
+   * consumed with the others, but never held, ledgered or hydrated (a missing key is an empty
+   * window). `periodStart` stays the billing period's, for the denial event.
+   */
+  window?: { name: string; start: number } | undefined;
 }
 
 /** Everything lua/consume.lua decides with, named as its header documents. */
@@ -49,7 +55,7 @@ interface WireRequest {
   mode: ConsumeRequest['mode'];
   rate?: { interval: number; burst: number };
   denial_ttl: number;
-  metrics: { name: string; kind: 'c' | 'g'; period: string; limit: number; amount: number; ttl: number; held?: true }[];
+  metrics: { name: string; kind: 'c' | 'g'; period: string; limit: number; amount: number; ttl: number; held?: true; window?: string }[];
   concurrency: number;
   hold_ttl: number;
   idempotency?: { key: string; fingerprint: string; ttl: number };
@@ -79,6 +85,7 @@ export function consumeCall(keys: KeySchema, request: ConsumeRequest, answerBy: 
       amount: l.amount,
       ttl: l.ttlMs,
       held: l.held || undefined,
+      window: l.window?.name,
     })),
     concurrency: request.concurrency,
     hold_ttl: request.holdTtlMs,
@@ -97,7 +104,10 @@ export function consumeCall(keys: KeySchema, request: ConsumeRequest, answerBy: 
     held ? keys.hold(subjectId, requestId) : unused,
     request.refundTtlMs > 0 ? keys.refund(subjectId, requestId) : unused,
   ];
-  for (const l of request.lines) callKeys.push(keys.usage(subjectId, l.metric, l.kind, l.periodStart ?? 0), keys.grants(subjectId, l.metric));
+  for (const l of request.lines) {
+    if (l.window) callKeys.push(keys.window(subjectId, l.metric, l.window.name, l.window.start), unused);
+    else callKeys.push(keys.usage(subjectId, l.metric, l.kind, l.periodStart ?? 0), keys.grants(subjectId, l.metric));
+  }
   return {
     script: 'consume',
     keys: callKeys,

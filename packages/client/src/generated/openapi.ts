@@ -874,6 +874,16 @@ export interface components {
             period_start: string | null;
             /** @description Counters: when usage starts again at 0; gauges: null */
             resets_at: string | null;
+            /** @description Counters limited per minute, hour or day besides their period: each window (a rate limit, charged what requests reserve) */
+            windows?: {
+                /** @enum {string} */
+                window: "minute" | "hour" | "day";
+                limit: number;
+                used: number;
+                remaining: number;
+                /** @description When the window ends (ISO 8601) */
+                resets_at: string;
+            }[];
         };
         Problem: {
             type: string;
