@@ -95,8 +95,13 @@ export function gatewayDeps(
     // Tagged so a failing hydration counts as a Postgres error, not a Redis one.
     hydrator: postgresTagged(new PgHydrator(pool)),
     clock,
-    // A decision that reaches Redis after the gateway stopped waiting (it answered 503) is refused, never applied.
+    // A decision that reaches Redis after the gateway stopped waiting (it answered 503) is refused, never applied;
+    // one applied whose reply came too late is voided by its request id.
     redisTime,
+    onVoidGiveUp: (requestId, err) => {
+      metrics.voidFailures.inc();
+      logger.error({ err, requestId }, 'a decision whose reply never arrived could not be voided; it stays charged');
+    },
     options: {
       decisionTimeoutMs: env.QG_REDIS_COMMAND_TIMEOUT_MS,
       idempotencyTtlMs: env.QG_IDEMPOTENCY_TTL_SECONDS * 1000,
@@ -213,6 +218,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         await closed;
         clearInterval(sweep);
         await deps.settlements.idle();
+        await deps.engine.voids.idle();
         await deps.upstream.close();
         redisTime.stop();
         unsubscribe();

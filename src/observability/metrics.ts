@@ -53,6 +53,11 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly voidFailures = new Counter({
+    name: 'quotagate_decision_void_failures_total',
+    help: 'Decisions whose reply never arrived and that could not be voided within the void window (they stay charged).',
+    registers: [this.registry],
+  });
   readonly settlementFailures = new Counter({
     name: 'quotagate_settlement_failures_total',
     help: 'Settlements, refunds or releases that failed after retries (their holds expire instead).',

@@ -72,9 +72,18 @@ export async function decide(ctx: EngineContext, input: ConsumeInput, mode: Cons
     holdTtlMs,
     idempotency: idem ? { ...idem, ttlMs: ctx.options.idempotencyTtlMs } : null,
     refundTtlMs,
+    voidTtlMs: mode === 'peek' ? 0 : ctx.options.voidWindowMs,
     context,
   };
-  const reply = await ctx.scripts.run(subject.id, lines, () => consumeCall(ctx.keys, request, answerBy(ctx, mode)));
+  let reply;
+  try {
+    reply = await ctx.scripts.run(subject.id, lines, () => consumeCall(ctx.keys, request, answerBy(ctx, mode)));
+  } catch (err) {
+    // The reply never came (timeout, broken connection, a bad reply): the caller will answer
+    // "not charged", so whatever the script may have applied is given back first.
+    if (request.voidTtlMs > 0) await ctx.voids.void(request, lines);
+    throw err;
+  }
 
   const rateState = (r: Decided): RateState | null => rate && { limit: rate.burst, rps: rate.rps, remaining: r.rateRemaining, resetMs: r.rateResetMs };
   const lineOf = (c: Charge, i: number): HoldLine => ({ metric: c.metric, kind: lines[i]!.kind, periodStart: lines[i]!.periodStart, amount: c.amount });

@@ -54,6 +54,7 @@ const request = (over: Partial<ConsumeRequest>): ConsumeRequest => ({
   holdTtlMs: 0,
   idempotency: null,
   refundTtlMs: 0,
+  voidTtlMs: 0,
   context: '{"route":"modules"}',
   ...over,
 });
