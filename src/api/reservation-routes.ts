@@ -79,8 +79,10 @@ export function registerReservationRoutes(app: OpenAPIHono, deps: GatewayDeps, s
         charges: body.charges.map((ch) => ({ ...ch, held: true })),
         requestId: c.get('requestId'),
         holdTtlMs: ttlMs,
-        // Until it is settled, a repeat is 409 (in flight); once settled, a replay; once released or refunded, decided afresh.
+        // Until it is settled, a repeat is 409 (in flight); once settled with a response, a replay;
+        // settled without one, or released or refunded, a new reservation, charged.
         idempotency: key ? { key, fingerprint: chargeFingerprint(`reserve\n${ttlMs}`, body.charges) } : undefined,
+        chargeUnstoredReplays: true,
         context: { route: 'api:reserve', key: c.get('owner').keyId },
       }),
     );

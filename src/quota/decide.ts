@@ -18,6 +18,12 @@ export interface ConsumeInput {
   concurrency?: boolean;
   idempotency?: { key: string; fingerprint: string };
   /**
+   * For requests whose replay would do work again (a proxied request, a reservation): a
+   * replay of a key whose first request stored no response (streamed, too large, settled
+   * without one) is decided and charged as a new request, never handed out free.
+   */
+  chargeUnstoredReplays?: boolean;
+  /**
    * Keep a hold for this long (ms): held lines, the lease and an in-flight idempotency
    * record wait for settle or return. Defaults to the hold TTL when anything is held.
    */
@@ -122,6 +128,10 @@ export async function decide(ctx: EngineContext, input: ConsumeInput, mode: Cons
     case ReplyCode.DeniedConcurrency:
       return { outcome: 'denied', reason: 'concurrency', limit: concurrency, inUse: reply.leases, rate: rateState(reply) };
     case ReplyCode.Replayed:
+      if (reply.response === null && input.chargeUnstoredReplays) {
+        // Nothing was applied under this request id: it is decided again, without the key.
+        return decide(ctx, { ...input, idempotency: undefined, chargeUnstoredReplays: false, context: { ...input.context, replay_of_key: idem!.key } }, mode);
+      }
       return { outcome: 'replayed', original: allowed(reply.original, reply.requestId, null, null), response: reply.response };
     case ReplyCode.IdempotencyMismatch:
       return { outcome: 'idempotency_mismatch' };
