@@ -18,6 +18,7 @@ import { returnHoldCall } from '../../src/redis/scripts/return-hold.js';
 import { revokeGrantCall } from '../../src/redis/scripts/revoke-grant.js';
 import { settleCall } from '../../src/redis/scripts/settle.js';
 import { snapshotCall } from '../../src/redis/scripts/snapshot.js';
+import { voidCall } from '../../src/redis/scripts/void.js';
 import { cleanupPrefix, redisUrl, uniquePrefix } from '../support/services.js';
 import { T0 } from '../support/test-time.js';
 
@@ -95,6 +96,16 @@ describe('each script through its module', () => {
     const refund = refundCall(keys, { now: T0, subjectId: subject, requestId: 'r-4', lines: [{ ...gens, amount: 2 }], ttlMs: 1_000, context: '{}' });
     expect(await scripts.run(refund)).toEqual({ code: ReplyCode.Ok, values: [] });
     expect(await scripts.run(refund)).toEqual({ code: ReplyCode.NotFound, values: [] });
+  });
+
+  it('void gives back an applied consume once, and makes one not yet run refuse', async () => {
+    const applied = request({ requestId: 'r-5', voidTtlMs: 1_000 });
+    expect(await scripts.run(consumeCall(keys, applied, 0))).toMatchObject({ code: ReplyCode.Ok });
+    expect(await scripts.run(voidCall(keys, applied, T0, 1_000))).toEqual({ code: ReplyCode.Ok });
+    expect(await scripts.run(voidCall(keys, applied, T0, 1_000))).toEqual({ code: ReplyCode.NotFound });
+    const early = request({ requestId: 'r-6', voidTtlMs: 1_000 });
+    expect(await scripts.run(voidCall(keys, early, T0, 1_000))).toEqual({ code: ReplyCode.NotApplied });
+    expect(await scripts.run(consumeCall(keys, early, 0))).toEqual({ code: ReplyCode.Expired });
   });
 
   it('the operator scripts: grant, revoke-grant, adjust, reset, release', async () => {
