@@ -4,6 +4,7 @@ import { KeySchema } from '../../src/redis/keys.js';
 import { ackOutboxCall } from '../../src/redis/scripts/ack-outbox.js';
 import { adjustCall } from '../../src/redis/scripts/adjust.js';
 import { consumeCall, type ConsumeRequest } from '../../src/redis/scripts/consume.js';
+import { dropConsumerCall } from '../../src/redis/scripts/drop-consumer.js';
 import { grantCall } from '../../src/redis/scripts/grant.js';
 import { readGrants } from '../../src/redis/scripts/grants-hash.js';
 import { dueHolds, readHold } from '../../src/redis/scripts/hold-record.js';
@@ -128,7 +129,7 @@ describe('each script through its module', () => {
     expect(await scripts.run(release)).toEqual({ code: ReplyCode.Ok, values: [2, 1] });
   });
 
-  it('the ledger’s scripts: snapshot, repair, ack-outbox', async () => {
+  it('the ledger’s scripts: snapshot, repair, ack-outbox, drop-consumer', async () => {
     const outbox = keys.outbox(keys.partitionOf(subject));
     const usageKey = keys.counter(subject, 'gens', PERIOD);
     const snap = await scripts.run(snapshotCall(outbox, [usageKey, keys.counter(subject, 'tokens', PERIOD)]));
@@ -143,5 +144,14 @@ describe('each script through its module', () => {
     expect(ids.length).toBeGreaterThan(5);
     expect(await scripts.run(ackOutboxCall(outbox, 'g', ids))).toBe(ids.length);
     expect(await redis.xlen(outbox)).toBe(0);
+
+    // drop-consumer removes a consumer only while nothing is pending on it.
+    await redis.xadd(outbox, '*', 'e', '{}');
+    await redis.xreadgroup('GROUP', 'g', 'c', 'STREAMS', outbox, '>');
+    expect(await scripts.run(dropConsumerCall(outbox, 'g', 'c'))).toBe(false);
+    const pending = (await redis.xpending(outbox, 'g', '-', '+', 1)) as [string][];
+    await scripts.run(ackOutboxCall(outbox, 'g', [pending[0]![0]]));
+    expect(await scripts.run(dropConsumerCall(outbox, 'g', 'c'))).toBe(true);
+    expect(await scripts.run(dropConsumerCall(outbox, 'g', 'c'))).toBe(false);
   });
 });

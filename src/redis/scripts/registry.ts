@@ -18,6 +18,7 @@ const SCRIPT_NAMES = [
   'snapshot',
   'repair',
   'ack-outbox',
+  'drop-consumer',
 ] as const;
 type ScriptName = (typeof SCRIPT_NAMES)[number];
 
