@@ -222,6 +222,46 @@ describe('a 503 never charges', () => {
     await expectNo503Charged('mixed', answers, true);
   }, 120_000);
 
+  it('(d) ending reservations while Redis stalls: a 503 means not ended (its retry settles), never a settle that applied', async () => {
+    const subject = subjects[0]!;
+    const call = (method: string, path: string, json?: unknown) =>
+      fetch(`${url}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${subject.key}`, 'content-type': 'application/json' },
+        body: json === undefined ? undefined : JSON.stringify(json),
+        signal: AbortSignal.timeout(20_000),
+      });
+    const statuses: number[] = [];
+    const ids: string[] = [];
+    // Stalls at several offsets after the endings are sent, so some land between a request's read of its hold and its ending.
+    for (const offsetMs of [0, 3, 6, 10, 15]) {
+      const reserved = await Promise.all(Array.from({ length: BURST }, () => call('POST', '/v1/reservations', { charges: [{ metric: 'tokens', amount: 10 }] })));
+      expect(reserved.every((r) => r.status === 201)).toBe(true);
+      const round = await Promise.all(reserved.map(async (r) => ((await r.json()) as { id: string }).id));
+      const ending = Promise.all(
+        round.map((id, i) =>
+          i % 3 === 0
+            ? call('POST', `/v1/reservations/${id}/settle`, { actual: 4 })
+            : i % 3 === 1
+              ? call('DELETE', `/v1/reservations/${id}`)
+              : call('POST', `/v1/reservations/${id}/refund`),
+        ),
+      );
+      await sleep(offsetMs);
+      await stallRedis();
+      statuses.push(...(await ending).map((r) => r.status));
+      ids.push(...round);
+    }
+    console.log(
+      `[decision-timeouts] reservations ended during stalls: ${statuses.filter((s) => s === 200).length} answered 200, ${statuses.filter((s) => s === 503).length} answered 503`,
+    );
+    expect(statuses.every((s) => s === 200 || s === 503)).toBe(true);
+    expect(statuses.filter((s) => s === 503).length).toBeGreaterThan(0);
+    // A 503 ended nothing: its retry ends the reservation; a 200 ended it (a retry finds it gone).
+    const retries = await Promise.all(ids.map((id) => call('POST', `/v1/reservations/${id}/settle`, { actual: 4 })));
+    expect(retries.map((r, i) => [statuses[i], r.status])).toEqual(statuses.map((s) => [s, s === 503 ? 200 : 404]));
+  }, 60_000);
+
   it('ledger == Redis == usage_counters at the end', async () => {
     await waitForDrain(inspect, keys);
     const { rows, mismatches } = await compareLedger(
