@@ -98,9 +98,10 @@ export function gatewayDeps(
     // A decision that reaches Redis after the gateway stopped waiting (it answered 503) is refused, never applied;
     // one applied whose reply came too late is voided by its request id.
     redisTime,
-    onVoidGiveUp: (requestId, err) => {
-      metrics.voidFailures.inc();
-      logger.error({ err, requestId }, 'a decision whose reply never arrived could not be voided; it stays charged');
+    onVoid: ({ requestId, outcome, error }) => {
+      metrics.voids.inc({ outcome });
+      if (outcome === 'voided') logger.warn({ requestId }, 'a decision applied but answered too late was given back');
+      if (outcome === 'gave_up') logger.error({ err: error, requestId }, 'a decision whose reply never arrived could not be voided; it stays charged');
     },
     options: {
       decisionTimeoutMs: env.QG_REDIS_COMMAND_TIMEOUT_MS,

@@ -53,9 +53,10 @@ export class Metrics {
     registers: [this.registry],
   });
 
-  readonly voidFailures = new Counter({
-    name: 'quotagate_decision_void_failures_total',
-    help: 'Decisions whose reply never arrived and that could not be voided within the void window (they stay charged).',
+  readonly voids = new Counter({
+    name: 'quotagate_decision_voids_total',
+    help: 'Voids of decisions whose reply never arrived, by outcome: voided (it had applied and was given back), not_applied, already_void, gave_up (the window closed first: it stays charged).',
+    labelNames: ['outcome'],
     registers: [this.registry],
   });
   readonly settlementFailures = new Counter({

@@ -12,6 +12,13 @@ const RETRY_DELAYS_MS = [25, 50, 100, 250, 500, 1_000, 2_000];
 
 export type VoidOutcome = 'voided' | 'not_applied' | 'already_void';
 
+/** What became of one void: its outcome, or `gave_up` (the window closed first: the request stays charged) with the last error. */
+export interface VoidReport {
+  requestId: string;
+  outcome: VoidOutcome | 'gave_up';
+  error?: unknown;
+}
+
 /**
  * Gives back decisions whose answer never reached the engine in time (the command timed
  * out, the connection broke): the caller answers 503 "not charged", so whatever the consume
@@ -25,10 +32,10 @@ export type VoidOutcome = 'voided' | 'not_applied' | 'already_void';
 export class DecisionVoids {
   private readonly running = new RunningTasks();
 
-  /** `onGiveUp` hears of a void still failing when its window closes: that request stays charged. */
+  /** `report` hears what became of each void (metrics, logs). */
   constructor(
     private readonly deps: { scripts: HydratingScripts; keys: KeySchema; clock: Clock },
-    private readonly onGiveUp: (requestId: string, lastError: unknown) => void = () => {},
+    private readonly report: (report: VoidReport) => void = () => {},
   ) {}
 
   /** Voids `request` (a consume whose reply did not arrive); resolves after the first attempt. */
@@ -37,7 +44,9 @@ export class DecisionVoids {
     const started = performance.now();
     const attempt = async (): Promise<VoidOutcome> => {
       const reply = await scripts.run(request.subjectId, lines, () => voidCall(keys, request, clock.now(), request.voidTtlMs));
-      return reply.code === ReplyCode.Ok ? 'voided' : reply.code === ReplyCode.NotApplied ? 'not_applied' : 'already_void';
+      const outcome = reply.code === ReplyCode.Ok ? 'voided' : reply.code === ReplyCode.NotApplied ? 'not_applied' : 'already_void';
+      this.report({ requestId: request.requestId, outcome });
+      return outcome;
     };
     try {
       return await attempt();
@@ -60,7 +69,7 @@ export class DecisionVoids {
     for (let n = 0; ; n++) {
       const delay = RETRY_DELAYS_MS[Math.min(n, RETRY_DELAYS_MS.length - 1)]!;
       if (performance.now() + delay > windowEnd) {
-        this.onGiveUp(request.requestId, last);
+        this.report({ requestId: request.requestId, outcome: 'gave_up', error: last });
         return;
       }
       await new Promise((r) => setTimeout(r, delay));

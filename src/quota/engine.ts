@@ -5,7 +5,7 @@ import type { KeySchema } from '../redis/keys.js';
 import { Scripts } from '../redis/scripts/registry.js';
 import type { ReturnKind } from '../redis/scripts/return-hold.js';
 import { decide, type ConsumeInput } from './decide.js';
-import { DecisionVoids } from './decision-voids.js';
+import { DecisionVoids, type VoidReport } from './decision-voids.js';
 import type { EngineContext, EngineOptions } from './engine-context.js';
 import * as holds from './holds.js';
 import type { Hydrator } from './hydration.js';
@@ -49,8 +49,8 @@ export class QuotaEngine {
     options?: Partial<EngineOptions>;
     /** Shared with the other users of the same connection (the worker's ledger jobs). */
     scripts?: Scripts;
-    /** Told of a decision that could not be voided within its window (it stays charged). */
-    onVoidGiveUp?: (requestId: string, lastError: unknown) => void;
+    /** Told what became of each void of a decision whose reply never arrived (`gave_up`: it stays charged). */
+    onVoid?: (report: VoidReport) => void;
   }) {
     this.scripts = deps.scripts ?? new Scripts(deps.redis);
     const clock = deps.clock ?? systemClock;
@@ -65,7 +65,7 @@ export class QuotaEngine {
       lines: new MetricLines(deps.policy, clock, options.counterGraceMs),
       scripts,
       redisTime: deps.redisTime,
-      voids: new DecisionVoids({ scripts, keys: deps.keys, clock }, deps.onVoidGiveUp),
+      voids: new DecisionVoids({ scripts, keys: deps.keys, clock }, deps.onVoid),
     };
   }
 

@@ -272,5 +272,10 @@ describe('a 503 never charges', () => {
     );
     expect(rows.length).toBeGreaterThan(0);
     expect(mismatches).toEqual([]);
+    // What the gateway's voids did over the whole run; none gave up.
+    const metrics = await (await fetch(`${url}/metrics`)).text();
+    const voids = metrics.split('\n').filter((l) => l.startsWith('quotagate_decision_voids_total{'));
+    console.log(`[decision-timeouts] ${voids.join(', ') || 'no voids'}`);
+    expect(voids.filter((l) => l.includes('outcome="gave_up"'))).toEqual([]);
   }, 60_000);
 });
