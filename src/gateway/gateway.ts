@@ -105,6 +105,7 @@ export function gatewayDeps(
     },
     options: {
       decisionTimeoutMs: env.QG_REDIS_COMMAND_TIMEOUT_MS,
+      voidWindowMs: env.QG_DECISION_VOID_WINDOW_SECONDS * 1000,
       idempotencyTtlMs: env.QG_IDEMPOTENCY_TTL_SECONDS * 1000,
       holdTtlMs: settings.holdTtlMs,
       counterGraceMs: env.QG_COUNTER_GRACE_SECONDS * 1000,
