@@ -22,7 +22,7 @@ export function flushJob(
     keys: ctx.keys,
     // An event Postgres refuses is set aside (dead letters), never left to block its partition.
     writer: new IsolatingWriter(new LedgerWriter(ctx.pool, env.QG_IDEMPOTENCY_TTL_SECONDS * 1000), ctx.pool, ctx.logger, deadLetterObservers),
-    // Unique per process, so a dead worker's pending entries are told apart and claimed.
+    // The heartbeat's name: what tells this worker's pending entries from a dead one's.
     consumer: heartbeat.consumer,
     liveness: heartbeat,
     options: { batchSize: env.QG_FLUSH_BATCH_SIZE, claimIdleMs: env.QG_FLUSH_CLAIM_IDLE_MS },

@@ -1,9 +1,9 @@
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import { Worker } from 'bullmq';
 import type { Logger } from 'pino';
 import type { Env } from '../config/env.js';
 import type { Policy } from '../config/policy.js';
-import { randomBytes } from 'node:crypto';
-import { hostname } from 'node:os';
 import { createPool } from '../db/pool.js';
 import { ConsumerHeartbeat } from '../ledger/consumer-heartbeat.js';
 import { PgHydrator } from '../ledger/pg-hydrator.js';
