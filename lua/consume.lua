@@ -11,6 +11,7 @@
   KEYS[6]   idempotency record (hash)  <prefix>:{p<n>}:idem:<subject>|<key>
   KEYS[7]   hold (JSON string)         <prefix>:{p<n>}:h:<subject>|<request id>
   KEYS[8]   refund record (string)     <prefix>:{p<n>}:rf:<subject>|<request id>
+            (also the record void.lua reads, with a void_ttl)
   then, for each metric in request.metrics, in order, its two keys:
             usage                      <prefix>:{p<n>}:u:<subject>|<metric>|<period> (counter)
                                        <prefix>:{p<n>}:g:<subject>|<metric>          (gauge)
@@ -42,6 +43,11 @@
     refund_ttl   ms (0 = none; only without a hold): every metric is charged outright, and
                  the grant draws it made (if any) are kept in the refund record this long,
                  so that refund.lua can give the charge back exactly if the upstream fails.
+    void_ttl     ms (0 = none): how long the caller may still give the decision back by its
+                 request id (void.lua) when its answer came too late. An applied request
+                 then always writes its refund record (grant draws of every metric) for at
+                 least this long; a request whose record already reads 'void' (the caller
+                 gave up before it ran) is refused unapplied.
   ARGV[2]   context JSON, stored verbatim with every event and the hold (route, key, ...)
   ARGV[3]   deadline: Redis time (ms) after which the request is refused unapplied
             ('0' = none). The caller stops waiting for its answer then; a script that only
@@ -61,7 +67,7 @@
     {6, reply_json, response, request_id} (strings)   REPLAYED: the original decision
     {7}           IDEMPOTENCY_MISMATCH: the key was used for a different request
     {8}           IDEMPOTENCY_IN_FLIGHT: the first request with the key has not finished
-    {12}          EXPIRED: past the deadline; nothing applied
+    {12}          EXPIRED: past the deadline, or already voided by its caller; nothing applied
 ]]
 --- @include "util"
 --- @include "outbox"
@@ -81,6 +87,9 @@ if apply and answer_by > 0 then
 end
 local outbox_key, denials_key, rate_key = KEYS[1], KEYS[2], KEYS[3]
 local holds_key, leases_key, idem_record_key, hold_key, refund_key = KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
+local void_ttl = request.void_ttl or 0
+-- The caller timed out and voided this request before it ran (void.lua left a tombstone).
+if apply and void_ttl > 0 and redis.call('GET', refund_key) == 'void' then return { 12 } end
 local METRIC_KEYS = 8 -- metric i's usage key is KEYS[METRIC_KEYS + 2i - 1], its grants KEYS[METRIC_KEYS + 2i]
 
 local concurrency, hold_ttl, refund_ttl = request.concurrency, request.hold_ttl, request.refund_ttl
@@ -205,8 +214,8 @@ for i, m in ipairs(metrics) do
   refund_draws[i] = draws
   if #draws > 0 then drew = true end
 end
-if refund_ttl > 0 and drew then
-  redis.call('SET', refund_key, cjson.encode({ d = refund_draws }), 'PX', refund_ttl)
+if (refund_ttl > 0 and drew) or void_ttl > 0 then
+  redis.call('SET', refund_key, cjson.encode({ d = refund_draws }), 'PX', math.max(refund_ttl, void_ttl))
 end
 
 local result = reply(1, would_deny)

@@ -6,7 +6,8 @@
 
   KEYS[1]      outbox stream              <prefix>:{p<n>}:outbox
   KEYS[2]      refund record              <prefix>:{p<n>}:rf:<subject>|<request id>
-               (JSON {d = {draws of line 1, ...}} when the charge drew grants; 'refunded' once done)
+               (JSON {d = {draws of line 1, ...}} when the charge drew grants; 'refunded' once done;
+               'void' once void.lua gave the decision back)
   KEYS[1+2j]   usage of line j (the period it was charged in)
   KEYS[2+2j]   grants of line j
 
@@ -21,7 +22,7 @@
 
   Reply:
     {1}            REFUNDED
-    {9}            NOT_FOUND: already refunded
+    {9}            NOT_FOUND: already refunded, or voided
     {5, j, ...}    NEEDS_HYDRATION: line j's usage (j) or grants (-j) key is missing
 ]]
 --- @include "util"
@@ -33,7 +34,7 @@ local request = cjson.decode(ARGV[1])
 local now, subject, id, lines = request.now, request.subject, request.id, request.lines
 
 local record = redis.call('GET', KEYS[2])
-if record == 'refunded' then return { 9 } end
+if record == 'refunded' or record == 'void' then return { 9 } end
 local draws = record and cjson.decode(record).d or {}
 
 local missing = {}

@@ -79,8 +79,10 @@ export function registerReservationRoutes(app: OpenAPIHono, deps: GatewayDeps, s
         charges: body.charges.map((ch) => ({ ...ch, held: true })),
         requestId: c.get('requestId'),
         holdTtlMs: ttlMs,
-        // Until it is settled, a repeat is 409 (in flight); once settled, a replay; once released or refunded, decided afresh.
+        // Until it is settled, a repeat is 409 (in flight); once settled with a response, a replay;
+        // settled without one, or released or refunded, a new reservation, charged.
         idempotency: key ? { key, fingerprint: chargeFingerprint(`reserve\n${ttlMs}`, body.charges) } : undefined,
+        chargeUnstoredReplays: true,
         context: { route: 'api:reserve', key: c.get('owner').keyId },
       }),
     );
@@ -100,10 +102,7 @@ export function registerReservationRoutes(app: OpenAPIHono, deps: GatewayDeps, s
       throw new ProblemError('invalid_request', `response must be at most ${deps.settings.idempotencyMaxResponseBytes} bytes`, { field: 'response' });
     }
     const subject = subjectRef(c.get('owner').subject);
-    const outcome = await backend(c, deps, async () => {
-      const hold = await heldReservation(c, deps, id);
-      return deps.engine.settle(subject, hold, actual === undefined ? {} : actualsFor(hold, actual), { response });
-    });
+    const outcome = await endReservation(c, deps, id, (hold) => deps.engine.settle(subject, hold, actual === undefined ? {} : actualsFor(hold, actual), { response }));
     return c.json({ id, metrics: endedMetrics(outcome, id) }, 200);
   });
 
@@ -113,10 +112,7 @@ export function registerReservationRoutes(app: OpenAPIHono, deps: GatewayDeps, s
   ] as const) {
     app.openapi(declaration, async (c) => {
       const { id } = c.req.valid('param');
-      const outcome = await backend(c, deps, async () => {
-        const hold = await heldReservation(c, deps, id);
-        return deps.engine.returnHold(hold.subjectId, hold, kind);
-      });
+      const outcome = await endReservation(c, deps, id, (hold) => deps.engine.returnHold(hold.subjectId, hold, kind));
       return c.json({ id, metrics: endedMetrics(outcome, id) }, 200);
     });
   }
@@ -129,6 +125,33 @@ async function heldReservation(c: Context, deps: GatewayDeps, id: string): Promi
   const hold = await deps.engine.readHold(c.get('owner').subject.id, id);
   if (!hold) throw gone(id);
   return hold;
+}
+
+/**
+ * Ends a reservation (settle, release, refund) as `end` says. When the ending's reply does
+ * not arrive (a timeout, a broken connection), a 503 would say "not ended, retry", and the
+ * retry would find it gone (404) had it applied. Redis runs one connection's commands in
+ * order, so the hold read after the failed call tells: still there, nothing was applied (503);
+ * gone, it has ended, and the answer is the usage now.
+ */
+async function endReservation(c: Context, deps: GatewayDeps, id: string, end: (hold: HoldRef) => Promise<HoldOutcome>): Promise<HoldOutcome> {
+  const hold = await backend(c, deps, () => heldReservation(c, deps, id));
+  try {
+    return await backend(c, deps, () => end(hold));
+  } catch (err) {
+    if (!(err instanceof ProblemError) || err.body.code !== 'backend_unavailable') throw err;
+    if (await backend(c, deps, () => deps.engine.readHold(hold.subjectId, id))) throw err;
+    const subject = subjectRef(c.get('owner').subject);
+    return {
+      outcome: 'ended',
+      metrics: await backend(c, deps, () =>
+        deps.engine.usage(
+          subject,
+          hold.lines.map((l) => l.metric),
+        ),
+      ),
+    };
+  }
 }
 
 /** `actual` is a number for a one-metric reservation, else metric → amount (unnamed lines keep their reservation). */

@@ -33,6 +33,8 @@ export const envSchema = z
     QG_PARTITIONS: int(1, 4096).default(16),
     /** Upper bound on one Redis command; keeps `when_redis_down` answers fast. */
     QG_REDIS_COMMAND_TIMEOUT_MS: int(10, 60_000).default(250),
+    /** How long a decision whose reply never arrived can still be given back by its request id (the bound of a void). */
+    QG_DECISION_VOID_WINDOW_SECONDS: int(5, 3_600).default(60),
     QG_IDEMPOTENCY_TTL_SECONDS: int(60, 30 * 86_400).default(86_400),
     QG_RESERVATION_TTL_SECONDS: int(1, 86_400).default(600),
     /** How long a counter outlives its period, so late settlements and reconciliation still see it. */

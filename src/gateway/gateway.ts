@@ -99,10 +99,17 @@ export function gatewayDeps(
     // Tagged so a failing hydration counts as a Postgres error, not a Redis one.
     hydrator: postgresTagged(hydrator),
     clock,
-    // A decision that reaches Redis after the gateway stopped waiting (it answered 503) is refused, never applied.
+    // A decision that reaches Redis after the gateway stopped waiting (it answered 503) is refused, never applied;
+    // one applied whose reply came too late is voided by its request id.
     redisTime,
+    onVoid: ({ requestId, outcome, error }) => {
+      metrics.voids.inc({ outcome });
+      if (outcome === 'voided') logger.warn({ requestId }, 'a decision applied but answered too late was given back');
+      if (outcome === 'gave_up') logger.error({ err: error, requestId }, 'a decision whose reply never arrived could not be voided; it stays charged');
+    },
     options: {
       decisionTimeoutMs: env.QG_REDIS_COMMAND_TIMEOUT_MS,
+      voidWindowMs: env.QG_DECISION_VOID_WINDOW_SECONDS * 1000,
       idempotencyTtlMs: env.QG_IDEMPOTENCY_TTL_SECONDS * 1000,
       holdTtlMs: settings.holdTtlMs,
       counterGraceMs: env.QG_COUNTER_GRACE_SECONDS * 1000,
@@ -221,6 +228,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         await closed;
         clearInterval(sweep);
         await deps.settlements.idle();
+        await deps.engine.voids.idle();
         await deps.upstream.close();
         redisTime.stop();
         unsubscribe();

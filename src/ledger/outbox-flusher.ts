@@ -2,8 +2,9 @@ import type { Logger } from 'pino';
 import type { Clock } from '../lib/clock.js';
 import type { RedisClient } from '../redis/client.js';
 import type { KeySchema } from '../redis/keys.js';
-import { claimIdle, createGroup, readGroup, type StreamEntry } from '../redis/outbox-stream.js';
+import { claimFrom, claimIdle, createGroup, groupConsumers, readGroup, type StreamEntry } from '../redis/outbox-stream.js';
 import { ackOutboxCall } from '../redis/scripts/ack-outbox.js';
+import { dropConsumerCall } from '../redis/scripts/drop-consumer.js';
 import type { Scripts } from '../redis/scripts/registry.js';
 import { decodeLedgerEvent, MalformedEntryError, type LedgerEvent } from './ledger-event.js';
 import type { LedgerWriter } from './ledger-writer.js';
@@ -43,6 +44,8 @@ export class OutboxFlusher {
       writer: Pick<LedgerWriter, 'write'>;
       /** This process's consumer name; unique per live process. */
       consumer: string;
+      /** Whether the worker of another consumer still runs (its heartbeat). */
+      liveness: { isAlive(consumer: string): Promise<boolean> };
       options: FlusherOptions;
       clock: Clock;
       logger: Logger;
@@ -59,6 +62,7 @@ export class OutboxFlusher {
     try {
       // Own entries first (a write that failed last time), then a dead consumer's, then new ones.
       for (let n = await this.round(partition, '0'); n > 0; n = await this.round(partition, '0')) written += n;
+      written += await this.takeOverStopped(partition);
       written += await this.claimAbandoned(partition);
       while (this.deps.clock.now() < deadline) {
         const n = await this.round(partition, '>');
@@ -88,6 +92,29 @@ export class OutboxFlusher {
     return entries.length === 0 ? 0 : this.flush(partition, entries);
   }
 
+  /**
+   * Every consumer of the group whose worker has no heartbeat (killed, or stopped): its
+   * pending entries are taken over and flushed at once, then it is removed from the group.
+   */
+  private async takeOverStopped(partition: number): Promise<number> {
+    const { redis, consumer, options, liveness, logger } = this.deps;
+    const key = this.deps.keys.outbox(partition);
+    let written = 0;
+    for (const other of await groupConsumers(redis, key, FLUSH_GROUP)) {
+      if (other.name === consumer || (await liveness.isAlive(other.name))) continue;
+      let taken = 0;
+      for (let entries = await claimFrom(redis, key, FLUSH_GROUP, other.name, consumer, options.batchSize); entries.length > 0;) {
+        taken += entries.length;
+        written += await this.flush(partition, entries);
+        entries = await claimFrom(redis, key, FLUSH_GROUP, other.name, consumer, options.batchSize);
+      }
+      if (taken > 0) logger.warn({ partition, entries: taken, from: other.name }, 'took over the outbox entries of a stopped worker');
+      await this.deps.scripts.run(dropConsumerCall(key, FLUSH_GROUP, other.name));
+    }
+    return written;
+  }
+
+  /** Entries pending for QG_FLUSH_CLAIM_IDLE_MS on a consumer that looks alive (a stuck worker). */
   private async claimAbandoned(partition: number): Promise<number> {
     const { redis, consumer, options } = this.deps;
     const key = this.deps.keys.outbox(partition);

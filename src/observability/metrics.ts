@@ -53,6 +53,12 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly voids = new Counter({
+    name: 'quotagate_decision_voids_total',
+    help: 'Voids of decisions whose reply never arrived, by outcome: voided (it had applied and was given back), not_applied, already_void, gave_up (the window closed first: it stays charged).',
+    labelNames: ['outcome'],
+    registers: [this.registry],
+  });
   readonly settlementFailures = new Counter({
     name: 'quotagate_settlement_failures_total',
     help: 'Settlements, refunds or releases that failed after retries (their holds expire instead).',

@@ -71,10 +71,12 @@ interface Charged {
   headers: Record<string, string>;
   /** How long the response may take before it is cut off. */
   deadlineMs: number;
+  /** Set once settle() has run: the charge is ended exactly once. */
+  ended: boolean;
 }
 
-/** Nothing held or refundable (fail-open, or a replay forwarded again). */
-const uncharged = (headers: Record<string, string>, deadlineMs: number): Charged => ({ hold: null, refund: null, headers, deadlineMs });
+/** Nothing held or refundable (fail-open). */
+const uncharged = (headers: Record<string, string>, deadlineMs: number): Charged => ({ hold: null, refund: null, headers, deadlineMs, ended: false });
 
 /**
  * The handler of one configured route, in four stages: prepare (read and plan the charge),
@@ -93,7 +95,15 @@ export function proxyRoute(route: RouteDef, deps: ProxyDeps): Handler {
   return async function proxyHandler(c) {
     const prepared = await prepare(c, shape, deps);
     const charged = await decide(c, shape, prepared, deps);
-    return charged instanceof Response ? charged : forward(c, shape, prepared, charged, deps);
+    if (charged instanceof Response) return charged;
+    try {
+      return await forward(c, shape, prepared, charged, deps);
+    } catch (err) {
+      // The gateway's own error after the decision (forward ends the charge itself on the
+      // upstream's): the answer is an error, so the charge ends as a failed request's.
+      if (!charged.ended) settle(deps, route, prepared, charged, { failed: true, status: 0, reported: {} }, null, c.get('log'));
+      throw err;
+    }
   };
 }
 
@@ -139,6 +149,7 @@ async function decide(c: Context, shape: RouteShape, p: Prepared, deps: ProxyDep
       rateClass: shape.rateClass,
       concurrency: true,
       idempotency: p.idempotency,
+      chargeUnstoredReplays: true,
       holdTtlMs: p.plan.holdTtlMs,
       refundTtlMs: p.plan.refundTtlMs,
       mode: route.mode,
@@ -167,9 +178,9 @@ async function decide(c: Context, shape: RouteShape, p: Prepared, deps: ProxyDep
 
   if (decision.outcome === 'replayed') {
     headers['idempotent-replayed'] = 'true';
-    if (decision.response !== null) return storedReply(decision.response, headers);
-    // A streamed (or too large) response was not stored: forward again, charging nothing.
-    return uncharged(headers, shape.holdTtlMs);
+    // The engine charges a replay whose response was not stored (streamed, too large) as a new request.
+    if (decision.response === null) throw new Error('a replay without a stored response was not charged');
+    return storedReply(decision.response, headers);
   }
   if (decision.outcome !== 'allowed') throw new Error(`unexpected decision ${decision.outcome}`);
   if (decision.wouldDeny) {
@@ -177,7 +188,7 @@ async function decide(c: Context, shape: RouteShape, p: Prepared, deps: ProxyDep
     deps.metrics.shadowDenials.inc({ route: route.name, reason });
     headers['quotagate-shadow'] = decision.wouldDeny.metric ? `would-deny; reason=${reason}; metric=${decision.wouldDeny.metric}` : `would-deny; reason=${reason}`;
   }
-  return { hold: decision.hold, refund: decision.refund, headers, deadlineMs: shape.holdTtlMs - DEADLINE_MARGIN_MS };
+  return { hold: decision.hold, refund: decision.refund, headers, deadlineMs: shape.holdTtlMs - DEADLINE_MARGIN_MS, ended: false };
 }
 
 async function forward(c: Context, shape: RouteShape, p: Prepared, charged: Charged, deps: ProxyDeps): Promise<Response> {
@@ -264,6 +275,7 @@ async function forward(c: Context, shape: RouteShape, p: Prepared, charged: Char
  * response has left; `response` (a complete small one) is kept for replays.
  */
 function settle(deps: ProxyDeps, route: RouteDef, p: Prepared, charged: Charged, result: UpstreamResult, response: string | null, log: Logger): void {
+  charged.ended = true;
   const { hold, refund } = charged;
   const ending = endingOf(route, p.plan, { held: hold !== null, refundable: refund !== null }, result);
   switch (ending.action) {

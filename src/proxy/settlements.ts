@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { RunningTasks } from '../lib/running-tasks.js';
 import { EngineInputError } from '../quota/errors.js';
 
 const RETRY_DELAYS_MS = [100, 500, 2_000];
@@ -10,14 +11,13 @@ const RETRY_DELAYS_MS = [100, 500, 2_000];
  * that still cannot be ended is returned by the expiry job.
  */
 export class Settlements {
-  private readonly running = new Set<Promise<void>>();
+  private readonly running = new RunningTasks();
 
   constructor(private readonly onFailure: (label: string) => void = () => {}) {}
 
   /** `log` is the request's logger, so a failure is logged with its request id. */
   run(log: Logger, label: string, work: () => Promise<unknown>): void {
-    const task = this.attempt(log, label, work).finally(() => this.running.delete(task));
-    this.running.add(task);
+    this.running.add(this.attempt(log, label, work));
   }
 
   get pending(): number {
@@ -25,11 +25,8 @@ export class Settlements {
   }
 
   /** Resolves once everything started so far has finished (or `timeoutMs` passed). */
-  async idle(timeoutMs = 10_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (this.running.size > 0 && Date.now() < deadline) {
-      await Promise.race([Promise.allSettled([...this.running]), new Promise((r) => setTimeout(r, Math.max(0, deadline - Date.now())))]);
-    }
+  idle(timeoutMs = 10_000): Promise<void> {
+    return this.running.idle(timeoutMs);
   }
 
   private async attempt(log: Logger, label: string, work: () => Promise<unknown>): Promise<void> {

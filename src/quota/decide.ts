@@ -20,6 +20,12 @@ export interface ConsumeInput {
   concurrency?: boolean;
   idempotency?: { key: string; fingerprint: string };
   /**
+   * For requests whose replay would do work again (a proxied request, a reservation): a
+   * replay of a key whose first request stored no response (streamed, too large, settled
+   * without one) is decided and charged as a new request, never handed out free.
+   */
+  chargeUnstoredReplays?: boolean;
+  /**
    * Keep a hold for this long (ms): held lines, the lease and an in-flight idempotency
    * record wait for settle or return. Defaults to the hold TTL when anything is held.
    */
@@ -79,9 +85,18 @@ export async function decide(ctx: EngineContext, input: ConsumeInput, mode: Cons
     holdTtlMs,
     idempotency: idem ? { ...idem, ttlMs: ctx.options.idempotencyTtlMs } : null,
     refundTtlMs,
+    voidTtlMs: mode === 'peek' ? 0 : ctx.options.voidWindowMs,
     context,
   };
-  const reply = await ctx.scripts.run(subject.id, lines, () => consumeCall(ctx.keys, request, answerBy(ctx, mode)));
+  let reply;
+  try {
+    reply = await ctx.scripts.run(subject.id, lines, () => consumeCall(ctx.keys, request, answerBy(ctx, mode)));
+  } catch (err) {
+    // The reply never came (timeout, broken connection, a bad reply): the caller will answer
+    // "not charged", so whatever the script may have applied is given back first.
+    if (request.voidTtlMs > 0) await ctx.voids.void(request, lines);
+    throw err;
+  }
 
   const metricsOf = (r: Decided) => withWindows(usageOf(lines, r.metrics), windows, r.metrics.slice(lines.length));
   const rateState = (r: Decided): RateState | null => rate && { limit: rate.burst, rps: rate.rps, remaining: r.rateRemaining, resetMs: r.rateResetMs };
@@ -127,6 +142,10 @@ export async function decide(ctx: EngineContext, input: ConsumeInput, mode: Cons
     case ReplyCode.DeniedConcurrency:
       return { outcome: 'denied', reason: 'concurrency', limit: concurrency, inUse: reply.leases, rate: rateState(reply) };
     case ReplyCode.Replayed:
+      if (reply.response === null && input.chargeUnstoredReplays) {
+        // Nothing was applied under this request id: it is decided again, without the key.
+        return decide(ctx, { ...input, idempotency: undefined, chargeUnstoredReplays: false, context: { ...input.context, replay_of_key: idem!.key } }, mode);
+      }
       return { outcome: 'replayed', original: allowed(reply.original, reply.requestId, null, null), response: reply.response };
     case ReplyCode.IdempotencyMismatch:
       return { outcome: 'idempotency_mismatch' };

@@ -5,6 +5,7 @@ import type { KeySchema } from '../redis/keys.js';
 import { Scripts } from '../redis/scripts/registry.js';
 import type { ReturnKind } from '../redis/scripts/return-hold.js';
 import { decide, type ConsumeInput } from './decide.js';
+import { DecisionVoids, type VoidReport } from './decision-voids.js';
 import type { EngineContext, EngineOptions } from './engine-context.js';
 import * as holds from './holds.js';
 import type { Hydrator } from './hydration.js';
@@ -20,6 +21,7 @@ export const defaultEngineOptions: EngineOptions = {
   counterGraceMs: 3 * 86_400_000,
   denialTallyTtlMs: 600_000,
   decisionTimeoutMs: 0,
+  voidWindowMs: 60_000,
 };
 
 /**
@@ -47,10 +49,13 @@ export class QuotaEngine {
     options?: Partial<EngineOptions>;
     /** Shared with the other users of the same connection (the worker's ledger jobs). */
     scripts?: Scripts;
+    /** Told what became of each void of a decision whose reply never arrived (`gave_up`: it stays charged). */
+    onVoid?: (report: VoidReport) => void;
   }) {
     this.scripts = deps.scripts ?? new Scripts(deps.redis);
     const clock = deps.clock ?? systemClock;
     const options = { ...defaultEngineOptions, ...deps.options };
+    const scripts = new HydratingScripts(this.scripts, deps.keys, deps.hydrator);
     this.ctx = {
       redis: deps.redis,
       keys: deps.keys,
@@ -58,8 +63,9 @@ export class QuotaEngine {
       clock,
       options,
       lines: new MetricLines(deps.policy, clock, options.counterGraceMs),
-      scripts: new HydratingScripts(this.scripts, deps.keys, deps.hydrator),
+      scripts,
       redisTime: deps.redisTime,
+      voids: new DecisionVoids({ scripts, keys: deps.keys, clock }, deps.onVoid),
     };
   }
 
@@ -100,6 +106,11 @@ export class QuotaEngine {
 
   refund(ref: RefundRef): Promise<'refunded' | 'not_found'> {
     return holds.refundCharge(this.ctx, ref);
+  }
+
+  /** Voids still retrying in the background (a shutdown waits for them). */
+  get voids(): DecisionVoids {
+    return this.ctx.voids;
   }
 
   readHold(subjectId: string, holdId: string): Promise<HoldRef | null> {

@@ -1,5 +1,6 @@
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
+import { applyCommandDeadline } from './command-deadline.js';
 
 /** A connection to one Redis server, or to a Cluster: every module takes either. */
 export type RedisClient = Redis | Cluster;
@@ -63,13 +64,14 @@ export interface RedisClientOptions {
 export function createRedisClient(target: RedisTarget, opts: RedisClientOptions): RedisClient {
   const redis = openRedis(target, {
     connectionName: opts.name,
-    commandTimeout: opts.commandTimeoutMs,
     connectTimeout: Math.max(1_000, opts.commandTimeoutMs),
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
     retryStrategy: (attempt) => Math.min(100 * attempt, 2_000),
     lazyConnect: true,
   });
+  // Not ioredis's commandTimeout, which can fail a command whose reply has already arrived.
+  applyCommandDeadline(redis, opts.commandTimeoutMs);
   // Without a listener, ioredis reports every failed reconnect as an unhandled error.
   let down = false;
   redis.on('error', (err: Error) => {

@@ -128,6 +128,11 @@ export class KeySchema {
     return kind === 'counter' ? this.counter(subjectId, metric, periodStart) : this.gauge(subjectId, metric);
   }
 
+  /** A worker's liveness: present while the worker whose outbox consumer is `consumer` runs (it renews a short TTL). */
+  workerHeartbeat(consumer: string): string {
+    return `${this.prefix}:worker:${consumer}`;
+  }
+
   /** Pattern matching every key of this deployment (for tests and tooling; never in the hot path). */
   pattern(): string {
     return `${this.prefix}:*`;

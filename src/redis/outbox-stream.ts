@@ -39,6 +39,23 @@ export async function claimIdle(
   return { next, entries };
 }
 
+/** The consumers of a group (XINFO CONSUMERS): name and how many entries each has pending. */
+export async function groupConsumers(redis: RedisClient, stream: string, group: string): Promise<{ name: string; pending: number }[]> {
+  const reply = (await redis.xinfo('CONSUMERS', stream, group)) as (string | number)[][];
+  return reply.map((fields) => {
+    const info = new Map<unknown, unknown>();
+    for (let i = 0; i < fields.length; i += 2) info.set(fields[i], fields[i + 1]);
+    return { name: String(info.get('name')), pending: Number(info.get('pending')) };
+  });
+}
+
+/** Up to `count` entries pending on `from`, made `consumer`'s at once (XPENDING for the ids, then XCLAIM whatever their idle time). */
+export async function claimFrom(redis: RedisClient, stream: string, group: string, from: string, consumer: string, count: number): Promise<StreamEntry[]> {
+  const pending = (await redis.xpending(stream, group, '-', '+', count, from)) as [id: string, ...unknown[]][];
+  if (pending.length === 0) return [];
+  return (await redis.call('XCLAIM', stream, group, consumer, 0, ...pending.map(([id]) => id))) as StreamEntry[];
+}
+
 /** True when the stream holds no entry at or below `id`. */
 export async function emptyUpTo(redis: RedisClient, stream: string, id: string): Promise<boolean> {
   return (await redis.xrange(stream, '-', id, 'COUNT', 1)).length === 0;

@@ -1,5 +1,4 @@
-import { randomBytes } from 'node:crypto';
-import { hostname } from 'node:os';
+import type { ConsumerHeartbeat } from '../ledger/consumer-heartbeat.js';
 import type { FlushObserver } from '../ledger/outbox-flusher.js';
 import { IsolatingWriter, type DeadLetterObserver } from '../ledger/isolating-writer.js';
 import { LedgerWriter } from '../ledger/ledger-writer.js';
@@ -10,7 +9,12 @@ import type { JobKind, WorkerContext } from '../jobs/job.js';
 const FLUSH_BUDGET_MS = 2_000;
 
 /** One flush job per outbox partition, every QG_FLUSH_INTERVAL_MS. */
-export function flushJob(ctx: WorkerContext, observers: FlushObserver[], deadLetterObservers: DeadLetterObserver[]): JobKind & { flusher: OutboxFlusher } {
+export function flushJob(
+  ctx: WorkerContext,
+  heartbeat: ConsumerHeartbeat,
+  observers: FlushObserver[],
+  deadLetterObservers: DeadLetterObserver[],
+): JobKind & { flusher: OutboxFlusher } {
   const { env } = ctx;
   const flusher = new OutboxFlusher({
     redis: ctx.redis,
@@ -18,8 +22,9 @@ export function flushJob(ctx: WorkerContext, observers: FlushObserver[], deadLet
     keys: ctx.keys,
     // An event Postgres refuses is set aside (dead letters), never left to block its partition.
     writer: new IsolatingWriter(new LedgerWriter(ctx.pool, env.QG_IDEMPOTENCY_TTL_SECONDS * 1000), ctx.pool, ctx.logger, deadLetterObservers),
-    // Unique per process, so a dead worker's pending entries are told apart and claimed.
-    consumer: `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`,
+    // The heartbeat's name: what tells this worker's pending entries from a dead one's.
+    consumer: heartbeat.consumer,
+    liveness: heartbeat,
     options: { batchSize: env.QG_FLUSH_BATCH_SIZE, claimIdleMs: env.QG_FLUSH_CLAIM_IDLE_MS },
     clock: ctx.clock,
     logger: ctx.logger,

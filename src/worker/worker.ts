@@ -1,8 +1,11 @@
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import { Worker } from 'bullmq';
 import type { Logger } from 'pino';
 import type { Env } from '../config/env.js';
 import type { Policy } from '../config/policy.js';
 import { createPool } from '../db/pool.js';
+import { ConsumerHeartbeat } from '../ledger/consumer-heartbeat.js';
 import { PgHydrator } from '../ledger/pg-hydrator.js';
 import type { OutboxFlusher } from '../ledger/outbox-flusher.js';
 import { systemClock, type Clock } from '../lib/clock.js';
@@ -91,7 +94,10 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
   const ctx: WorkerContext = { env, policy, redis, scripts, keys, pool, engine, queue, metrics, logger, clock };
 
   const thresholds = new ThresholdNotifier(ctx);
-  const flush = flushJob(ctx, [metrics, thresholds], [metrics, deadLetterNotifier(ctx)]);
+  // Unique per process, so a dead worker's pending entries are told apart and taken over.
+  const heartbeat = new ConsumerHeartbeat(redis, keys, `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`);
+  await heartbeat.start();
+  const flush = flushJob(ctx, heartbeat, [metrics, thresholds], [metrics, deadLetterNotifier(ctx)]);
   const reconcile = reconcileJob(ctx);
   const kinds: JobKind[] = [flush, ledgerPartitionsJob(ctx), expireJob(ctx), reconcile, abuseJob(ctx), projectedExceedJob(ctx), webhookJob(ctx)];
   const byName = new Map(kinds.map((k) => [k.name, k]));
@@ -124,7 +130,16 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
       if (!kind) throw new Error(`unknown job "${job.name}"`);
       return kind.run(job.data);
     },
-    { connection: bullRedis, prefix, concurrency: env.QG_WORKER_CONCURRENCY },
+    {
+      connection: bullRedis,
+      prefix,
+      concurrency: env.QG_WORKER_CONCURRENCY,
+      // A worker killed while it held a job (its lock is renewed every 5 s while alive) gives
+      // it back within 10–15 s rather than BullMQ's 30–60 s: a flush schedule whose next run
+      // the dead worker had not yet added waits for that.
+      lockDuration: 10_000,
+      stalledInterval: 5_000,
+    },
   );
   worker.on('failed', (job, err) => {
     const name = job?.name ?? 'unknown';
@@ -174,6 +189,7 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
         await scheduleCheck;
         await worker.close();
         await finalFlush();
+        await heartbeat.stop();
         await thresholds.idle(); // the last batches' threshold checks still enqueue webhooks
         await queue.close();
         redis.disconnect();

@@ -8,7 +8,7 @@ import { QuotagateClient } from '../../packages/client/src/client.js';
 import { quota as expressQuota } from '../../packages/client/src/middleware/express.js';
 import { quota as honoQuota, type QuotaVariables } from '../../packages/client/src/middleware/hono.js';
 import { withQuota } from '../../packages/client/src/middleware/next.js';
-import type { QuotaContext, QuotaOptions } from '../../packages/client/src/middleware/quota-run.js';
+import { QuotaRun, type QuotaContext, type QuotaOptions } from '../../packages/client/src/middleware/quota-run.js';
 import { startGatewayFixture, type GatewayFixture, type TestSubject } from '../support/gateway.js';
 
 /**
@@ -250,5 +250,44 @@ describe.each(adapters)('$name middleware', (adapter) => {
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ deleted: 'p1' });
     expect(await gw.used(subject, 'projects')).toBe(1);
+  });
+});
+
+describe('a retry whose first response was not kept (issue 11.5)', () => {
+  const begin = (client: QuotagateClient, key: string) => QuotaRun.begin({ client, charges: [{ metric: 'gens', amount: 20 }] }, {}, new Headers({ 'idempotency-key': key }));
+
+  it('runs the handler again only as a new, charged request: of 5 concurrent retries one fits the plan, 4 are denied', async () => {
+    const subject = await gw.createSubject();
+    const client = new QuotagateClient({ baseUrl: gw.url, apiKey: subject.key, timeoutMs: 30_000 });
+    const first = await begin(client, 'stream-1');
+    if (!('run' in first)) throw new Error('the first request was not let through');
+    // A streamed or binary response is not kept: the handler's answer has no text.
+    await first.run.succeeded({ status: 200, headers: [], text: null });
+    expect(await gw.used(subject, 'gens')).toBe(20);
+
+    const retries = await Promise.all(Array.from({ length: 5 }, () => begin(client, 'stream-1')));
+    const runs = retries.flatMap((b) => ('run' in b ? [b.run] : []));
+    const answers = retries.flatMap((b) => ('answer' in b ? [b.answer.status] : []));
+    expect(runs).toHaveLength(1);
+    expect(runs[0]!.reservationId).not.toBeNull();
+    expect(answers).toEqual([402, 402, 402, 402]);
+    await runs[0]!.succeeded({ status: 200, headers: [], text: null });
+    expect(await gw.used(subject, 'gens')).toBe(40);
+  });
+
+  it('charges a retry whose kept response cannot be read back as a new request, with its key not reused', async () => {
+    const subject = await gw.createSubject();
+    const client = new QuotagateClient({ baseUrl: gw.url, apiKey: subject.key, timeoutMs: 30_000 });
+    // Settled by another writer with a response the middleware cannot replay.
+    const reserved = await client.reserve({ charges: [{ metric: 'gens', amount: 20 }], idempotencyKey: 'foreign-1' });
+    if (!reserved.allowed) throw new Error('not reserved');
+    await client.settle(reserved.id, { response: 'not a stored response' });
+
+    const retry = await begin(client, 'foreign-1');
+    if (!('run' in retry)) throw new Error(`the retry was answered ${retry.answer.status}`);
+    expect(retry.run.replayed).toBe(true);
+    expect(retry.run.reservationId).not.toBe(reserved.id);
+    await retry.run.succeeded({ status: 200, headers: [], text: '{"ok":true}' });
+    expect(await gw.used(subject, 'gens')).toBe(40);
   });
 });

@@ -29,7 +29,7 @@ describe('refunds of charges taken outright', () => {
       { metric: 'exports', amount: 1 },
     ]);
     expect(d.hold).toBeNull();
-    expect(await f.redis.exists(f.keys.hold(subject.id, d.requestId), f.keys.refund(subject.id, d.requestId))).toBe(0);
+    expect(await f.redis.exists(f.keys.hold(subject.id, d.requestId))).toBe(0);
     expect((await usageOf(subject, 'gens')).used).toBe(2);
 
     expect(await f.engine.refund(d.refund!)).toBe('refunded');

@@ -4,6 +4,7 @@ import { KeySchema } from '../../src/redis/keys.js';
 import { ackOutboxCall } from '../../src/redis/scripts/ack-outbox.js';
 import { adjustCall } from '../../src/redis/scripts/adjust.js';
 import { consumeCall, type ConsumeRequest } from '../../src/redis/scripts/consume.js';
+import { dropConsumerCall } from '../../src/redis/scripts/drop-consumer.js';
 import { grantCall } from '../../src/redis/scripts/grant.js';
 import { readGrants } from '../../src/redis/scripts/grants-hash.js';
 import { dueHolds, readHold } from '../../src/redis/scripts/hold-record.js';
@@ -18,6 +19,7 @@ import { returnHoldCall } from '../../src/redis/scripts/return-hold.js';
 import { revokeGrantCall } from '../../src/redis/scripts/revoke-grant.js';
 import { settleCall } from '../../src/redis/scripts/settle.js';
 import { snapshotCall } from '../../src/redis/scripts/snapshot.js';
+import { voidCall } from '../../src/redis/scripts/void.js';
 import { cleanupPrefix, redisUrl, uniquePrefix } from '../support/services.js';
 import { T0 } from '../support/test-time.js';
 
@@ -54,6 +56,7 @@ const request = (over: Partial<ConsumeRequest>): ConsumeRequest => ({
   holdTtlMs: 0,
   idempotency: null,
   refundTtlMs: 0,
+  voidTtlMs: 0,
   context: '{"route":"modules"}',
   ...over,
 });
@@ -96,6 +99,16 @@ describe('each script through its module', () => {
     expect(await scripts.run(refund)).toEqual({ code: ReplyCode.NotFound, values: [] });
   });
 
+  it('void gives back an applied consume once, and makes one not yet run refuse', async () => {
+    const applied = request({ requestId: 'r-5', voidTtlMs: 1_000 });
+    expect(await scripts.run(consumeCall(keys, applied, 0))).toMatchObject({ code: ReplyCode.Ok });
+    expect(await scripts.run(voidCall(keys, applied, T0, 1_000))).toEqual({ code: ReplyCode.Ok });
+    expect(await scripts.run(voidCall(keys, applied, T0, 1_000))).toEqual({ code: ReplyCode.NotFound });
+    const early = request({ requestId: 'r-6', voidTtlMs: 1_000 });
+    expect(await scripts.run(voidCall(keys, early, T0, 1_000))).toEqual({ code: ReplyCode.NotApplied });
+    expect(await scripts.run(consumeCall(keys, early, 0))).toEqual({ code: ReplyCode.Expired });
+  });
+
   it('the operator scripts: grant, revoke-grant, adjust, reset, release', async () => {
     const grant = (id: string) => grantCall(keys, { now: T0, subjectId: subject, eventId: `e-${id}`, metric: 'gens', grant: { id, remaining: 3, expiresAt: null }, context: '{}' });
     expect(await scripts.run(grant('g2'))).toEqual({ code: ReplyCode.Ok, values: [8] });
@@ -116,7 +129,7 @@ describe('each script through its module', () => {
     expect(await scripts.run(release)).toEqual({ code: ReplyCode.Ok, values: [2, 1] });
   });
 
-  it('the ledger’s scripts: snapshot, repair, ack-outbox', async () => {
+  it('the ledger’s scripts: snapshot, repair, ack-outbox, drop-consumer', async () => {
     const outbox = keys.outbox(keys.partitionOf(subject));
     const usageKey = keys.counter(subject, 'gens', PERIOD);
     const snap = await scripts.run(snapshotCall(outbox, [usageKey, keys.counter(subject, 'tokens', PERIOD)]));
@@ -131,5 +144,14 @@ describe('each script through its module', () => {
     expect(ids.length).toBeGreaterThan(5);
     expect(await scripts.run(ackOutboxCall(outbox, 'g', ids))).toBe(ids.length);
     expect(await redis.xlen(outbox)).toBe(0);
+
+    // drop-consumer removes a consumer only while nothing is pending on it.
+    await redis.xadd(outbox, '*', 'e', '{}');
+    await redis.xreadgroup('GROUP', 'g', 'c', 'STREAMS', outbox, '>');
+    expect(await scripts.run(dropConsumerCall(outbox, 'g', 'c'))).toBe(false);
+    const pending = (await redis.xpending(outbox, 'g', '-', '+', 1)) as [string][];
+    await scripts.run(ackOutboxCall(outbox, 'g', [pending[0]![0]]));
+    expect(await scripts.run(dropConsumerCall(outbox, 'g', 'c'))).toBe(true);
+    expect(await scripts.run(dropConsumerCall(outbox, 'g', 'c'))).toBe(false);
   });
 });

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startGatewayFixture, type GatewayFixture, type TestSubject } from '../support/gateway.js';
+import { gatewayTestPolicy, startGatewayFixture, type GatewayFixture, type TestSubject } from '../support/gateway.js';
 import { eventJson, requestSettled, SseReader } from '../support/sse-client.js';
 
 let gw: GatewayFixture;
@@ -96,7 +96,7 @@ describe('Idempotency-Key on proxied routes', () => {
     expect(await gw.events(subject)).toHaveLength(eventCount);
   });
 
-  it('forwards a retry of a streamed request again (its body was not stored) without charging it again', async () => {
+  it('charges a retry of a streamed request (its body was not stored) as a new request: never forwarded free', async () => {
     const subject = await gw.createSubject();
     const key = `stream-${randomUUID()}`;
     const body = { max_tokens: 300, stream: true, stream_options: { include_usage: true } };
@@ -119,14 +119,60 @@ describe('Idempotency-Key on proxied routes', () => {
     expect(await gw.used(subject, 'gens')).toBe(1);
 
     const retry = await chat(subject, key, body, headers);
-    expect(retry.headers.get('idempotent-replayed')).toBe('true');
+    expect(retry.headers.get('idempotent-replayed')).toBeNull();
     expect(await readStream(retry)).toBe(total);
     await requestSettled(gw, subject, retry);
 
     expect(reachedWith(key)).toHaveLength(2);
-    expect(await gw.used(subject, 'gens')).toBe(1);
-    expect(await gw.used(subject, 'tokens')).toBe(total);
-    const kinds = (await gw.events(subject)).map((e) => `${e.kind}:${e.metric}`);
-    expect(kinds).toEqual(['consume:gens', 'consume:tokens', 'settle:tokens']);
+    expect(await gw.used(subject, 'gens')).toBe(2);
+    expect(await gw.used(subject, 'tokens')).toBe(2 * total);
+    const events = await gw.events(subject);
+    expect(events.map((e) => `${e.kind}:${e.metric}`)).toEqual(['consume:gens', 'consume:tokens', 'settle:tokens', 'consume:gens', 'consume:tokens', 'settle:tokens']);
+    // The second charge names the key it replayed; the key's record still answers for the first request.
+    expect(events[3]!.context).toMatchObject({ replay_of_key: key });
+  });
+});
+
+describe('a replay never buys new upstream work (issue 11.5)', () => {
+  let one: GatewayFixture;
+  beforeAll(async () => {
+    one = await startGatewayFixture({
+      policy: (upstream) => {
+        const base = gatewayTestPolicy(upstream);
+        return { ...base, plans: { ...base.plans, one: { limits: { gens: 1, tokens: 100_000, exports: 1, projects: 1 }, concurrency: 1 } } };
+      },
+    });
+  });
+  afterAll(() => one?.close());
+
+  it('a plan of 1 generation, concurrency 1: 5 concurrent replays of a streamed request are 409 while it runs and 402 once done; the upstream sees it once', async () => {
+    const subject = await one.createSubject({ plan: 'one' });
+    const key = `repro-${randomUUID()}`;
+    const send = () =>
+      one.request('/v1/chat/completions', {
+        method: 'POST',
+        key: subject.key,
+        json: { messages: [{ role: 'user', content: 'Hi' }], max_tokens: 50, stream: true, stream_options: { include_usage: true } },
+        headers: { 'idempotency-key': key, 'x-demo-completion-tokens': '20', 'x-demo-chunk-delay-ms': '20' },
+      });
+    const upstreamWithKey = () => one.upstream.requests.filter((r) => r.headers['idempotency-key'] === key).length;
+
+    const first = await send();
+    expect(first.status).toBe(200);
+    const whileRunning = await Promise.all(Array.from({ length: 5 }, send));
+    const running = await Promise.all(whileRunning.map(async (r) => ({ status: r.status, body: (await r.json()) as { code: string } })));
+    expect(running).toEqual(Array.from({ length: 5 }, () => ({ status: 409, body: expect.objectContaining({ code: 'idempotency_in_flight' }) })));
+    await new SseReader(first.body!).rest();
+    await requestSettled(one, subject, first);
+
+    const afterwards = await Promise.all(Array.from({ length: 5 }, send));
+    const done = await Promise.all(afterwards.map(async (r) => ({ status: r.status, body: (await r.json()) as { code: string } })));
+    expect(done).toEqual(Array.from({ length: 5 }, () => ({ status: 402, body: expect.objectContaining({ code: 'quota_exceeded' }) })));
+    await one.settled();
+
+    expect(upstreamWithKey()).toBe(1);
+    expect(await one.used(subject, 'gens')).toBe(1);
+    const consumes = (await one.events(subject)).filter((e) => e.kind === 'consume');
+    expect(consumes.map((e) => e.metric)).toEqual(['gens', 'tokens']);
   });
 });

@@ -4,7 +4,8 @@ import { startGatewayFixture, type GatewayFixture, type TestSubject } from '../s
 /**
  * What an app's middleware needs from the decision API to give a charge back when its
  * handler fails: a reservation with an Idempotency-Key (a repeat is 409 while it is open, a
- * replay with the stored response once settled, decided afresh once refunded) and
+ * replay with the stored response once settled, decided afresh once refunded or settled without
+ * a response) and
  * POST /v1/reservations/{id}/refund, whose events are `refund`s.
  */
 
@@ -55,6 +56,25 @@ describe('reservations with an Idempotency-Key', () => {
     expect(await gw.used(subject, 'gens')).toBe(2);
     // The same key for another request is a mismatch.
     expect((await reserve(subject, 3, 'job-1')).status).toBe(422);
+  });
+
+  it('settled without a response: 5 concurrent replays are new reservations, charged and limited (never a free pass)', async () => {
+    const subject = await gw.createSubject();
+    const first = await reserve(subject, 20, 'job-unstored');
+    expect(first.status).toBe(201);
+    const created = (await first.json()) as Reservation;
+    expect((await gw.request(`/v1/reservations/${created.id}/settle`, { method: 'POST', key: subject.key, json: {} })).status).toBe(200);
+    expect(await gw.used(subject, 'gens')).toBe(20);
+
+    // Plan `test` allows 50 gens: of 5 replays reserving 20 each, exactly one more fits.
+    const replays = await Promise.all(Array.from({ length: 5 }, () => reserve(subject, 20, 'job-unstored')));
+    const answers = await Promise.all(replays.map(async (r) => ({ status: r.status, replayed: r.headers.get('idempotent-replayed'), body: (await r.json()) as Reservation })));
+    expect(answers.map((a) => a.status).sort()).toEqual([201, 402, 402, 402, 402]);
+    const fresh = answers.find((a) => a.status === 201)!;
+    expect(fresh.replayed).toBeNull();
+    expect(fresh.body).toMatchObject({ replayed: false, response: null });
+    expect(fresh.body.id).not.toBe(created.id);
+    expect(await gw.used(subject, 'gens')).toBe(40);
   });
 
   it('settled without `actual` keep what was reserved', async () => {

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { decodeLedgerEvent, MalformedEntryError } from '../../src/ledger/ledger-event.js';
 import { LedgerWriter } from '../../src/ledger/ledger-writer.js';
+import { ConsumerHeartbeat } from '../../src/ledger/consumer-heartbeat.js';
 import { FLUSH_GROUP, OutboxFlusher } from '../../src/ledger/outbox-flusher.js';
 import { systemClock } from '../../src/lib/clock.js';
 import { createEngineFixture, T0, type EngineFixture } from '../support/engine.js';
@@ -25,12 +26,14 @@ const CLAIM_IDLE_MS = 1_000;
 
 function flusher(dropped: unknown[] = [], batchSize = 100): OutboxFlusher {
   const logger = { error: (fields: unknown) => dropped.push(fields), warn: () => {} } as unknown as Logger;
+  const heartbeat = new ConsumerHeartbeat(f.redis, f.keys, `test-${process.pid}`);
   return new OutboxFlusher({
     redis: f.redis,
     scripts: f.engine.scripts,
     keys: f.keys,
     writer: new LedgerWriter(f.pool, 86_400_000),
-    consumer: `test-${process.pid}`,
+    consumer: heartbeat.consumer,
+    liveness: heartbeat,
     options: { batchSize, claimIdleMs: CLAIM_IDLE_MS },
     clock: systemClock,
     logger,
@@ -140,7 +143,7 @@ describe('the outbox flusher', () => {
     );
   });
 
-  it('trims acknowledged entries but keeps those pending on another consumer until they are claimed', async () => {
+  it('trims acknowledged entries but keeps those pending on another live consumer until they are claimed', async () => {
     const { subject, partition } = await subjectWith(6);
     const key = f.keys.outbox(partition);
     const flush = flusher();
@@ -148,14 +151,15 @@ describe('the outbox flusher', () => {
     expect(await f.redis.xlen(key)).toBe(0);
     for (let i = 0; i < 6; i++) allowed(await f.engine.consume({ subject, charges: [{ metric: 'gens', amount: 1 }] }));
 
-    // Another consumer reads the two oldest entries and does not acknowledge them (it died).
-    const taken = (await f.redis.xreadgroup('GROUP', FLUSH_GROUP, 'dead-worker', 'COUNT', 2, 'STREAMS', key, '>')) as [string, [string, string[]][]][];
+    // Another consumer, whose worker still beats, reads the two oldest entries and does not acknowledge them (it is stuck).
+    await f.redis.set(f.keys.workerHeartbeat('stuck-worker'), '1', 'PX', 60_000);
+    const taken = (await f.redis.xreadgroup('GROUP', FLUSH_GROUP, 'stuck-worker', 'COUNT', 2, 'STREAMS', key, '>')) as [string, [string, string[]][]][];
     const takenIds = taken[0]![1].map(([id]) => id);
     expect(takenIds).toHaveLength(2);
 
     await flush.drain(partition, 5_000);
     expect(await ledgerCount(subject.id)).toBe(10);
-    // Only the dead consumer's entries are left, to be claimed: the trim stopped at the
+    // Only the stuck consumer's entries are left, to be claimed: the trim stopped at the
     // oldest of them, and the committed entries after them were deleted.
     expect((await f.redis.xrange(key, '-', '+')).map(([id]) => id)).toEqual(takenIds);
 
@@ -164,6 +168,21 @@ describe('the outbox flusher', () => {
     expect(await ledgerCount(subject.id)).toBe(12);
     expect(await f.redis.xlen(key)).toBe(0);
     expect(((await f.redis.xpending(key, FLUSH_GROUP)) as [number])[0]).toBe(0);
+  });
+
+  it('takes over the entries of a consumer whose worker stopped (no heartbeat) at once, and removes it from the group', async () => {
+    const { subject, partition } = await subjectWith(4);
+    const key = f.keys.outbox(partition);
+    const flush = flusher();
+    await flush.drain(partition, 5_000);
+    for (let i = 0; i < 4; i++) allowed(await f.engine.consume({ subject, charges: [{ metric: 'gens', amount: 1 }] }));
+    await f.redis.xreadgroup('GROUP', FLUSH_GROUP, 'killed-worker', 'COUNT', 3, 'STREAMS', key, '>');
+    // Never claimed by idle time here: CLAIM_IDLE_MS has not passed.
+    await flush.drain(partition, 5_000);
+    expect(await ledgerCount(subject.id)).toBe(8);
+    expect(await f.redis.xlen(key)).toBe(0);
+    const consumers = (await f.redis.xinfo('CONSUMERS', key, FLUSH_GROUP)) as string[][];
+    expect(consumers.map((c) => c[1])).toEqual([`test-${process.pid}`]);
   });
 
   it('acknowledges and removes a batch of more ids than the script passes to one command', async () => {

@@ -24,8 +24,9 @@ import { PERIOD_START } from '../support/test-time.js';
 /**
  * SPEC "Worker": a worker killed with SIGKILL in the middle of a flush loses nothing and
  * duplicates nothing. Its read-but-unacknowledged outbox entries stay pending on its
- * consumer; another worker claims them (XAUTOCLAIM after QG_FLUSH_CLAIM_IDLE_MS) and the
- * ledger ignores whatever the dead one had already committed.
+ * consumer; once its heartbeat has lapsed (3 s) another worker takes them over and removes
+ * the dead consumer from the groups — QG_FLUSH_CLAIM_IDLE_MS is 10 minutes here, so only
+ * that can pass — and the ledger ignores whatever the dead one had already committed.
  *
  * To be sure the kill lands inside a flush transaction (not between two batches by luck),
  * the test holds a row lock the worker's counter update needs: it inserts, without
@@ -38,6 +39,8 @@ import { PERIOD_START } from '../support/test-time.js';
 const SUBJECTS = 100;
 const GENS_PER_SUBJECT = 50;
 const PERIOD = PERIOD_START;
+/** So long that only the heartbeat takeover can flush a dead worker's entries within the test. */
+const CLAIM_IDLE_MS = '600000';
 
 let f: EngineFixture;
 let child: WorkerProcess | undefined;
@@ -89,7 +92,7 @@ describe('a worker killed with SIGKILL in the middle of a flush', () => {
     const blockerPid = pidRows[0]!.pid;
 
     // ---- 3. A worker process, small batches; wait until it is inside the blocked transaction.
-    child = spawnWorkerProcess(workerEnvVars(f.keys, redisUrl(), databaseUrl(), { QG_FLUSH_BATCH_SIZE: '50' }));
+    child = spawnWorkerProcess(workerEnvVars(f.keys, redisUrl(), databaseUrl(), { QG_FLUSH_BATCH_SIZE: '50', QG_FLUSH_CLAIM_IDLE_MS: CLAIM_IDLE_MS }));
     const proc = child;
     await waitFor(
       "the worker process to commit some batches and block inside the late subject's batch transaction",
@@ -116,7 +119,13 @@ describe('a worker killed with SIGKILL in the middle of a flush', () => {
     blocker = undefined;
 
     // ---- 5. A new worker (in this process) takes over and drains everything.
-    worker = await startTestWorker({ keys: f.keys, redisUrl: redisUrl(), databaseUrl: databaseUrl(), clock: f.clock, env: { QG_FLUSH_BATCH_SIZE: '200' } });
+    worker = await startTestWorker({
+      keys: f.keys,
+      redisUrl: redisUrl(),
+      databaseUrl: databaseUrl(),
+      clock: f.clock,
+      env: { QG_FLUSH_BATCH_SIZE: '200', QG_FLUSH_CLAIM_IDLE_MS: CLAIM_IDLE_MS },
+    });
     await waitForDrain(f.redis, f.keys, 30_000);
     // Nothing is left pending on any consumer, the dead one included.
     await waitFor('every pending outbox entry to be acknowledged', async () => {
@@ -138,4 +147,39 @@ describe('a worker killed with SIGKILL in the middle of a flush', () => {
     expect(rows.find((r) => r.subject === subjects[0]!.id && r.metric === 'tokens')).toMatchObject({ ledger: 40, period: PERIOD });
     expect(rows.find((r) => r.subject === subjects[0]!.id && r.metric === 'projects')).toMatchObject({ ledger: 2, period: null });
   });
+
+  it('after repeated kill -9 restarts, the outbox groups hold no dead consumer', async () => {
+    const subject = f.subject(`${f.keys.prefix}.restarts`);
+    const consumersNow = async () => {
+      const lists = await Promise.all(Array.from({ length: f.keys.partitions }, (_, p) => f.redis.xinfo('CONSUMERS', f.keys.outbox(p), 'flush') as Promise<string[][]>));
+      return new Set(lists.flat().map((c) => c[1]!));
+    };
+    const dead = new Set<string>();
+    for (let restart = 0; restart < 3; restart++) {
+      const known = await consumersNow();
+      const proc = spawnWorkerProcess(workerEnvVars(f.keys, redisUrl(), databaseUrl(), { QG_FLUSH_CLAIM_IDLE_MS: CLAIM_IDLE_MS }));
+      child = proc;
+      // It has joined the groups (its flush jobs ran) with work of its own in flight.
+      const joined = await waitFor(
+        'the worker process to join the outbox groups',
+        async () => {
+          if (proc.exited) throw new Error(`the worker process exited early:\n${proc.output()}`);
+          await Promise.all(Array.from({ length: 20 }, () => f.engine.consume({ subject, charges: [{ metric: 'gens', amount: 1 }] })));
+          const fresh = [...(await consumersNow())].filter((name) => !known.has(name));
+          return fresh.length > 0 ? fresh : null;
+        },
+        60_000,
+        100,
+      );
+      for (const name of joined) dead.add(name);
+      await proc.kill9();
+    }
+    await waitFor('the dead consumers to be removed from every group', async () => {
+      const left = await consumersNow();
+      return [...dead].every((name) => !left.has(name));
+    });
+    await waitForDrain(f.redis, f.keys, 30_000);
+    const { mismatches } = await compareLedger(f.pool, f.redis, f.keys, [subject.id]);
+    expect(mismatches).toEqual([]);
+  }, 180_000);
 });

@@ -29,6 +29,7 @@ const everything: ConsumeRequest = {
   holdTtlMs: 60_000,
   idempotency: { key: 'idem-1', fingerprint: 'fp', ttlMs: 86_400_000 },
   refundTtlMs: 0,
+  voidTtlMs: 0,
   context: '{"route":"chat"}',
 };
 

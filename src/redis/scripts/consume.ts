@@ -43,6 +43,8 @@ export interface ConsumeRequest {
   idempotency: { key: string; fingerprint: string; ttlMs: number } | null;
   /** 0 = no refund record (only without a hold). */
   refundTtlMs: number;
+  /** How long the decision can still be voided by its request id (lua/void.lua); 0 = never. */
+  voidTtlMs: number;
   /** The event context, JSON: stored verbatim with every event and the hold. */
   context: string;
 }
@@ -60,6 +62,7 @@ interface WireRequest {
   hold_ttl: number;
   idempotency?: { key: string; fingerprint: string; ttl: number };
   refund_ttl: number;
+  void_ttl: number;
 }
 
 /**
@@ -91,6 +94,7 @@ export function consumeCall(keys: KeySchema, request: ConsumeRequest, answerBy: 
     hold_ttl: request.holdTtlMs,
     idempotency: request.idempotency ? { key: request.idempotency.key, fingerprint: request.idempotency.fingerprint, ttl: request.idempotency.ttlMs } : undefined,
     refund_ttl: request.refundTtlMs,
+    void_ttl: request.voidTtlMs,
   };
   const held = request.holdTtlMs > 0;
   const unused = keys.unused(partition);
@@ -102,7 +106,7 @@ export function consumeCall(keys: KeySchema, request: ConsumeRequest, answerBy: 
     request.concurrency > 0 ? keys.concurrency(subjectId) : unused,
     request.idempotency ? keys.idempotency(subjectId, request.idempotency.key) : unused,
     held ? keys.hold(subjectId, requestId) : unused,
-    request.refundTtlMs > 0 ? keys.refund(subjectId, requestId) : unused,
+    request.refundTtlMs > 0 || request.voidTtlMs > 0 ? keys.refund(subjectId, requestId) : unused,
   ];
   for (const l of request.lines) {
     if (l.window) callKeys.push(keys.window(subjectId, l.metric, l.window.name, l.window.start), unused);

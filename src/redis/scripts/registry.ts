@@ -3,7 +3,23 @@ import { masterNodes, type RedisClient } from '../client.js';
 import { loadLua } from '../lua.js';
 
 /** Every script in `lua/`; each has one module beside this file that builds its calls. */
-const SCRIPT_NAMES = ['consume', 'settle', 'return-hold', 'refund', 'release', 'reset', 'grant', 'revoke-grant', 'adjust', 'hydrate', 'snapshot', 'repair', 'ack-outbox'] as const;
+const SCRIPT_NAMES = [
+  'consume',
+  'settle',
+  'return-hold',
+  'refund',
+  'void',
+  'release',
+  'reset',
+  'grant',
+  'revoke-grant',
+  'adjust',
+  'hydrate',
+  'snapshot',
+  'repair',
+  'ack-outbox',
+  'drop-consumer',
+] as const;
 type ScriptName = (typeof SCRIPT_NAMES)[number];
 
 /**

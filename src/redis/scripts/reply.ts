@@ -16,6 +16,7 @@ export const ReplyCode = {
   NotDue: 10,
   Exists: 11,
   Expired: 12,
+  NotApplied: 13,
 } as const;
 export type ReplyCode = (typeof ReplyCode)[keyof typeof ReplyCode];
 

@@ -32,7 +32,7 @@ export interface QuotaContext {
   readonly reservationId: string | null;
   /** The charged metrics' usage after the charge. */
   readonly metrics: readonly MetricUsage[];
-  /** A retry of a request already done whose response was not kept: the handler runs again, charged nothing. */
+  /** A retry of a request already done whose response was not kept: the handler runs again as a new request, charged (its key is not reused). */
   readonly replayed: boolean;
   /** The gateway could not decide and `whenUnavailable: 'open'` let the request through. */
   readonly unmetered: boolean;
@@ -93,7 +93,7 @@ function storedReply(stored: string): Response | null {
   return new Response(parsed.s === 204 || parsed.s === 304 ? null : parsed.b, { status: parsed.s, headers });
 }
 
-/** Text bodies only: anything else (binary, a stream of events) is not kept, and its retry runs the handler again uncharged. */
+/** Text bodies only: anything else (binary, a stream of events) is not kept, and its retry runs the handler again as a new, charged request. */
 export function isStorable(contentType: string | null): boolean {
   if (contentType === null) return true;
   const type = contentType.toLowerCase();
@@ -136,18 +136,20 @@ export class QuotaRun implements QuotaContext {
     try {
       const [client, charges, releases] = await Promise.all([resolve(options.client, req), resolve(options.charges ?? [], req), resolve(options.release ?? [], req)]);
       if (charges.length === 0) return { run: new QuotaRun(client, releases, key, opts, null, [], false, false, noLimits) };
-      const decision = await client.reserve({ charges, ttlSeconds: options.ttlSeconds, ...(key ? { idempotencyKey: key } : {}) });
-      if (!decision.allowed) return { answer: deniedResponse(decision) };
-      if (decision.replayed) {
+      let decision = await client.reserve({ charges, ttlSeconds: options.ttlSeconds, ...(key ? { idempotencyKey: key } : {}) });
+      let rerun = false;
+      if (decision.allowed && decision.replayed) {
         const stored = decision.response === null ? null : storedReply(decision.response);
         if (stored) {
           for (const [name, value] of rateLimitHeaders(decision.rateLimit)) stored.headers.set(name, value);
           return { answer: stored };
         }
-        // Done before, but its response was not kept (too large, binary, streamed): run again, charged nothing.
-        return { run: new QuotaRun(client, [], key, opts, null, decision.metrics, true, false, decision.rateLimit) };
+        // Done before, but its response cannot be given again: running the handler again is new work, charged as a new request.
+        decision = await client.reserve({ charges, ttlSeconds: options.ttlSeconds });
+        rerun = true;
       }
-      return { run: new QuotaRun(client, releases, key, opts, decision.id, decision.metrics, false, false, decision.rateLimit) };
+      if (!decision.allowed) return { answer: deniedResponse(decision) };
+      return { run: new QuotaRun(client, releases, rerun ? null : key, opts, decision.id, decision.metrics, rerun, false, decision.rateLimit) };
     } catch (err) {
       const unavailable = isQuotagateError(err) && err.retryable;
       if (!unavailable) throw err;

@@ -1,0 +1,34 @@
+import type { Cluster, Command, Redis } from 'ioredis';
+
+/**
+ * A command timeout that never beats a reply already received. ioredis's own
+ * `commandTimeout` is a plain timer: after the process was paused (GC, CPU starvation,
+ * SIGSTOP), Node runs expired timers before it reads the sockets, so a reply that arrived
+ * during the pause was discarded and its command failed — for a decision, a 503 for a
+ * charge that was applied. Here the expired timer only schedules the rejection with
+ * setImmediate, which runs after the event loop's poll phase: whatever the socket holds
+ * is parsed (and resolves its command) first.
+ *
+ * Wraps `sendCommand` of the client (a Cluster's too: its node connections then carry no
+ * timeout of their own), once per command even when a Cluster redirects it.
+ */
+export function applyCommandDeadline(redis: Redis | Cluster, timeoutMs: number): void {
+  const timed = new WeakSet<Command>();
+  const send = redis.sendCommand.bind(redis) as (command: Command, ...rest: unknown[]) => unknown;
+  const timedSend = (command: Command, ...rest: unknown[]): unknown => {
+    if (!timed.has(command)) {
+      timed.add(command);
+      const timer = setTimeout(
+        () =>
+          setImmediate(() => {
+            if (!command.isSettled) command.reject(new Error('Command timed out'));
+          }),
+        timeoutMs,
+      );
+      const clear = () => clearTimeout(timer);
+      command.promise.then(clear, clear);
+    }
+    return send(command, ...rest);
+  };
+  Object.assign(redis, { sendCommand: timedSend });
+}
