@@ -152,7 +152,8 @@ describe('npm run build output, laid out as in the image', () => {
     const imported = new Set<string>();
     for (const file of files) {
       const text = readFileSync(join(app, 'dist', file), 'utf8');
-      for (const m of text.matchAll(/(?:\bfrom\s*|\bimport\s*\(\s*|\bimport\s+)['"]([^'"]+)['"]/g)) {
+      // `from` as a keyword, not the end of a string ('from' in x); a specifier is on one line.
+      for (const m of text.matchAll(/(?:(?<!['"])\bfrom\s*|\bimport\s*\(\s*|\bimport\s+)['"]([^'"\n]+)['"]/g)) {
         const specifier = m[1]!;
         if (specifier.startsWith('.') || specifier.startsWith('node:')) continue;
         imported.add(specifier.startsWith('@') ? specifier.split('/').slice(0, 2).join('/') : specifier.split('/')[0]!);
