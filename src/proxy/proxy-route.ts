@@ -17,16 +17,14 @@ import { endingOf, needsJsonBody, planCharges, type ChargePlan, type UpstreamRes
 import { requestFingerprint } from './fingerprint.js';
 import { clientResponseHeaders, upstreamRequestHeaders } from './headers.js';
 import { arrivedWhole, relay, type RelayEnd } from './relay.js';
-import { checkDeclaredLength, limitStream, readBodyLimited } from './request-body.js';
+import { checkDeclaredLength, limitStream, parseJsonBody, readBodyLimited } from './request-body.js';
 import { ResponseTap } from './response-tap.js';
 import { askForUsage, UsageChunkFilter } from './include-usage.js';
 import { PROVIDERS } from '../metering/providers.js';
 import { declaresSmallBody } from './small-body.js';
-import { decodeStoredResponse, encodeStoredResponse } from './stored-response.js';
-import { classifyUpstreamError, UpstreamFailure, type UpstreamResponse } from './upstream-client.js';
+import { NO_BODY_STATUSES, replayStoredResponse, storeUpstreamResponse } from './stored-response.js';
+import { classifyUpstreamError, upstreamProblem, type UpstreamResponse } from './upstream-client.js';
 
-/** Statuses whose responses carry no body. */
-const NO_BODY = new Set([204, 205, 304]);
 /** A request is cut off this long before its hold would expire, so it settles in time. */
 const DEADLINE_MARGIN_MS = 5_000;
 
@@ -125,7 +123,7 @@ async function prepare(c: Context, shape: RouteShape, deps: ProxyDeps): Promise<
   const subject = subjectRef(owner.subject);
   const idempotency = idempotencyKey ? { key: idempotencyKey, fingerprint: requestFingerprint({ route: route.name, method: request.method, pathAndQuery, body }) } : undefined;
   const query = new URLSearchParams(pathAndQuery.includes('?') ? pathAndQuery.slice(pathAndQuery.indexOf('?') + 1) : '');
-  const json = shape.readsBody ? parseJson(body) : undefined;
+  const json = shape.readsBody ? parseJsonBody(body) : undefined;
   const path = pathAndQuery.replace(/\?.*/s, '');
   const plan = planCharges(
     route,
@@ -180,7 +178,7 @@ async function decide(c: Context, shape: RouteShape, p: Prepared, deps: ProxyDep
     headers['idempotent-replayed'] = 'true';
     // The engine charges a replay whose response was not stored (streamed, too large) as a new request.
     if (decision.response === null) throw new Error('a replay without a stored response was not charged');
-    return storedReply(decision.response, headers);
+    return replayStoredResponse(decision.response, headers);
   }
   if (decision.outcome !== 'allowed') throw new Error(`unexpected decision ${decision.outcome}`);
   if (decision.wouldDeny) {
@@ -246,10 +244,10 @@ async function forward(c: Context, shape: RouteShape, p: Prepared, charged: Char
   const onEnd = (end: RelayEnd) => {
     const result = { failed: upstream.status >= 500 || end.kind === 'upstream_error', status: upstream.status, reported: tap.actuals(), usage: tap.usage() };
     const recorded = hold && !result.failed && end.kind === 'complete' ? tap.recorded() : null;
-    settle(deps, route, p, charged, result, recorded && storedResponse(upstream, recorded), log);
+    settle(deps, route, p, charged, result, recorded && storeUpstreamResponse(upstream, recorded), log);
   };
 
-  if (request.method === 'HEAD' || NO_BODY.has(upstream.status)) {
+  if (request.method === 'HEAD' || NO_BODY_STATUSES.has(upstream.status)) {
     upstream.body.resume();
     tap.end();
     onEnd({ kind: 'complete' });
@@ -293,34 +291,10 @@ function settle(deps: ProxyDeps, route: RouteDef, p: Prepared, charged: Charged,
   }
 }
 
-function storedResponse(upstream: UpstreamResponse, body: Buffer): string {
-  return encodeStoredResponse({
-    status: upstream.status,
-    headers: [...clientResponseHeaders(upstream.headers)].filter(([name]) => name !== 'content-length'),
-    body,
-  });
-}
-
 /** The path and query of an absolute URL (already normalised by the server): no second parse. */
 function pathAndQueryOf(url: string): string {
   const start = url.indexOf('/', url.indexOf('//') + 2);
   return start < 0 ? '/' : url.slice(start);
-}
-
-function parseJson(body: Uint8Array | null): unknown {
-  if (!body || body.byteLength === 0) return undefined;
-  try {
-    return JSON.parse(Buffer.from(body).toString('utf8'));
-  } catch {
-    throw new ProblemError('invalid_request', 'the request body is not valid JSON', { field: 'body' });
-  }
-}
-
-function storedReply(stored: string, extraHeaders: Record<string, string>): Response {
-  const response = decodeStoredResponse(stored);
-  const headers = new Headers(response.headers);
-  for (const [name, value] of Object.entries(extraHeaders)) headers.set(name, value);
-  return new Response(NO_BODY.has(response.status) ? null : new Uint8Array(response.body), { status: response.status, headers });
 }
 
 function clientIp(c: Context): string | undefined {
@@ -329,9 +303,4 @@ function clientIp(c: Context): string | undefined {
   } catch {
     return undefined; // not served by @hono/node-server (e.g. app.request in a test)
   }
-}
-
-function upstreamProblem(failure: UpstreamFailure, route: RouteDef): ProblemError {
-  if (failure.kind === 'timeout') return new ProblemError('upstream_timeout', `the upstream of route ${route.name} did not answer within ${route.timeout_ms} ms`);
-  return new ProblemError('upstream_error', `the upstream of route ${route.name} could not be reached`);
 }

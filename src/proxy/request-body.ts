@@ -51,3 +51,13 @@ export function limitStream(body: ReadableStream<Uint8Array>, max: number, onExc
     }),
   );
 }
+
+/** A request body the charge reads: JSON, or a 400 naming `body`; nothing (no body) is undefined. */
+export function parseJsonBody(body: Uint8Array | null): unknown {
+  if (!body || body.byteLength === 0) return undefined;
+  try {
+    return JSON.parse(Buffer.from(body).toString('utf8'));
+  } catch {
+    throw new ProblemError('invalid_request', 'the request body is not valid JSON', { field: 'body' });
+  }
+}

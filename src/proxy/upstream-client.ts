@@ -1,5 +1,7 @@
 import type { Readable } from 'node:stream';
 import { Agent, request } from 'undici';
+import type { RouteDef } from '../config/policy.js';
+import { ProblemError } from '../http/problem.js';
 
 export type UpstreamFailureKind = 'timeout' | 'unreachable' | 'aborted' | 'failed';
 
@@ -65,4 +67,10 @@ export class UpstreamClient {
   close(): Promise<void> {
     return this.agent.close();
   }
+}
+
+/** The client's answer for an upstream that failed before answering: 504 on a timeout, else 502. */
+export function upstreamProblem(failure: UpstreamFailure, route: RouteDef): ProblemError {
+  if (failure.kind === 'timeout') return new ProblemError('upstream_timeout', `the upstream of route ${route.name} did not answer within ${route.timeout_ms} ms`);
+  return new ProblemError('upstream_error', `the upstream of route ${route.name} could not be reached`);
 }
