@@ -4,6 +4,7 @@ import type { RedisClient } from '../redis/client.js';
 import type { SubjectRecord } from '../subjects/subject.js';
 import { toSubject } from '../subjects/subject-store.js';
 import type { KeyOwner } from './key-store.js';
+import type { KeySchema } from '../redis/keys.js';
 
 /**
  * API-key records mirrored in Redis, so decisions outlive Postgres (SPEC invariant 14):
@@ -27,7 +28,7 @@ export class KeyMirror {
   private readonly ttlMs: number;
 
   constructor(
-    private readonly deps: { redis: RedisClient; pool: Pool; prefix: string; clock: Clock },
+    private readonly deps: { redis: RedisClient; pool: Pool; keys: KeySchema; clock: Clock },
     /** How long after its last verification a key is accepted from the mirror (QG_AUTH_STALE_SECONDS). */
     readonly staleMs: number,
   ) {
@@ -35,11 +36,11 @@ export class KeyMirror {
   }
 
   private keyRecord(hash: Buffer): string {
-    return `${this.deps.prefix}:auth:key:${hash.toString('base64url')}`;
+    return this.deps.keys.authKey(hash.toString('base64url'));
   }
 
   private subjectRecord(subjectId: string): string {
-    return `${this.deps.prefix}:auth:subject:${subjectId}`;
+    return this.deps.keys.authSubject(subjectId);
   }
 
   /** After a verification in Postgres found the key live. */

@@ -161,7 +161,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   jobsRedis.on('error', () => {}); // reconnects; a failed job add answers 503
   const channel = AuthInvalidation.channelOf(env.QG_KEY_PREFIX);
   const clock = options.clock ?? systemClock;
-  const keyMirror = new KeyMirror({ redis, pool, prefix: env.QG_KEY_PREFIX, clock }, env.QG_AUTH_STALE_SECONDS * 1000);
+  const keys = new KeySchema(env.QG_KEY_PREFIX, env.QG_PARTITIONS);
+  const keyMirror = new KeyMirror({ redis, pool, keys, clock }, env.QG_AUTH_STALE_SECONDS * 1000);
   const admin: AdminDeps = {
     pool,
     subjects: new SubjectStore(pool),
@@ -177,14 +178,9 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       paddle: env.PADDLE_WEBHOOK_SECRET ?? null,
     },
     // Its blocking reads get connections of their own (one per partition on a Cluster), opened only while a dashboard listens.
-    outboxTail: new OutboxTail(
-      () => openRedis(env, { connectionName: 'quotagate-gateway-feed', maxRetriesPerRequest: null }),
-      new KeySchema(env.QG_KEY_PREFIX, env.QG_PARTITIONS),
-      logger,
-      env.QG_REDIS_CLUSTER,
-    ),
+    outboxTail: new OutboxTail(() => openRedis(env, { connectionName: 'quotagate-gateway-feed', maxRetriesPerRequest: null }), keys, logger, env.QG_REDIS_CLUSTER),
   };
-  const ledgerFallback = new NewPeriodFallback(new PgHydrator(pool), redis, new KeySchema(env.QG_KEY_PREFIX, env.QG_PARTITIONS), clock);
+  const ledgerFallback = new NewPeriodFallback(new PgHydrator(pool), redis, keys, clock);
   const deps = gatewayDeps(env, policy, redis, pool, ledgerFallback, logger, admin, clock, redisTime);
   const invalidate = (subjectId?: string) => {
     deps.authenticator.invalidate(subjectId);

@@ -133,6 +133,19 @@ export class KeySchema {
     return `${this.prefix}:worker:${consumer}`;
   }
 
+  /**
+   * An API key's mirrored record (auth/key-mirror.ts), by the SHA-256 of the key
+   * (base64url): outside any partition, since a key is looked up before its subject is known.
+   */
+  authKey(keyHash: string): string {
+    return `${this.prefix}:auth:key:${keyHash}`;
+  }
+
+  /** A subject's mirrored record (plan, anchor, overrides, or deleted). */
+  authSubject(subjectId: string): string {
+    return `${this.prefix}:auth:subject:${subjectId}`;
+  }
+
   /** Pattern matching every key of this deployment (for tests and tooling; never in the hot path). */
   pattern(): string {
     return `${this.prefix}:*`;
