@@ -34,9 +34,24 @@ export async function createDatabase(serverUrl: string, name: string): Promise<s
   return databaseUrlFor(serverUrl, name);
 }
 
-/** FORCE ends sessions still connected (a test's leaked pool must not keep it alive). */
+/** How long a drop waits for sessions that are closing to be gone. */
+const CLOSING_SESSIONS_WAIT_MS = 2_000;
+
+/**
+ * FORCE ends sessions still connected (a test's leaked pool must not keep it alive). It
+ * first waits a little for sessions that are on their way out: pg's `pool.end()` resolves
+ * once its clients have sent their goodbye, not once the server has closed them, and a
+ * session FORCE terminates in between reaches its client as an error nobody listens to.
+ */
 export async function dropDatabase(serverUrl: string, name: string): Promise<void> {
-  await withClient(serverUrl, (c) => c.query(`DROP DATABASE IF EXISTS ${escapeIdentifier(name)} WITH (FORCE)`));
+  await withClient(serverUrl, async (c) => {
+    for (const deadline = Date.now() + CLOSING_SESSIONS_WAIT_MS; Date.now() < deadline;) {
+      const { rows } = await c.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1', [name]);
+      if (rows[0]!.n === 0) break;
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    await c.query(`DROP DATABASE IF EXISTS ${escapeIdentifier(name)} WITH (FORCE)`);
+  });
 }
 
 /** Drops test databases older than `maxAgeMs` (left by runs that were killed); returns their names. */
