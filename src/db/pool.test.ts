@@ -15,6 +15,17 @@ describe('createPool', () => {
     }
   });
 
+  it('sets no limit at all when the statement timeout is 0 (rollups rebuild, long batch work)', async () => {
+    const pool = createPool(databaseUrl(), { statementTimeoutMs: 0 });
+    try {
+      // Longer than the client-side bound a 0 + 1 s once set.
+      const { rows } = await pool.query<{ timeout: string }>(`SELECT current_setting('statement_timeout') AS timeout, pg_sleep(1.5)`);
+      expect(rows[0]!.timeout).toBe('0');
+    } finally {
+      await pool.end();
+    }
+  });
+
   it('survives the server killing an idle connection, and reconnects', async () => {
     const errors: Error[] = [];
     const pool = createPool(databaseUrl(), { max: 1, onError: (err) => errors.push(err) });
