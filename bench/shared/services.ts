@@ -31,7 +31,9 @@ export interface ServiceOptions {
  * `name`. It dies with the benchmark, whatever ends it (test/support/owned-processes.ts).
  */
 export async function startService(name: string, entry: URL, options: ServiceOptions = {}): Promise<Service> {
-  const node = [process.execPath, '--import', 'tsx', fileURLToPath(entry), ...(options.args ?? [])];
+  // BENCH_CPU_PROF=<dir>: each service writes V8 CPU profiles (one per thread, named by pid) there when it stops (SIGTERM), for finding where its time goes.
+  const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
+  const node = [process.execPath, ...profile, '--import', 'tsx', fileURLToPath(entry), ...(options.args ?? [])];
   // taskset (like setpriv) execs what follows, so child.pid is the server's own pid (whose CPU the benchmark reads).
   const [file, ...argv] = options.cpus ? ['taskset', '-c', options.cpus, ...node] : node;
   const child = spawnOwned(file!, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...options.env } });
