@@ -1,3 +1,6 @@
+import { once } from 'node:events';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClient, isQuotagateError } from '@quotagate/client';
 import { watchUsage, type Usage, type UsageWatch } from '@quotagate/client/usage';
@@ -38,6 +41,28 @@ function record(baseUrl: string, getToken: () => Promise<string>) {
 }
 
 describe('watchUsage', () => {
+  it('waits before reconnecting to a stream that ended without `expired`, as after a failure', async () => {
+    // A server that answers every stream and closes it at once (a proxy cutting idle streams, a restart loop).
+    let connections = 0;
+    const server = createServer((_req, res) => {
+      connections++;
+      res.writeHead(200, { 'content-type': 'text/event-stream' }).end(': bye\n\n');
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const { port } = server.address() as AddressInfo;
+    const watch = watchUsage({ baseUrl: `http://127.0.0.1:${port}`, getToken: async () => 'qgu_x.y', onUsage: () => {}, retryDelayMs: 60_000 });
+    try {
+      await expect.poll(() => connections, { timeout: WAIT_MS }).toBe(1);
+      // A tight loop would have called it hundreds of times by now; the first wait is a minute.
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(connections).toBe(1);
+    } finally {
+      watch.stop();
+      server.close();
+    }
+  });
+
   it('a refused token is an unauthorized QuotagateError; with a valid one every change is handed over', async () => {
     const subject = await gw.createSubject();
     const client = createClient({ baseUrl: gw.url, apiKey: subject.key });

@@ -92,14 +92,18 @@ export function watchUsage(options: WatchUsageOptions): UsageWatch {
           throw lost(err);
         });
         if (!response.ok || response.body === null) throw await refusal(response);
+        let expired = false;
         for await (const event of streamEvents(response.body)) {
           if (event.event === 'usage') {
             options.onUsage(JSON.parse(event.data) as Usage);
             delay = firstDelay;
           }
-          // `expired`: the loop gets a new token and reconnects at once.
+          expired ||= event.event === 'expired';
         }
-        continue;
+        // `expired`: a new token, at once. Any other end (a gateway restarting, a proxy closing
+        // idle streams, on Node a cut connection) waits like a failure: a server that answers
+        // and closes at once must not be called in a tight loop.
+        if (expired) continue;
       } catch (err) {
         if (controller.signal.aborted) return;
         options.onError?.(err);
