@@ -52,6 +52,28 @@ async function consume(s: TestSubject, amount: number) {
   expect((await f.request('/v1/consume', { method: 'POST', key: s.key, json: { charges: [{ metric: 'gens', amount }] } })).status).toBe(200);
 }
 
+/**
+ * One Stripe subscription of `s` renewed on starter 20 minutes ago (its invoice.paid, sent
+ * now) and moved to pro ten minutes after the renewal (its customer.subscription.updated).
+ */
+function renewalThenUpgrade(s: TestSubject) {
+  const ids = { id: uniqueId('sub'), customer: uniqueId('cus'), subject: s.id };
+  const renewal = Date.now() - 20 * MINUTE;
+  const invoice = stripeEvent(
+    version,
+    'invoice.paid',
+    stripeInvoice(version, { id: uniqueId('in'), subscription: ids.id, customer: ids.customer, subject: s.id, price: 'price_starter_monthly', periodStart: renewal }),
+    Date.now(),
+  );
+  const upgraded = stripeEvent(
+    version,
+    'customer.subscription.updated',
+    stripeSubscription(version, { ...ids, price: 'price_pro_monthly', periodStart: renewal }),
+    renewal + 10 * MINUTE,
+  );
+  return { renewal, invoice, upgraded };
+}
+
 describe('out-of-order pairs', () => {
   it('Stripe: an older customer.subscription.updated after a newer one changes nothing and says so', async () => {
     const s = await f.createSubject({ plan: 'test' });
@@ -89,21 +111,7 @@ describe('out-of-order pairs', () => {
 
   it('Stripe: a late renewal invoice (created before a plan change) renews nothing twice and does not undo the plan change', async () => {
     const s = await f.createSubject({ plan: 'test' });
-    const ids = { id: uniqueId('sub'), customer: uniqueId('cus'), subject: s.id };
-    const renewal = Date.now() - 20 * MINUTE;
-    // At the renewal the subscription is on starter; ten minutes later it moves to pro.
-    const invoice = stripeEvent(
-      version,
-      'invoice.paid',
-      stripeInvoice(version, { id: uniqueId('in'), subscription: ids.id, customer: ids.customer, subject: s.id, price: 'price_starter_monthly', periodStart: renewal }),
-      Date.now(),
-    );
-    const upgraded = stripeEvent(
-      version,
-      'customer.subscription.updated',
-      stripeSubscription(version, { ...ids, price: 'price_pro_monthly', periodStart: renewal }),
-      renewal + 10 * MINUTE,
-    );
+    const { renewal, invoice, upgraded } = renewalThenUpgrade(s);
     expect(await stripe(upgraded)).toMatchObject({ status: 'applied', plan: 'pro', anchor: iso(renewal) });
     await consume(s, 7);
     expect(await stripe(invoice)).toMatchObject({ status: 'stale', plan: 'pro' });
@@ -231,20 +239,7 @@ describe('out-of-order pairs', () => {
 
   it('in order, the same pairs end in the same place', async () => {
     const s = await f.createSubject({ plan: 'test' });
-    const ids = { id: uniqueId('sub'), customer: uniqueId('cus'), subject: s.id };
-    const renewal = Date.now() - 20 * MINUTE;
-    const invoice = stripeEvent(
-      version,
-      'invoice.paid',
-      stripeInvoice(version, { id: uniqueId('in'), subscription: ids.id, customer: ids.customer, subject: s.id, price: 'price_starter_monthly', periodStart: renewal }),
-      Date.now(),
-    );
-    const upgraded = stripeEvent(
-      version,
-      'customer.subscription.updated',
-      stripeSubscription(version, { ...ids, price: 'price_pro_monthly', periodStart: renewal }),
-      renewal + 10 * MINUTE,
-    );
+    const { renewal, invoice, upgraded } = renewalThenUpgrade(s);
     expect(await stripe(invoice)).toMatchObject({ status: 'applied', plan: 'starter', anchor: iso(renewal) });
     expect(await stripe(upgraded)).toMatchObject({ status: 'applied', plan: 'pro', anchor: iso(renewal) });
     expect(await subjectView(s)).toMatchObject({ plan: 'pro', anchor: iso(renewal) });
