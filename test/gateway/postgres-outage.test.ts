@@ -45,6 +45,24 @@ describe.each<BlockMode>(['refuse', 'hold'])('Postgres unreachable for the gatew
 
   const consume = (key: string) =>
     a.request('/v1/consume', { method: 'POST', key, json: { charges: [{ metric: 'gens', amount: 1 }] } }).then(async (r) => (await r.arrayBuffer(), r.status));
+  /**
+   * Resolves once gateway A has dropped its cached keys of `subjectId`. The admin API answers
+   * before the other gateways have read its invalidation (Redis pub/sub); until then A may
+   * still decide from the key it had cached a moment ago.
+   */
+  function droppedOnA(subjectId: string): Promise<void> {
+    const authenticator = a.gateway.deps.authenticator;
+    const invalidate = authenticator.invalidate.bind(authenticator);
+    return new Promise((resolve) => {
+      authenticator.invalidate = (id) => {
+        invalidate(id);
+        if (id === subjectId || id === undefined) {
+          authenticator.invalidate = invalidate;
+          resolve();
+        }
+      };
+    });
+  }
   const allKeys = () => known.flatMap((k) => [k.subject.key, k.second]);
   /** Every key `times` times, all at once; the statuses, counted. */
   async function traffic(keys: readonly string[], times: number): Promise<Record<number, number>> {
@@ -71,13 +89,17 @@ describe.each<BlockMode>(['refuse', 'hold'])('Postgres unreachable for the gatew
     const [first, second] = known as [(typeof known)[number], (typeof known)[number]];
     const keys = (await (await b.admin(`/admin/v1/subjects/${first.subject.id}/keys`)).json()) as { items: { id: string; prefix: string }[] };
     const revoked = keys.items.find((k) => first.subject.key.startsWith(k.prefix))!;
+    const revocationSeen = droppedOnA(first.subject.id);
     expect((await b.admin(`/admin/v1/subjects/${first.subject.id}/keys/${revoked.id}`, { method: 'DELETE' })).status).toBe(204);
+    await revocationSeen;
     expect(await consume(first.subject.key)).toBe(401);
     expect(await consume(first.second)).toBe(200);
 
     // A plan change on B applies on A: the `limited` plan allows 5 requests at once (burst 5;
     // A's clock stands still, so the bucket does not refill meanwhile).
+    const planChangeSeen = droppedOnA(second.subject.id);
     expect((await b.admin(`/admin/v1/subjects/${second.subject.id}`, { method: 'PATCH', json: { plan: 'limited' } })).status).toBe(200);
+    await planChangeSeen;
     expect(await traffic([second.second], 8)).toEqual({ 200: 5, 429: 3 });
 
     // The bound: QG_AUTH_STALE_SECONDS (2 h by default) after the last verification.
