@@ -16,6 +16,12 @@ export interface ProviderRequest {
 export interface UsageReader {
   /** `whole`: the message is a complete response body (not a stream event), so its usage is final. */
   read(message: unknown, whole: boolean): void;
+  /**
+   * Whether a stream event's text may hold what `read` uses: a cheap test that spares parsing
+   * the many events that cannot (content deltas). A false "no" would keep the reservation
+   * instead of charging the usage, never charge less.
+   */
+  mayCarryUsage(text: string): boolean;
   usage(): MeteredUsage | undefined;
 }
 

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { ResponseTap } from '../proxy/response-tap.js';
+import { SseParser } from '../proxy/sse-parser.js';
 import { PROVIDERS, type ProviderName } from './providers.js';
 import { measureTokens, type MeteredUsage } from './token-usage.js';
 
@@ -85,6 +86,31 @@ describe('usage readers: token classes from each provider’s usage fields', () 
     expect(reader.usage()).toBeUndefined();
     reader.read(body, true);
     expect(reader.usage()?.tokens).toEqual(tokens(5, 0, 0, 2, 0));
+  });
+
+  it('skips only stream events the reader would not use (its cheap text test before parsing)', () => {
+    // Gemini repeats usageMetadata in every chunk: all of them are read.
+    const streams: [ProviderName, string, { skips: boolean }][] = [
+      ['openai_chat', 'openai-chat/stream-include-usage.sse', { skips: true }],
+      ['openai_responses', 'openai-responses/stream.sse', { skips: true }],
+      ['anthropic', 'anthropic/stream.sse', { skips: true }],
+      ['gemini', 'gemini/stream.sse', { skips: false }],
+    ];
+    for (const [provider, path, { skips }] of streams) {
+      const events: string[] = [];
+      const parser = new SseParser((data) => events.push(data));
+      parser.write(fixture(path));
+      parser.end();
+      // The same reader fed every event, parsed: the tap (which parses only what passes the test) must read the same.
+      const everyEvent = PROVIDERS[provider].reader();
+      for (const data of events.filter((d) => d.startsWith('{'))) everyEvent.read(JSON.parse(data), false);
+      expect(
+        events.some((d) => d.startsWith('{') && !PROVIDERS[provider].reader().mayCarryUsage(d)),
+        `${path} has events to skip`,
+      ).toBe(skips);
+      expect(everyEvent.usage(), path).toBeDefined();
+      expect(read(provider, path), path).toEqual(everyEvent.usage());
+    }
   });
 
   it('ignores malformed counts instead of charging them', () => {

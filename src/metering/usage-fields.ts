@@ -9,6 +9,9 @@ export interface UsageFields {
   final: boolean;
 }
 
+/** Text every message with an OpenAI or Anthropic usage object holds (`"usage": null` does not match). */
+export const USAGE_OBJECT = /"usage"\s*:\s*\{/;
+
 /**
  * A reader that keeps, per count field, the last value any message reported. Providers
  * report cumulative counts (Anthropic's `message_delta`, every Gemini chunk), or the whole
@@ -16,7 +19,11 @@ export interface UsageFields {
  * Usage counts only once a final message has been read: a stream broken off before it
  * reported only part of the work, and keeps its reservation instead.
  */
-export function lastValueReader(pick: (message: unknown) => UsageFields | undefined, normalise: (counts: Readonly<Record<string, number>>) => TokenCounts): UsageReader {
+export function lastValueReader(
+  pick: (message: unknown) => UsageFields | undefined,
+  normalise: (counts: Readonly<Record<string, number>>) => TokenCounts,
+  marker: RegExp = USAGE_OBJECT,
+): UsageReader {
   const counts: Record<string, number> = {};
   let model: string | undefined;
   let final = false;
@@ -32,6 +39,7 @@ export function lastValueReader(pick: (message: unknown) => UsageFields | undefi
       }
       final ||= whole || fields.final;
     },
+    mayCarryUsage: (text) => marker.test(text),
     usage() {
       return final ? { model, tokens: normalise(counts) } : undefined;
     },

@@ -48,7 +48,7 @@ export class ResponseTap {
       }
     }
     if (this.bodyPaths.length > 0 || options.reader) {
-      if (this.streamed) this.sse = new SseParser((data) => this.readUsage(data));
+      if (this.streamed) this.sse = new SseParser((data) => this.readEvent(data));
       else this.json = [];
     }
     // A streamed body is delivered as it comes and never stored for replay.
@@ -88,6 +88,12 @@ export class ResponseTap {
   /** The whole body, if it was recordable and small enough. */
   recorded(): Buffer | null {
     return this.record ? Buffer.concat(this.record) : null;
+  }
+
+  /** Most events of a provider's stream are content deltas: only those that may carry usage are parsed. */
+  private readEvent(data: string): void {
+    if (this.bodyPaths.length === 0 && this.options.reader?.mayCarryUsage(data) === false) return;
+    this.readUsage(data);
   }
 
   private readUsage(text: string): void {
