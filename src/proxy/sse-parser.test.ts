@@ -19,6 +19,16 @@ describe('SseParser', () => {
     expect(parse(['da', 'ta: one\r', '\n\r\ndata: two\r\r', 'data:three\n\n'])).toEqual(['one', 'two', 'three']);
   });
 
+  it('reads the same events however a stream mixing LF, CRLF and CR line ends is cut', () => {
+    const stream = 'data: a\n\ndata: b\r\ndata: c\r\n\r\n: note\rdata: d\r\rdata: e\n\r\ndata: f\r\n\n';
+    const whole = parse([stream]);
+    expect(whole).toEqual(['a', 'b\nc', 'd', 'e', 'f']);
+    for (let size = 1; size < stream.length; size++) {
+      const chunks = Array.from({ length: Math.ceil(stream.length / size) }, (_, i) => stream.slice(i * size, (i + 1) * size));
+      expect(parse(chunks), `chunks of ${size}`).toEqual(whole);
+    }
+  });
+
   it('handles a multi-byte character split between chunks', () => {
     const bytes = new TextEncoder().encode('data: héllo\n\n');
     const cut = bytes.indexOf(0xc3) + 1;

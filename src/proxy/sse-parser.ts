@@ -25,14 +25,27 @@ export class SseParser {
   }
 
   private drain(): void {
+    const text = this.buffer;
+    let start = 0;
+    // Most streams end lines with "\n" alone: "\r" is looked for again only once passed.
+    let cr = text.indexOf('\r');
     for (;;) {
-      const i = this.buffer.search(/\r\n|\r|\n/);
-      // A trailing "\r" may be the first half of "\r\n": wait for the next chunk.
-      if (i < 0 || (i === this.buffer.length - 1 && this.buffer[i] === '\r')) return;
-      const line = this.buffer.slice(0, i);
-      this.buffer = this.buffer.slice(this.buffer.startsWith('\r\n', i) ? i + 2 : i + 1);
-      this.line(line);
+      if (cr >= 0 && cr < start) cr = text.indexOf('\r', start);
+      const lf = text.indexOf('\n', start);
+      let end: number;
+      if (cr >= 0 && (lf < 0 || cr < lf)) {
+        // A trailing "\r" may be the first half of "\r\n": wait for the next chunk.
+        if (cr === text.length - 1) break;
+        end = cr;
+      } else if (lf >= 0) {
+        end = lf;
+      } else {
+        break;
+      }
+      this.line(text.slice(start, end));
+      start = text.startsWith('\r\n', end) ? end + 2 : end + 1;
     }
+    this.buffer = start === 0 ? text : text.slice(start);
   }
 
   private line(line: string): void {
