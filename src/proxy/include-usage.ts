@@ -1,5 +1,6 @@
 import type { ProviderName } from '../metering/providers.js';
 import { isRecord } from '../metering/token-usage.js';
+import { USAGE_OBJECT } from '../metering/usage-fields.js';
 
 /**
  * OpenAI chat streams report usage only when asked (`stream_options.include_usage`), in an
@@ -9,24 +10,39 @@ import { isRecord } from '../metering/token-usage.js';
  * OpenAI documents for include_usage: they are passed through unchanged.
  */
 
-/** The body to send upstream instead, asking for usage; null when the request already asks or does not stream. */
-export function askForUsage(provider: ProviderName | undefined, json: unknown): Uint8Array | null {
+/**
+ * The body to send upstream instead, asking for usage; null when the request already asks or
+ * does not stream. `body` is the request's bytes, `json` their parse.
+ */
+export function askForUsage(provider: ProviderName | undefined, json: unknown, body: Uint8Array | null): Uint8Array | null {
   if (provider !== 'openai_chat' || !isRecord(json) || json.stream !== true) return null;
+  // Usually there are no stream options: the field goes in after the object's "{", and a
+  // long conversation is not serialised again.
+  if (body && !Object.hasOwn(json, 'stream_options')) {
+    const open = body.indexOf(0x7b); // "{": only whitespace can come before it
+    return Buffer.concat([body.subarray(0, open + 1), ASK_FOR_USAGE, body.subarray(open + 1)]);
+  }
   const options = isRecord(json.stream_options) ? json.stream_options : {};
   if (options.include_usage === true) return null;
   return Buffer.from(JSON.stringify({ ...json, stream_options: { ...options, include_usage: true } }));
 }
 
+/** Followed by the object's own fields, of which there is at least one (`stream`). */
+const ASK_FOR_USAGE = Buffer.from('"stream_options":{"include_usage":true},');
+
 const EVENT_END = /\r\n\r\n|\n\n|\r\r/;
+
+/** Text the usage-only chunk holds and content chunks do not: tested before parsing an event. */
+const EMPTY_CHOICES = /"choices"\s*:\s*\[\s*\]/;
 
 /** Whether an event is the usage-only chunk: `data:` JSON with `choices: []` and a `usage` object. */
 function isUsageChunk(event: string): boolean {
+  if (!EMPTY_CHOICES.test(event) || !USAGE_OBJECT.test(event)) return false;
   const data = event
     .split(/\r\n|\n|\r/)
     .filter((line) => line.startsWith('data:'))
     .map((line) => line.slice(line.startsWith('data: ') ? 6 : 5))
     .join('\n');
-  if (!data.includes('"usage"')) return false;
   try {
     const json: unknown = JSON.parse(data);
     return isRecord(json) && Array.isArray(json.choices) && json.choices.length === 0 && isRecord(json.usage);
@@ -34,6 +50,8 @@ function isUsageChunk(event: string): boolean {
     return false;
   }
 }
+
+const LF = 0x0a;
 
 /**
  * The client's copy of the stream without the usage-only chunk: whole events are passed on
@@ -43,16 +61,27 @@ export class UsageChunkFilter {
   private readonly decoder = new TextDecoder();
   private readonly encoder = new TextEncoder();
   private buffer = '';
+  /** The last chunk ended with "\n", so the decoder holds no part of a character. */
+  private endedAtLf = true;
 
   write(chunk: Uint8Array): Uint8Array {
+    if (chunk.byteLength === 0) return chunk;
+    // A chunk of whole events (the usual case: upstreams flush event by event) that keeps
+    // them all goes on as it came, not decoded and encoded again.
+    const startsClean = this.endedAtLf && this.buffer === '';
+    this.endedAtLf = chunk[chunk.byteLength - 1] === LF;
+    const aligned = startsClean && this.endedAtLf;
     this.buffer += this.decoder.decode(chunk, { stream: true });
     let out = '';
+    let dropped = false;
     for (let match = EVENT_END.exec(this.buffer); match; match = EVENT_END.exec(this.buffer)) {
       const end = match.index + match[0].length;
       const event = this.buffer.slice(0, end);
       this.buffer = this.buffer.slice(end);
-      if (!isUsageChunk(event)) out += event;
+      if (isUsageChunk(event)) dropped = true;
+      else out += event;
     }
+    if (aligned && !dropped && this.buffer === '') return chunk;
     return this.encoder.encode(out);
   }
 

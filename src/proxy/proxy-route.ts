@@ -130,7 +130,7 @@ async function prepare(c: Context, shape: RouteShape, deps: ProxyDeps): Promise<
     { json, query, headers: request.headers, path, bodyBytes: body?.byteLength ?? 0 },
     { leased: planOf(deps.policy, subject).concurrency !== undefined, idempotent: idempotency !== undefined, holdTtlMs: shape.holdTtlMs, prices: deps.policy.prices },
   );
-  const asking = plan.settle.some((l) => 'usage' in l.source) ? askForUsage(route.provider, json) : null;
+  const asking = plan.settle.some((l) => 'usage' in l.source) ? askForUsage(route.provider, json, body) : null;
   return { subject, keyId: owner.keyId, upstreamUrl: shape.origin + pathAndQuery, body: asking ?? body, idempotency, plan, hidesUsage: asking !== null };
 }
 
