@@ -3,14 +3,18 @@
  * upstream, against a plain Hono proxy of the same route to the same upstream, in the same
  * run: throughput at a fixed concurrency (autocannon) and latency at a fixed moderate rate
  * (an open loop). Writes the "Gateway (npm run bench:gateway)" section of bench/RESULTS.md.
+ * A workload with a fixed-charge twin (priced-stream) adds a third variant, `fixed`: the same
+ * request through another gateway process whose route charges 1 unit of a counter instead, the
+ * baseline of issue 12's target for the priced route's gateway CPU per request.
  *
- * The upstream, the gateway and the baseline each run in a child process; the load comes
- * from this one. Redis is private (bench/private-redis.ts); Postgres is a database of its own.
+ * The upstream, each gateway variant and the baseline run in child processes of their own
+ * (each gateway with its own Redis key prefix); the load comes from this one. Redis is
+ * private (bench/shared/private-redis.ts); Postgres is a database of its own.
  *
  * Environment: BENCH_REDIS_URL (default: a private redis-server), BENCH_DATABASE_URL
  * (postgres://postgres@127.0.0.1:5432/quotagate_bench, created and migrated if need be),
  * BENCH_CONNECTIONS (32), BENCH_RATE (500 req/s), BENCH_DURATION_MS (4000: a throughput
- * run; a latency round, which the two variants share, lasts twice that), BENCH_WARMUP_MS
+ * run; a latency round, which the variants share, lasts twice that), BENCH_WARMUP_MS
  * (1000, before each latency round; a throughput run warms up with 50 requests per
  * connection, after 200 per connection of priming before the first round), BENCH_ROUNDS (5),
  * BENCH_SUBJECTS (10), BENCH_WORKLOAD (export; priced-stream: a metered streamed chat, see
@@ -27,7 +31,7 @@ import { KeySchema } from '../../src/redis/keys.js';
 import { splitCores, pinThisProcess } from './cpu-affinity.js';
 import { envInt } from '../shared/env.js';
 import { countersDelta, scrapeGateway, type GatewayCounters } from './metrics.js';
-import { gatewayReport, VARIANTS, type LatencyRound, type ThroughputRun, type Variant } from './report.js';
+import { gatewayReport, VARIANTS, type GatewayVariant, type LatencyRound, type ThroughputRun, type Variant } from './report.js';
 import { createBenchKeys, describeWorkload, requestHeaders, WORKLOAD } from './workload.js';
 import { closedLoop, openLoop, type LoadRun } from './http-load.js';
 import { measureWindow } from '../shared/load.js';
@@ -60,6 +64,11 @@ const LATENCY_BLOCK = 10;
 const f0 = (n: number) => Math.round(n).toLocaleString('en-US');
 const ms = (run: LoadRun, q: number) => `${percentile(run.latenciesMs, q).toFixed(2)} ms`;
 
+/** This run's variants: the fixed-charge one only where the workload declares a twin. */
+const VARIANTS_RUN = VARIANTS.filter((v) => v !== 'fixed' || WORKLOAD.fixedTwin);
+const isGateway = (v: Variant): v is GatewayVariant => v !== 'baseline';
+const GATEWAY_VARIANTS = VARIANTS_RUN.filter(isGateway);
+
 /** Undo steps of everything the run makes (see teardownSteps). */
 const teardown = teardownSteps();
 
@@ -71,10 +80,13 @@ async function main(): Promise<void> {
   teardown.push(() => redis.stop());
   const admin = new Redis(redis.url, { maxRetriesPerRequest: 2 });
   teardown.push(() => admin.disconnect());
-  const prefix = `qgbench-gw-${randomBytes(4).toString('hex')}`;
+  const run = randomBytes(4).toString('hex');
+  // Each gateway variant its own keys, so that neither finds the other's state (key mirror, rate, counters) in Redis.
+  const prefixOf = (v: GatewayVariant) => (v === 'gateway' ? `qgbench-gw-${run}` : `qgbench-gw-${run}-${v}`);
+  const prefixes = GATEWAY_VARIANTS.map(prefixOf);
   // A private server is thrown away whole; on a shared one, only this run's keys go.
-  if (!redis.owned) teardown.push(() => deletePrefix(admin, prefix));
-  console.log(`Redis: ${redis.describe}; key prefix ${prefix}`);
+  if (!redis.owned) for (const prefix of prefixes) teardown.push(() => deletePrefix(admin, prefix));
+  console.log(`Redis: ${redis.describe}; key prefix${prefixes.length > 1 ? 'es' : ''} ${prefixes.join(', ')}`);
 
   if (await ensureDatabase(DATABASE_URL)) console.log(`created the database of ${DATABASE_URL}`);
   await migrate(DATABASE_URL);
@@ -89,38 +101,47 @@ async function main(): Promise<void> {
   const gatewayVars = {
     REDIS_URL: redis.url,
     DATABASE_URL,
-    QG_KEY_PREFIX: prefix,
+    QG_KEY_PREFIX: prefixOf('gateway'),
     HOST: '127.0.0.1',
     PORT: '0',
     LOG_LEVEL: 'warn',
     BENCH_UPSTREAM_URL: upstream.url,
   };
-  // The gateway's settings exactly as it parses them (so this process knows its partitions).
+  // The gateways' settings exactly as they parse them (so this process knows their partitions); only the key prefix differs between them.
   const gatewayEnv = loadEnv({ ...process.env, ...gatewayVars });
+  const envOf = (v: Variant) => (isGateway(v) ? { ...gatewayVars, QG_KEY_PREFIX: prefixOf(v) } : { BENCH_UPSTREAM_URL: upstream.url });
   const targets = {} as Record<Variant, Service>;
-  for (const variant of VARIANTS) {
-    targets[variant] = await startService(variant, new URL('./server.ts', import.meta.url), {
-      args: [variant],
-      env: variant === 'gateway' ? gatewayVars : { BENCH_UPSTREAM_URL: upstream.url },
-      cpus: cores?.proxy,
-    });
+  for (const variant of VARIANTS_RUN) {
+    targets[variant] = await startService(variant, new URL('./server.ts', import.meta.url), { args: [variant], env: envOf(variant), cpus: cores?.proxy });
     teardown.push(() => targets[variant].stop());
   }
-  console.log(`upstream ${upstream.url}, baseline ${targets.baseline.url}, gateway ${targets.gateway.url}`);
+  console.log(`upstream ${upstream.url}, ${VARIANTS_RUN.map((v) => `${v} ${targets[v].url}`).join(', ')}`);
 
-  const schema = new KeySchema(prefix, gatewayEnv.QG_PARTITIONS);
-  const outboxes = [...new Set(Array.from({ length: gatewayEnv.QG_PARTITIONS }, (_, p) => schema.outbox(p)))];
+  const outboxes = prefixes.flatMap((prefix) => {
+    const schema = new KeySchema(prefix, gatewayEnv.QG_PARTITIONS);
+    return [...new Set(Array.from({ length: gatewayEnv.QG_PARTITIONS }, (_, p) => schema.outbox(p)))];
+  });
 
-  const scrape = () => scrapeGateway(targets.gateway.url);
-  /** The gateway's counters over `work`, checked: one "allowed" decision per response it served. */
-  async function counted<T>(label: string, work: () => Promise<T>, served: (result: T) => number): Promise<{ result: T; gateway: GatewayCounters }> {
+  /** The counters of the `gateways` over `work`, checked: each decided "allowed" once per response it served, and nothing else. */
+  async function counted<T>(
+    label: string,
+    gateways: readonly GatewayVariant[],
+    work: () => Promise<T>,
+    served: (result: T, variant: GatewayVariant) => number,
+  ): Promise<{ result: T; counters: Partial<Record<Variant, GatewayCounters>> }> {
+    const scrape = () => Promise.all(gateways.map((v) => scrapeGateway(targets[v].url)));
     const before = await scrape();
     const result = await work();
-    const gateway = countersDelta(before, await scrape());
-    expectAllAllowed(label, gateway, served(result));
+    const after = await scrape();
+    const counters: Partial<Record<Variant, GatewayCounters>> = {};
+    gateways.forEach((v, i) => {
+      const delta = countersDelta(before[i]!, after[i]!);
+      expectAllAllowed(`${label} (${v}'s counters)`, delta, served(result, v));
+      counters[v] = delta;
+    });
     // The flusher would drain the outboxes; without one they only grow.
     await admin.del(...outboxes);
-    return { result, gateway };
+    return { result, counters };
   }
 
   /** One closed-loop run of one variant: a warm-up, then the measured run with every process's CPU around it. */
@@ -136,7 +157,7 @@ async function main(): Promise<void> {
     const cpu = async () => ({ proxy: processCpuSeconds(target.pid), upstream: processCpuSeconds(upstream.pid), redis: (await redisStats(admin)).cpuSeconds });
     const before = await cpu();
     const measured = () => measureWindow(() => load(amount));
-    const { result, gateway } = variant === 'gateway' ? await counted(label, measured, (r) => r.result.responses) : { result: await measured(), gateway: undefined };
+    const { result, counters } = await counted(label, isGateway(variant) ? [variant] : [], measured, (r) => r.result.responses);
     const after = await cpu();
     const { result: run, window } = result;
     expectAll2xx(label, run);
@@ -145,7 +166,7 @@ async function main(): Promise<void> {
       round,
       variant,
       run,
-      gateway,
+      gateway: counters[variant],
       cpu: {
         proxy: after.proxy - before.proxy,
         upstream: after.upstream - before.upstream,
@@ -160,31 +181,32 @@ async function main(): Promise<void> {
   async function measureLatency(round: number): Promise<LatencyRound> {
     const label = `latency round ${round}`;
     const paced = async (durationMs: number) => {
-      const {
-        targets: [baseline, gateway],
-        sendLagP99Ms,
-      } = await openLoop(
-        VARIANTS.map((v) => targets[v].url),
+      const loop = await openLoop(
+        VARIANTS_RUN.map((v) => targets[v].url),
         { rate: CONFIG.rate, durationMs, connections: CONFIG.connections, block: LATENCY_BLOCK },
         headersFor,
       );
-      expectAll2xx(`${label}, baseline`, baseline!);
-      expectAll2xx(`${label}, gateway`, gateway!);
-      return { runs: { baseline: baseline!, gateway: gateway! }, sendLagP99Ms };
+      const runs: Partial<Record<Variant, LoadRun>> = {};
+      VARIANTS_RUN.forEach((v, i) => {
+        runs[v] = loop.targets[i]!;
+        expectAll2xx(`${label}, ${v}`, runs[v]);
+      });
+      return { runs, sendLagP99Ms: loop.sendLagP99Ms };
     };
     await paced(CONFIG.warmupMs);
-    const { result, gateway } = await counted(
+    const { result, counters } = await counted(
       label,
+      GATEWAY_VARIANTS,
       () => paced(2 * CONFIG.durationMs),
-      (r) => r.runs.gateway.responses,
+      (r, v) => r.runs[v]!.responses,
     );
-    const line = (v: Variant) => `${v} p50 ${ms(result.runs[v], 50)} p99 ${ms(result.runs[v], 99)}`;
-    console.log(`${label.padEnd(30)} ${line('baseline')}  ${line('gateway')}  (all 2xx)`);
-    return { round, ...result, gateway };
+    const line = (v: Variant) => `${v} p50 ${ms(result.runs[v]!, 50)} p99 ${ms(result.runs[v]!, 99)}`;
+    console.log(`${label.padEnd(30)} ${VARIANTS_RUN.map(line).join('  ')}  (all 2xx)`);
+    return { round, ...result, gateway: counters.gateway!, ...(counters.fixed && { fixed: counters.fixed }) };
   }
 
   // Without this, the first round would run on code still being optimised and caches still filling.
-  for (const variant of VARIANTS) {
+  for (const variant of VARIANTS_RUN) {
     const priming = await closedLoop(targets[variant].url, { connections: CONFIG.connections, amount: CONFIG.connections * PRIMING_PER_CONNECTION }, headersFor);
     expectAll2xx(`${variant} (priming)`, priming);
     console.log(`primed ${variant} with ${priming.responses} requests`);
@@ -193,7 +215,7 @@ async function main(): Promise<void> {
   const throughput: ThroughputRun[] = [];
   for (let round = 1; round <= CONFIG.rounds; round++) {
     // Alternating which variant goes first keeps a drift of the machine from favouring one.
-    for (const variant of round % 2 ? VARIANTS : [...VARIANTS].reverse()) throughput.push(await measureThroughput(round, variant));
+    for (const variant of round % 2 ? VARIANTS_RUN : [...VARIANTS_RUN].reverse()) throughput.push(await measureThroughput(round, variant));
   }
   const latency: LatencyRound[] = [];
   for (let round = 1; round <= CONFIG.rounds; round++) latency.push(await measureLatency(round));

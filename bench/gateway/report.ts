@@ -5,11 +5,14 @@ import type { LoadRun } from './http-load.js';
 import { median, percentile } from '../shared/stats.js';
 import type { RunInfo } from '../shared/results.js';
 
-export const VARIANTS = ['baseline', 'gateway'] as const;
+/** Every variant a run may measure, in the report's order; `fixed` only for a workload with a fixed-charge twin (see workload.ts). */
+export const VARIANTS = ['baseline', 'fixed', 'gateway'] as const;
 export type Variant = (typeof VARIANTS)[number];
+export type GatewayVariant = Exclude<Variant, 'baseline'>;
 
 export const VARIANT_NAMES: Record<Variant, string> = {
   baseline: 'baseline: plain Hono proxy',
+  fixed: 'gateway: same route, fixed charge',
   gateway: 'gateway: API key + quota',
 };
 
@@ -30,15 +33,19 @@ export interface ThroughputRun {
   variant: Variant;
   run: LoadRun;
   cpu: CpuSpent;
-  /** The gateway's own counters over the run (gateway variant only). */
+  /** The gateway's own counters over the run (gateway variants only: that variant's process). */
   gateway?: GatewayCounters;
 }
 
 /** One paced run, its requests shared between the variants in turn. */
 export interface LatencyRound {
   round: number;
-  runs: Record<Variant, LoadRun>;
+  /** No `fixed` where the run had no such variant (and in figures saved before there was one). */
+  runs: Partial<Record<Variant, LoadRun>>;
+  /** The gateway variant's own counters over the round. */
   gateway: GatewayCounters;
+  /** The fixed-charge variant's, where it ran. */
+  fixed?: GatewayCounters;
   sendLagP99Ms: number;
 }
 
@@ -73,6 +80,8 @@ export interface Report {
 
 const TARGET_RATIO = 0.8;
 const TARGET_ADDED_P99_MS = 2;
+/** Issue 12: gateway CPU per request on the priced streamed route within 15 % of the same request on a fixed-charge route. */
+const TARGET_CPU_VS_FIXED = 1.15;
 /** The paced rate should leave both variants plenty of headroom, or it measures queueing. */
 const MODERATE_SHARE = 0.5;
 /** Busy share of a core (or of the machine) from which it counts as the limit; a saturated Node process still shows some idle time. */
@@ -86,6 +95,7 @@ const signed = (n: number) => (Number.isFinite(n) ? `${n < 0 ? '−' : '+'}${Mat
 const met = (ok: boolean) => (ok ? '**met**' : '**missed**');
 const us = (cpuSeconds: number, responses: number) => (cpuSeconds * 1e6) / responses;
 const p = (run: LoadRun, q: number) => f2(percentile(run.latenciesMs, q));
+const latencyCells = (run: LoadRun | undefined) => (run ? `${p(run, 50)} / ${p(run, 99)} / ${p(run, 99.9)}` : 'n/a');
 const meanDecisionMs = (g: GatewayCounters) => (g.decisionSeconds * 1000) / g.decisions;
 /** Cores busy in the run beyond the processes accounted for: Postgres, the OS, and anything else running. */
 const otherCores = (t: ThroughputRun) => (t.cpu.machine - t.cpu.proxy - t.cpu.upstream - t.cpu.redis - t.cpu.loadGenerator) / t.run.seconds;
@@ -116,7 +126,7 @@ function throughputFigures(runs: ThroughputRun[], variant: Variant) {
  * median of them would jump with them.
  */
 function latencyFigures(rounds: LatencyRound[], variant: Variant) {
-  const samples = rounds.flatMap((r) => r.runs[variant].latenciesMs);
+  const samples = rounds.flatMap((r) => r.runs[variant]?.latenciesMs ?? []);
   return { samples: samples.length, p50: percentile(samples, 50), p99: percentile(samples, 99) };
 }
 
@@ -124,23 +134,43 @@ export function gatewayReport(input: ReportInput): Report {
   const { config, throughput, latency } = input;
   const workload = input.workload ?? EXPORT_WORKLOAD;
   const coreCount = input.run.cores;
-  const tp = { baseline: throughputFigures(throughput, 'baseline'), gateway: throughputFigures(throughput, 'gateway') };
-  const lat = { baseline: latencyFigures(latency, 'baseline'), gateway: latencyFigures(latency, 'gateway') };
+  // The variants the figures hold: those saved before the fixed-charge twin, and the export workload's, have two.
+  const variants = VARIANTS.filter((v) => throughput.some((t) => t.variant === v));
+  const withFixed = variants.includes('fixed');
+  // A variant that did not run has NaN figures, shown nowhere.
+  const tp = { baseline: throughputFigures(throughput, 'baseline'), fixed: throughputFigures(throughput, 'fixed'), gateway: throughputFigures(throughput, 'gateway') };
+  const lat = { baseline: latencyFigures(latency, 'baseline'), fixed: latencyFigures(latency, 'fixed'), gateway: latencyFigures(latency, 'gateway') };
   const ratio = tp.gateway.rate / tp.baseline.rate;
+  const cpuVsFixed = tp.gateway.cpu.proxy / tp.fixed.cpu.proxy;
   const addedP50 = lat.gateway.p50 - lat.baseline.p50;
   const addedP99 = lat.gateway.p99 - lat.baseline.p99;
-  const rateShare = config.rate / Math.min(tp.baseline.rate, tp.gateway.rate);
-  const responses = [...throughput.map((t) => t.run), ...latency.flatMap((r) => VARIANTS.map((v) => r.runs[v]))].reduce((sum, run) => sum + run.responses, 0);
+  const rateShare = config.rate / Math.min(...variants.map((v) => tp[v].rate));
+  const responses = [...throughput.map((t) => t.run), ...latency.flatMap((r) => Object.values(r.runs))].reduce((sum, run) => sum + run.responses, 0);
+  // The words that depend on how many variants ran; with two, they are those of the report before the third.
+  const n = withFixed
+    ? { count: 'three', all: 'all', All: 'All', share: 'a third of that', lowest: 'the lowest of the three maxima', gateways: "each gateway process's" }
+    : { count: 'two', all: 'both', All: 'Both', share: 'half that', lowest: 'the lower of the two maxima', gateways: "the gateway's" };
+  // With three variants the comparison column holds several comparisons: each cell names its own.
+  const compared = (what: string, figure: string) => (withFixed ? `${what}: ${figure}` : figure);
+  const cells = (f: (v: Variant) => string) => variants.map(f).join(' | ');
   const busiestOthers = Math.max(...throughput.map(otherCores));
   const gatewayTotal = (f: (g: GatewayCounters) => number) => latency.reduce((sum, r) => sum + f(r.gateway), 0);
   const decisionMs = (gatewayTotal((g) => g.decisionSeconds) * 1000) / gatewayTotal((g) => g.decisions);
 
   const summaryTable = [
-    `| | ${VARIANT_NAMES.baseline} | ${VARIANT_NAMES.gateway} | gateway vs baseline | target | |`,
-    '|---|--:|--:|--:|--:|---|',
-    `| throughput at ${config.connections} connections (req/s) | ${f0(tp.baseline.rate)} | ${f0(tp.gateway.rate)} | ratio **${f2(ratio)}** | ≥ ${f2(TARGET_RATIO)} | ${met(ratio >= TARGET_RATIO)} |`,
-    `| p50 latency at ${config.rate} req/s (ms) | ${f2(lat.baseline.p50)} | ${f2(lat.gateway.p50)} | **${signed(addedP50)}** ms | | |`,
-    `| p99 latency at ${config.rate} req/s (ms) | ${f2(lat.baseline.p99)} | ${f2(lat.gateway.p99)} | **${signed(addedP99)}** ms | ≤ +${TARGET_ADDED_P99_MS} ms | ${met(addedP99 <= TARGET_ADDED_P99_MS)} |`,
+    `| | ${cells((v) => VARIANT_NAMES[v])} | ${withFixed ? 'compared' : 'gateway vs baseline'} | target | |`,
+    `|---|${variants.map(() => '--:|').join('')}--:|--:|---|`,
+    `| throughput at ${config.connections} connections (req/s) | ${cells((v) => f0(tp[v].rate))} | ${compared('gateway / baseline', `ratio **${f2(ratio)}**`)} | ` +
+      `≥ ${f2(TARGET_RATIO)} | ${met(ratio >= TARGET_RATIO)} |`,
+    `| p50 latency at ${config.rate} req/s (ms) | ${cells((v) => f2(lat[v].p50))} | ${compared('gateway − baseline', `**${signed(addedP50)}** ms`)} | | |`,
+    `| p99 latency at ${config.rate} req/s (ms) | ${cells((v) => f2(lat[v].p99))} | ${compared('gateway − baseline', `**${signed(addedP99)}** ms`)} | ` +
+      `≤ +${TARGET_ADDED_P99_MS} ms | ${met(addedP99 <= TARGET_ADDED_P99_MS)} |`,
+    ...(withFixed
+      ? [
+          `| proxy-process CPU per request at ${config.connections} connections (µs) | ${cells((v) => f0(tp[v].cpu.proxy))} | ` +
+            `${compared('priced / fixed-charge route', `ratio **${f2(cpuVsFixed)}**`)} | ≤ ${f2(TARGET_CPU_VS_FIXED)} | ${met(cpuVsFixed <= TARGET_CPU_VS_FIXED)} |`,
+        ]
+      : []),
   ].join('\n');
 
   const cpuRow = (variant: Variant) => {
@@ -150,8 +180,7 @@ export function gatewayReport(input: ReportInput): Report {
   const cpuTable = [
     `| at ${config.connections} connections | proxy process | demo upstream | Redis | load generator | whole machine | proxy process busy (cores) | machine busy (cores of ${coreCount}) | of which others (cores) |`,
     '|---|--:|--:|--:|--:|--:|--:|--:|--:|',
-    cpuRow('baseline'),
-    cpuRow('gateway'),
+    ...variants.map(cpuRow),
   ].join('\n');
 
   const throughputTable = [
@@ -164,12 +193,10 @@ export function gatewayReport(input: ReportInput): Report {
     ),
   ].join('\n');
   const latencyTable = [
-    '| round | baseline p50 / p99 / p99.9 ms | gateway p50 / p99 / p99.9 ms | gateway mean decision ms | gateway GC pauses ≥ 10 ms | send lag p99 ms |',
-    '|--:|--:|--:|--:|--:|--:|',
+    `| round | ${cells((v) => `${v} p50 / p99 / p99.9 ms`)} | gateway mean decision ms | gateway GC pauses ≥ 10 ms | send lag p99 ms |`,
+    `|--:|${variants.map(() => '--:|').join('')}--:|--:|--:|`,
     ...latency.map(
-      (r) =>
-        `| ${r.round} | ${VARIANTS.map((v) => `${p(r.runs[v], 50)} / ${p(r.runs[v], 99)} / ${p(r.runs[v], 99.9)}`).join(' | ')} | ` +
-        `${f2(meanDecisionMs(r.gateway))} | ${r.gateway.longGcs} of ${r.gateway.gcs} | ${f2(r.sendLagP99Ms)} |`,
+      (r) => `| ${r.round} | ${cells((v) => latencyCells(r.runs[v]))} | ${f2(meanDecisionMs(r.gateway))} | ${r.gateway.longGcs} of ${r.gateway.gcs} | ${f2(r.sendLagP99Ms)} |`,
     ),
   ].join('\n');
 
@@ -187,11 +214,23 @@ export function gatewayReport(input: ReportInput): Report {
         : tp.gateway.cpu.machineCores >= SATURATED * coreCount
           ? ': the machine is what limits it'
           : ''),
-    `${config.rate} req/s is ${Math.round(rateShare * 100)}% of the lower of the two maxima` +
+    ...(withFixed
+      ? [
+          `gateway CPU per request, priced / fixed-charge route: ratio **${f2(cpuVsFixed)}** (gateway process ${f0(tp.fixed.cpu.proxy)} → ${f0(tp.gateway.cpu.proxy)} µs, ` +
+            `Redis ${f0(tp.fixed.cpu.redis)} → ${f0(tp.gateway.cpu.redis)} µs) — target ≤ ${f2(TARGET_CPU_VS_FIXED)}: ${met(cpuVsFixed <= TARGET_CPU_VS_FIXED)}`,
+        ]
+      : []),
+    `${config.rate} req/s is ${Math.round(rateShare * 100)}% of ${n.lowest}` +
       (rateShare <= MODERATE_SHARE ? '' : ` — above ${MODERATE_SHARE * 100}%, so queueing inflates these latencies: lower BENCH_RATE`),
     `other processes (Postgres, the OS, anything else running) kept up to ${f2(busiestOthers)} cores busy during a throughput run` +
       (busiestOthers <= QUIET_OTHERS ? '' : ` — more than ${QUIET_OTHERS}: the machine was not quiet, so these figures are disturbed`),
   ];
+
+  // Described by the figures' own workload: priced figures saved before the twin have none.
+  const fixedTwin = withFixed ? workload.fixedTwin : undefined;
+  const fixedBullet = fixedTwin
+    ? `\n  - **${VARIANT_NAMES.fixed}**: the same gateway, plan and request rate, but route \`${workload.route.name}\` ${fixedTwin.charges}.\n    ${fixedTwin.scripts}`
+    : '';
 
   const markdown = `
 - **Run**: ${input.run.at} — \`npm run bench:gateway\`
@@ -207,20 +246,20 @@ export function gatewayReport(input: ReportInput): Report {
   - **${VARIANT_NAMES.gateway}**: \`startGateway()\`, route \`${workload.route.name}\` ${workload.charges}
     and a request rate of ${RATE.rps.toLocaleString('en-US')}/s (burst ${RATE.burst.toLocaleString('en-US')}): the whole decision (rate, counter, outbox event) on
     every request, none denied. ${workload.scripts} API keys are cached ${input.authCacheTtlMs / 1000} s,
-    so each key costs a Postgres lookup that often. No flusher runs (outboxes are emptied between runs).
+    so each key costs a Postgres lookup that often. No flusher runs (outboxes are emptied between runs).${fixedBullet}
   - **${VARIANT_NAMES.baseline}**: the same route in a Hono app on @hono/node-server with the gateway's \`UpstreamClient\`, header rules and body handling
     (bodies up to 64 KiB passed whole, the rest streamed, as the gateway does); no key, no quota, no metrics, no request logger.
-  - Both run from source under tsx, as \`npm start\` runs the gateway.
+  - ${n.All} run from source under tsx, as \`npm start\` runs the gateway.
 - **Throughput**: autocannon, ${config.connections} keep-alive connections (closed loop), one variant at a time, alternating which goes first; a warm-up of
   ${config.warmupRequestsPerConnection} requests per connection, then as many requests as the warm-up's rate gives in ${config.durationMs / 1000} s. Runs end by count, not time,
   so no request is cut off in flight. Before the first round each variant is primed with ${config.primingRequestsPerConnection} requests per connection
   (JIT, caches, connection pools). Figures: the medians over ${config.rounds} rounds.
 - **Latency**: an open loop at a fixed ${config.rate} req/s (request i sent at i/${config.rate} s whatever the answers; undici pools of up to
-  ${config.connections} connections), its requests going to the two variants in turn, ${config.block} at a time: each serves ${config.rate} req/s while it is its turn
-  (half that on average), and a pause of the machine falls on both alike. ${config.rounds} rounds of ${(2 * config.durationMs) / 1000} s, each after a ${config.warmupMs / 1000} s warm-up;
+  ${config.connections} connections), its requests going to the ${n.count} variants in turn, ${config.block} at a time: each serves ${config.rate} req/s while it is its turn
+  (${n.share} on average), and a pause of the machine falls on ${n.all} alike. ${config.rounds} rounds of ${(2 * config.durationMs) / 1000} s, each after a ${config.warmupMs / 1000} s warm-up;
   latency from sending to the end of the body; percentiles over all rounds pooled (${lat.gateway.samples.toLocaleString('en-US')} samples per variant).
   autocannon's \`overallRate\` is not used: it sends each connection's quota for a second back to back, so it measures bursts at full concurrency.
-- **Verified**: all ${responses.toLocaleString('en-US')} measured responses (and every warm-up one) were 2xx with no connection error, and the gateway's
+- **Verified**: all ${responses.toLocaleString('en-US')} measured responses (and every warm-up one) were 2xx with no connection error, and ${n.gateways}
   own counters show exactly one "allowed" decision per response it served and no other outcome.
 
 ${summaryTable}

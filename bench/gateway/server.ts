@@ -3,10 +3,11 @@
  * and prints `listening on <url>`, so the server under load has an event loop (and a
  * core, when the OS gives it one) of its own, apart from the load generator.
  *
- *   node --import tsx bench/gateway-server.ts gateway    quotagate: startGateway() from the environment
- *   node --import tsx bench/gateway-server.ts baseline   the plain Hono proxy (bench/plain-proxy.ts)
+ *   node --import tsx bench/gateway/server.ts gateway    quotagate: startGateway() from the environment, the workload's route
+ *   node --import tsx bench/gateway/server.ts fixed      the same, the route charged as the workload's fixed-charge twin
+ *   node --import tsx bench/gateway/server.ts baseline   the plain Hono proxy (bench/gateway/plain-proxy.ts)
  *
- * BENCH_UPSTREAM_URL names the demo upstream; the gateway variant also reads its usual
+ * BENCH_UPSTREAM_URL names the demo upstream; the gateway variants also read their usual
  * environment (REDIS_URL, DATABASE_URL, QG_KEY_PREFIX, ...). SIGTERM closes it.
  */
 import { once } from 'node:events';
@@ -24,9 +25,9 @@ interface Running {
   close(): Promise<void>;
 }
 
-async function startGatewayVariant(upstreamUrl: string): Promise<Running> {
+async function startGatewayVariant(upstreamUrl: string, variant: 'gateway' | 'fixed'): Promise<Running> {
   const env = loadEnv();
-  return startGateway({ env, policy: benchGatewayPolicy(upstreamUrl), logger: createLogger(env.LOG_LEVEL) });
+  return startGateway({ env, policy: benchGatewayPolicy(upstreamUrl, variant), logger: createLogger(env.LOG_LEVEL) });
 }
 
 async function startBaseline(upstreamUrl: string): Promise<Running> {
@@ -47,10 +48,10 @@ async function startBaseline(upstreamUrl: string): Promise<Running> {
 
 const variant = process.argv[2];
 const upstreamUrl = process.env.BENCH_UPSTREAM_URL;
-if ((variant !== 'gateway' && variant !== 'baseline') || !upstreamUrl) {
-  console.error('usage: BENCH_UPSTREAM_URL=<url> node --import tsx bench/gateway-server.ts gateway|baseline');
+if ((variant !== 'gateway' && variant !== 'fixed' && variant !== 'baseline') || !upstreamUrl) {
+  console.error('usage: BENCH_UPSTREAM_URL=<url> node --import tsx bench/gateway/server.ts gateway|fixed|baseline');
   process.exit(2);
 }
-const running = await (variant === 'gateway' ? startGatewayVariant : startBaseline)(upstreamUrl);
+const running = await (variant === 'baseline' ? startBaseline(upstreamUrl) : startGatewayVariant(upstreamUrl, variant));
 console.log(`listening on ${running.url}`);
 process.once('SIGTERM', () => void running.close().finally(() => process.exit(0)));

@@ -26,14 +26,32 @@ import { SubjectStore } from '../../src/subjects/subject-store.js';
 interface Workload {
   /** Where its figures are saved (bench/results/<figures>.json) and rendered. */
   figures: 'gateway' | 'gateway-priced-stream';
-  route: { name: string; method: 'POST'; path: string };
+  route: Route;
   body: string;
   /** Request headers besides the API key (the demo upstream's controls). */
   headers: Record<string, string>;
-  /** The route as the report describes it (markdown, after "route `<name>`"). */
-  charges: string;
   /** What the demo answers, for the report. */
   answer: string;
+  /** How the gateway variant charges the route. */
+  charging: Charging;
+  /**
+   * The same request on the same route charged 1 unit of a counter instead, run as a third
+   * variant (`fixed`): what the route's own charging costs beyond the gateway's fixed-charge
+   * path, measured in the same run (issue 12's target compares the two).
+   */
+  fixedTwin?: Charging;
+}
+
+interface Route {
+  name: string;
+  method: 'POST';
+  path: string;
+}
+
+/** How a gateway variant charges the route: its part of the policy, and the report's words for it. */
+interface Charging {
+  /** The route as the report describes it (markdown, after "route `<name>`"). */
+  charges: string;
   /** The Redis scripts a request runs and how its bodies travel, for the report. */
   scripts: string;
   /** The route and its charges, for the policy. */
@@ -48,56 +66,80 @@ export const LIMIT = 1_000_000_000;
 /** The schema's largest rate: never reached by this load, yet checked on every request. */
 export const RATE = { rps: 1_000_000, burst: 1_000_000 };
 
+/** The route charged 1 unit of a counter per request, as the shipped `export` route is charged. */
+function fixedCharge(route: Route, metric: string, words: { description?: string; scripts: string }): Charging {
+  return {
+    charges: `charging 1 × \`${metric}\` (counter, limit ${LIMIT.toLocaleString('en-US')})`,
+    scripts: words.scripts,
+    metrics: { [metric]: { kind: 'counter', ...(words.description && { description: words.description }) } },
+    limits: { [metric]: LIMIT },
+    routeDef: (upstream) => [{ name: route.name, match: { method: route.method, path: route.path }, upstream, charge: [{ metric, amount: 1 }] }],
+  };
+}
+
+const exportRoute: Route = { name: 'export', method: 'POST', path: '/v1/exports' };
+
 const exportWorkload: Workload = {
   figures: 'gateway',
-  route: { name: 'export', method: 'POST', path: '/v1/exports' },
+  route: exportRoute,
   body: JSON.stringify({ format: 'csv', dataset: 'events' }),
   headers: {},
   answer: '202, a small JSON body',
-  // Wrapped as the report's markdown is (continuation lines indented under their bullet).
-  scripts: [
-    'The route refunds failed upstream calls (`on_upstream_error: refund`, the default); with no reservation,',
-    '    concurrency limit or Idempotency-Key to hold, the unit is charged outright and a refund script would run only after a failure: one Redis',
-    "    script per request. The request body (declared length) is read whole, and the demo's answer, which arrives whole with its headers, goes",
-    '    back in one write; larger or slower bodies would stream.',
-  ].join('\n'),
-  charges: `charging 1 × \`exports\` (counter, limit ${LIMIT.toLocaleString('en-US')})`,
-  metrics: { exports: { kind: 'counter', description: 'data exports per billing period' } },
-  limits: { exports: LIMIT },
-  routeDef: (upstream) => [{ name: 'export', match: { method: 'POST', path: '/v1/exports' }, upstream, charge: [{ metric: 'exports', amount: 1 }] }],
+  charging: fixedCharge(exportRoute, 'exports', {
+    description: 'data exports per billing period',
+    // Wrapped as the report's markdown is (continuation lines indented under their bullet).
+    scripts: [
+      'The route refunds failed upstream calls (`on_upstream_error: refund`, the default); with no reservation,',
+      '    concurrency limit or Idempotency-Key to hold, the unit is charged outright and a refund script would run only after a failure: one Redis',
+      "    script per request. The request body (declared length) is read whole, and the demo's answer, which arrives whole with its headers, goes",
+      '    back in one write; larger or slower bodies would stream.',
+    ].join('\n'),
+  }),
 };
+
+const chatRoute: Route = { name: 'chat', method: 'POST', path: '/v1/chat/completions' };
 
 const pricedStreamWorkload: Workload = {
   figures: 'gateway-priced-stream',
-  route: { name: 'chat', method: 'POST', path: '/v1/chat/completions' },
+  route: chatRoute,
   body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Say something short about rate limits.' }], max_tokens: 64, stream: true }),
   headers: { 'x-demo-completion-tokens': '16', 'x-demo-chunk-delay-ms': '0' },
   answer: 'an SSE stream of about five chunks and [DONE]',
-  scripts: [
-    'Each request holds its reservation (one consume script) and settles it from the usage the stream reported (one',
-    '    settle script, after the response has left): two Redis scripts per request. The request body is read whole and rewritten (include_usage);',
-    '    the stream is relayed chunk by chunk through the tap (SSE parsing, usage reading) and the filter that drops the usage chunk. The baseline',
-    '    forwards the request as sent, so its stream has no usage chunk.',
-  ].join('\n'),
-  charges:
-    "with `provider: openai_chat` reserving `ai_tokens` (max_tokens + body bytes / 4) and `credits` (that estimate at gpt-4o-mini's prices), " +
-    'asking the upstream for include_usage and hiding its chunk, reading the usage and settling both (limits ' +
-    `${LIMIT.toLocaleString('en-US')})`,
-  metrics: { ai_tokens: { kind: 'counter' }, credits: { kind: 'counter', description: 'micro-dollars' } },
-  limits: { ai_tokens: LIMIT, credits: LIMIT },
-  prices: { credits: { per_tokens: 1_000_000, models: { 'gpt-4o-mini*': { input: 150_000, cached_input: 75_000, output: 600_000 } } } },
-  routeDef: (upstream) => [
-    {
-      name: 'chat',
-      match: { method: 'POST', path: '/v1/chat/completions' },
-      upstream,
-      provider: 'openai_chat',
-      charge: [
-        { metric: 'ai_tokens', reserve: { default: 1024, max: 32_768 }, settle: { usage: 'total' } },
-        { metric: 'credits', reserve: { default: 1024, max: 1_000_000 }, settle: { usage: 'price' } },
-      ],
-    },
-  ],
+  charging: {
+    charges:
+      "with `provider: openai_chat` reserving `ai_tokens` (max_tokens + body bytes / 4) and `credits` (that estimate at gpt-4o-mini's prices), " +
+      'asking the upstream for include_usage and hiding its chunk, reading the usage and settling both (limits ' +
+      `${LIMIT.toLocaleString('en-US')})`,
+    scripts: [
+      'Each request holds its reservation (one consume script) and settles it from the usage the stream reported (one',
+      '    settle script, after the response has left): two Redis scripts per request. The request body is read whole and rewritten (include_usage);',
+      '    the stream is relayed chunk by chunk through the tap (SSE parsing, usage reading) and the filter that drops the usage chunk. The baseline',
+      '    forwards the request as sent, so its stream has no usage chunk.',
+    ].join('\n'),
+    metrics: { ai_tokens: { kind: 'counter' }, credits: { kind: 'counter', description: 'micro-dollars' } },
+    limits: { ai_tokens: LIMIT, credits: LIMIT },
+    prices: { credits: { per_tokens: 1_000_000, models: { 'gpt-4o-mini*': { input: 150_000, cached_input: 75_000, output: 600_000 } } } },
+    routeDef: (upstream) => [
+      {
+        name: chatRoute.name,
+        match: { method: chatRoute.method, path: chatRoute.path },
+        upstream,
+        provider: 'openai_chat',
+        charge: [
+          { metric: 'ai_tokens', reserve: { default: 1024, max: 32_768 }, settle: { usage: 'total' } },
+          { metric: 'credits', reserve: { default: 1024, max: 1_000_000 }, settle: { usage: 'price' } },
+        ],
+      },
+    ],
+  },
+  // Issue 12's target: the priced route's gateway CPU per request within 15 % of this one's.
+  fixedTwin: fixedCharge(chatRoute, 'chats', {
+    scripts: [
+      'No provider: nothing is reserved or settled, the unit is charged outright: one Redis script per request.',
+      '    The request goes upstream as sent and its stream is relayed as it comes (no tap, no filter, no usage chunk, as for the baseline). A',
+      '    gateway process of its own, with a Redis key prefix of its own.',
+    ].join('\n'),
+  }),
 };
 
 const workloads = { export: exportWorkload, 'priced-stream': pricedStreamWorkload };
@@ -114,14 +156,17 @@ export interface WorkloadDescription {
   answer: string;
   charges: string;
   scripts: string;
+  /** The fixed-charge twin's (absent in figures saved before there was one, and in the export workload). */
+  fixedTwin?: { charges: string; scripts: string };
 }
 
 export const describeWorkload = (w: Workload): WorkloadDescription => ({
   route: w.route,
   bodyBytes: Buffer.byteLength(w.body),
   answer: w.answer,
-  charges: w.charges,
-  scripts: w.scripts,
+  charges: w.charging.charges,
+  scripts: w.charging.scripts,
+  ...(w.fixedTwin && { fixedTwin: { charges: w.fixedTwin.charges, scripts: w.fixedTwin.scripts } }),
 });
 
 /** The description of figures saved before workloads had one: they were all of the export workload. */
@@ -132,17 +177,19 @@ export const WORKLOAD = selectWorkload(process.env.BENCH_WORKLOAD || undefined);
 export const ROUTE = WORKLOAD.route;
 export const REQUEST_BODY = WORKLOAD.body;
 
-/** The gateway's policy, every part of it used by the one route. */
-export function benchGatewayPolicy(upstreamUrl: string): Policy {
+/** A gateway variant's policy, every part of it used by the one route: `gateway` charges as the workload's route does, `fixed` as its fixed-charge twin. */
+export function benchGatewayPolicy(upstreamUrl: string, variant: 'gateway' | 'fixed'): Policy {
+  const charging = variant === 'gateway' ? WORKLOAD.charging : WORKLOAD.fixedTwin;
+  if (!charging) throw new Error(`the ${WORKLOAD.figures} workload has no fixed-charge twin`);
   return parsePolicy(
     {
-      metrics: WORKLOAD.metrics,
-      plans: { [PLAN]: { limits: WORKLOAD.limits, rate: RATE } },
+      metrics: charging.metrics,
+      plans: { [PLAN]: { limits: charging.limits, rate: RATE } },
       default_plan: PLAN,
-      ...(WORKLOAD.prices && { prices: WORKLOAD.prices }),
-      routes: WORKLOAD.routeDef(upstreamUrl),
+      ...(charging.prices && { prices: charging.prices }),
+      routes: charging.routeDef(upstreamUrl),
     },
-    'bench gateway policy',
+    `bench gateway policy (${variant})`,
   );
 }
 
