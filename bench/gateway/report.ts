@@ -233,7 +233,7 @@ export function gatewayReport(input: ReportInput): Report {
     : '';
 
   const markdown = `
-- **Run**: ${input.run.at} — \`npm run bench:gateway\`
+- **Run**: ${input.run.at} — \`${workload.command ?? 'npm run bench:gateway'}\`
 - **Machine**: ${input.run.cores} CPU cores (${input.run.cpuModel}), Node ${input.run.node}, Redis ${input.redisVersion} (${input.redis}), PostgreSQL ${input.postgresVersion}.
   Each Node server is a process of its own, with one event loop: at full load either that process (one core) or the machine sets the maximum.
   ${

@@ -151,6 +151,8 @@ function selectWorkload(name = 'export'): Workload {
 
 /** How the report describes a workload; saved with the figures, which are rendered again by later runs of other workloads. */
 export interface WorkloadDescription {
+  /** The npm script that runs it (absent in figures saved before it was recorded). */
+  command?: string;
   route: Workload['route'];
   bodyBytes: number;
   answer: string;
@@ -161,6 +163,7 @@ export interface WorkloadDescription {
 }
 
 export const describeWorkload = (w: Workload): WorkloadDescription => ({
+  command: w.figures === 'gateway' ? 'npm run bench:gateway' : 'npm run bench:gateway:priced',
   route: w.route,
   bodyBytes: Buffer.byteLength(w.body),
   answer: w.answer,
