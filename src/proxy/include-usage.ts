@@ -1,3 +1,4 @@
+import { StringDecoder } from 'node:string_decoder';
 import type { ProviderName } from '../metering/providers.js';
 import { isRecord } from '../metering/token-usage.js';
 import { USAGE_OBJECT } from '../metering/usage-fields.js';
@@ -58,8 +59,7 @@ const LF = 0x0a;
  * byte for byte as they complete, that one is dropped.
  */
 export class UsageChunkFilter {
-  private readonly decoder = new TextDecoder();
-  private readonly encoder = new TextEncoder();
+  private readonly decoder = new StringDecoder('utf8');
   private buffer = '';
   /** The last chunk ended with "\n", so the decoder holds no part of a character. */
   private endedAtLf = true;
@@ -71,7 +71,7 @@ export class UsageChunkFilter {
     const startsClean = this.endedAtLf && this.buffer === '';
     this.endedAtLf = chunk[chunk.byteLength - 1] === LF;
     const aligned = startsClean && this.endedAtLf;
-    this.buffer += this.decoder.decode(chunk, { stream: true });
+    this.buffer += this.decoder.write(chunk);
     let out = '';
     let dropped = false;
     for (let match = EVENT_END.exec(this.buffer); match; match = EVENT_END.exec(this.buffer)) {
@@ -82,13 +82,13 @@ export class UsageChunkFilter {
       else out += event;
     }
     if (aligned && !dropped && this.buffer === '') return chunk;
-    return this.encoder.encode(out);
+    return Buffer.from(out);
   }
 
   /** What is left at the end of the stream (an event without its blank line). */
   end(): Uint8Array {
-    const rest = this.buffer + this.decoder.decode();
+    const rest = this.buffer + this.decoder.end();
     this.buffer = '';
-    return this.encoder.encode(isUsageChunk(rest) ? '' : rest);
+    return Buffer.from(isUsageChunk(rest) ? '' : rest);
   }
 }

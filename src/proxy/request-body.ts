@@ -56,7 +56,7 @@ export function limitStream(body: ReadableStream<Uint8Array>, max: number, onExc
 export function parseJsonBody(body: Uint8Array | null): unknown {
   if (!body || body.byteLength === 0) return undefined;
   try {
-    return JSON.parse(Buffer.from(body).toString('utf8'));
+    return JSON.parse(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8'));
   } catch {
     throw new ProblemError('invalid_request', 'the request body is not valid JSON', { field: 'body' });
   }
