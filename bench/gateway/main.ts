@@ -194,15 +194,25 @@ async function main(): Promise<void> {
       return { runs, sendLagP99Ms: loop.sendLagP99Ms };
     };
     await paced(CONFIG.warmupMs);
+    const cpu = () => Object.fromEntries(VARIANTS_RUN.map((v) => [v, processCpuSeconds(targets[v].pid)]));
+    let cpuBefore: Record<string, number> = {};
+    let cpuAfter: Record<string, number> = {};
     const { result, counters } = await counted(
       label,
       GATEWAY_VARIANTS,
-      () => paced(2 * CONFIG.durationMs),
+      async () => {
+        cpuBefore = cpu();
+        const measured = await paced(2 * CONFIG.durationMs);
+        cpuAfter = cpu();
+        return measured;
+      },
       (r, v) => r.runs[v]!.responses,
     );
+    // The variants served interleaved requests in the same seconds: their CPU per request compares without the machine's drift.
+    const cpuSeconds: Partial<Record<Variant, number>> = Object.fromEntries(VARIANTS_RUN.map((v) => [v, cpuAfter[v]! - cpuBefore[v]!]));
     const line = (v: Variant) => `${v} p50 ${ms(result.runs[v]!, 50)} p99 ${ms(result.runs[v]!, 99)}`;
     console.log(`${label.padEnd(30)} ${VARIANTS_RUN.map(line).join('  ')}  (all 2xx)`);
-    return { round, ...result, gateway: counters.gateway!, ...(counters.fixed && { fixed: counters.fixed }) };
+    return { round, ...result, cpuSeconds, gateway: counters.gateway!, ...(counters.fixed && { fixed: counters.fixed }) };
   }
 
   // Without this, the first round would run on code still being optimised and caches still filling.
