@@ -31,7 +31,7 @@ import { KeySchema } from '../../src/redis/keys.js';
 import { splitCores, pinThisProcess } from './cpu-affinity.js';
 import { envInt } from '../shared/env.js';
 import { countersDelta, scrapeGateway, type GatewayCounters } from './metrics.js';
-import { gatewayReport, VARIANTS, type GatewayVariant, type LatencyRound, type ThroughputRun, type Variant } from './report.js';
+import { gatewayReport, VARIANTS, type GatewayVariant, type LatencyRound, type SideBySideRound, type ThroughputRun, type Variant } from './report.js';
 import { createBenchKeys, describeWorkload, requestHeaders, WORKLOAD } from './workload.js';
 import { closedLoop, openLoop, type LoadRun } from './http-load.js';
 import { measureWindow } from '../shared/load.js';
@@ -215,6 +215,39 @@ async function main(): Promise<void> {
     return { round, ...result, cpuSeconds, gateway: counters.gateway!, ...(counters.fixed && { fixed: counters.fixed }) };
   }
 
+  /**
+   * Both gateways under closed-loop load at once, half the connections each, on the core they
+   * share: each one's CPU per request over the same seconds, so the machine's drift (this
+   * machine's speed moves by a third within minutes) weighs on both alike.
+   */
+  async function measureSideBySide(round: number): Promise<SideBySideRound> {
+    const label = `side by side round ${round}`;
+    const pair = ['fixed', 'gateway'] as const;
+    const connections = Math.max(1, Math.floor(CONFIG.connections / 2));
+    const both = (amounts: Record<(typeof pair)[number], number>) => Promise.all(pair.map((v) => closedLoop(targets[v].url, { connections, amount: amounts[v] }, headersFor)));
+    const warmup = await both({ fixed: connections * WARMUP_PER_CONNECTION, gateway: connections * WARMUP_PER_CONNECTION });
+    warmup.forEach((run, i) => expectAll2xx(`${label} (warm-up, ${pair[i]})`, run));
+    // About BENCH_DURATION_MS each at the rate each had while sharing the core.
+    const amountOf = (i: number) => Math.max(connections * WARMUP_PER_CONNECTION, Math.round((warmup[i]!.rate * CONFIG.durationMs) / 1000));
+    let cpuSeconds = { fixed: 0, gateway: 0 };
+    const { result } = await counted(
+      label,
+      pair,
+      async () => {
+        const before = pair.map((v) => processCpuSeconds(targets[v].pid));
+        const runs = await both({ fixed: amountOf(0), gateway: amountOf(1) });
+        const after = pair.map((v) => processCpuSeconds(targets[v].pid));
+        cpuSeconds = { fixed: after[0]! - before[0]!, gateway: after[1]! - before[1]! };
+        return { fixed: runs[0]!, gateway: runs[1]! };
+      },
+      (runs, v) => runs[v as (typeof pair)[number]].responses,
+    );
+    pair.forEach((v) => expectAll2xx(`${label}, ${v}`, result[v]));
+    const perRequest = (v: (typeof pair)[number]) => f0((cpuSeconds[v] * 1e6) / result[v].responses);
+    console.log(`${label.padEnd(30)} CPU per request fixed ${perRequest('fixed')} µs, gateway ${perRequest('gateway')} µs  (all 2xx)`);
+    return { round, runs: result, cpuSeconds };
+  }
+
   // Without this, the first round would run on code still being optimised and caches still filling.
   for (const variant of VARIANTS_RUN) {
     const priming = await closedLoop(targets[variant].url, { connections: CONFIG.connections, amount: CONFIG.connections * PRIMING_PER_CONNECTION }, headersFor);
@@ -229,12 +262,15 @@ async function main(): Promise<void> {
   }
   const latency: LatencyRound[] = [];
   for (let round = 1; round <= CONFIG.rounds; round++) latency.push(await measureLatency(round));
+  const sideBySide: SideBySideRound[] = [];
+  if (WORKLOAD.fixedTwin) for (let round = 1; round <= CONFIG.rounds; round++) sideBySide.push(await measureSideBySide(round));
 
   const { rows } = await pool.query<{ server_version: string }>('SHOW server_version');
   const figures = {
     run: runInfo(),
     throughput,
     latency,
+    ...(sideBySide.length > 0 && { sideBySide }),
     config: { ...CONFIG, block: LATENCY_BLOCK, warmupRequestsPerConnection: WARMUP_PER_CONNECTION, primingRequestsPerConnection: PRIMING_PER_CONNECTION },
     redisVersion: await redisVersion(admin),
     redis: redis.describe,
