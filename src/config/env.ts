@@ -33,6 +33,12 @@ export const envSchema = z
     QG_PARTITIONS: int(1, 4096).default(16),
     /** Upper bound on one Redis command; keeps `when_redis_down` answers fast. */
     QG_REDIS_COMMAND_TIMEOUT_MS: int(10, 60_000).default(250),
+    /**
+     * How long the end of a request (settle, refund, return of its hold, release) may wait to
+     * go to Redis with the next decision, in one write (src/redis/ride-along.ts); 0 sends each
+     * at once.
+     */
+    QG_SETTLE_WAIT_MS: int(0, 1_000).default(5),
     /** How long a decision whose reply never arrived can still be given back by its request id (the bound of a void). */
     QG_DECISION_VOID_WINDOW_SECONDS: int(5, 3_600).default(60),
     QG_IDEMPOTENCY_TTL_SECONDS: int(60, 30 * 86_400).default(86_400),

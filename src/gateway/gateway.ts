@@ -30,7 +30,9 @@ import { QuotaEngine } from '../quota/engine.js';
 import type { Hydrator } from '../quota/hydration.js';
 import { KeySchema } from '../redis/keys.js';
 import { RedisClockOffset } from '../redis/clock-offset.js';
-import { connectRedis, createRedisClient, openRedis, pingAll, type RedisClient } from '../redis/client.js';
+import { connectRedis, createRedisClient, openRedis, pingAll, socketOf, type RedisClient } from '../redis/client.js';
+import { RideAlong } from '../redis/ride-along.js';
+import { Scripts } from '../redis/scripts/registry.js';
 import { SubjectStore } from '../subjects/subject-store.js';
 import { jobQueue } from '../jobs/job-queue.js';
 
@@ -92,8 +94,11 @@ export function gatewayDeps(
     usageTokenSecret: env.QG_USAGE_TOKEN_SECRET ?? null,
     corsOrigins: env.QG_CORS_ORIGINS ?? [],
   };
+  // The ends of requests go to Redis with the next decision (src/redis/ride-along.ts).
+  const rideAlong = new RideAlong(() => socketOf(redis), env.QG_SETTLE_WAIT_MS);
   const engine = new QuotaEngine({
     redis,
+    scripts: new Scripts(redis, rideAlong),
     keys: new KeySchema(env.QG_KEY_PREFIX, env.QG_PARTITIONS),
     policy,
     // Tagged so a failing hydration counts as a Postgres error, not a Redis one.
@@ -128,7 +133,7 @@ export function gatewayDeps(
     usageTokens: settings.usageTokenSecret === null ? null : new UsageTokenReader(settings.usageTokenSecret, admin.subjects, clock, env.QG_AUTH_CACHE_TTL_MS),
     usageWatch: new UsageWatch(admin.outboxTail),
     upstream: new UpstreamClient(),
-    settlements: new Settlements(() => metrics.settlementFailures.inc()),
+    settlements: new Settlements(() => metrics.settlementFailures.inc(), rideAlong),
     metrics,
     logger,
     clock,

@@ -1,3 +1,4 @@
+import { Socket } from 'node:net';
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
 import { applyCommandDeadline } from './command-deadline.js';
@@ -38,6 +39,11 @@ export function openRedis(target: RedisTarget, options: RedisOptions = {}): Redi
 /** The masters of a Cluster (where the data is), or the one server. */
 export function masterNodes(redis: RedisClient): Redis[] {
   return redis instanceof Cluster ? redis.nodes('master') : [redis];
+}
+
+/** The socket of a single server's connection, while it has one; undefined on a Cluster (a socket per node). */
+export function socketOf(redis: RedisClient): Socket | undefined {
+  return redis instanceof Redis && redis.stream instanceof Socket ? redis.stream : undefined;
 }
 
 /** PINGs every master: a Cluster is up only when each node holding slots answers. */

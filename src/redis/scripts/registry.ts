@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { masterNodes, type RedisClient } from '../client.js';
 import { loadLua } from '../lua.js';
+import type { RideAlong } from '../ride-along.js';
 
 /** Every script in `lua/`; each has one module beside this file that builds its calls. */
 const SCRIPT_NAMES = [
@@ -45,7 +46,11 @@ const commandName = (name: ScriptName) => `qg_${name.replace(/-/g, '_')}`;
 export class Scripts {
   private readonly shas = new Map<ScriptName, string>();
 
-  constructor(readonly redis: RedisClient) {
+  /** `rideAlong`: commands held back to go with the next call; each call takes them along first. */
+  constructor(
+    readonly redis: RedisClient,
+    private readonly rideAlong?: RideAlong,
+  ) {
     for (const name of SCRIPT_NAMES) {
       const lua = loadLua(name);
       this.shas.set(name, createHash('sha1').update(lua).digest('hex'));
@@ -55,6 +60,7 @@ export class Scripts {
 
   /** Sends the call and decodes its reply. */
   async run<R>(call: ScriptCall<R>): Promise<R> {
+    this.rideAlong?.release();
     const command = (this.redis as unknown as Record<string, ScriptCommand>)[commandName(call.script)]!;
     return call.decode(await command.call(this.redis, call.keys.length, ...call.keys, ...call.args));
   }
