@@ -94,8 +94,9 @@ export function gatewayDeps(
     usageTokenSecret: env.QG_USAGE_TOKEN_SECRET ?? null,
     corsOrigins: env.QG_CORS_ORIGINS ?? [],
   };
-  // The ends of requests go to Redis with the next decision (src/redis/ride-along.ts).
-  const rideAlong = new RideAlong(() => socketOf(redis), env.QG_SETTLE_WAIT_MS);
+  // The ends of requests go to Redis with the next decision (src/redis/ride-along.ts). Not
+  // on a Cluster: there a subject's commands go to its node, so they rarely share a write.
+  const rideAlong = new RideAlong(() => socketOf(redis), env.QG_REDIS_CLUSTER ? 0 : env.QG_SETTLE_WAIT_MS);
   const engine = new QuotaEngine({
     redis,
     scripts: new Scripts(redis, rideAlong),
