@@ -162,8 +162,10 @@ function pairedCpu(rounds: LatencyRound[]) {
 }
 
 /** CPU per request of each gateway in the side-by-side rounds (medians), and the median of the rounds' gateway / fixed ratios. */
+const sideBySideUs = (r: SideBySideRound, v: 'fixed' | 'gateway') => us(r.cpuSeconds[v], r.runs[v].responses);
+
 function sideBySideCpu(rounds: readonly SideBySideRound[]) {
-  const per = (r: SideBySideRound, v: 'fixed' | 'gateway') => us(r.cpuSeconds[v], r.runs[v].responses);
+  const per = sideBySideUs;
   return {
     fixed: median(rounds.map((r) => per(r, 'fixed'))),
     gateway: median(rounds.map((r) => per(r, 'gateway'))),
@@ -355,7 +357,7 @@ ${
     ? `\n| side-by-side round | fixed req/s | fixed CPU µs/req | gateway req/s | gateway CPU µs/req | ratio |\n|--:|--:|--:|--:|--:|--:|\n` +
       input
         .sideBySide!.map((r) => {
-          const per = (v: 'fixed' | 'gateway') => us(r.cpuSeconds[v], r.runs[v].responses);
+          const per = (v: 'fixed' | 'gateway') => sideBySideUs(r, v);
           return `| ${r.round} | ${f0(r.runs.fixed.rate)} | ${f0(per('fixed'))} | ${f0(r.runs.gateway.rate)} | ${f0(per('gateway'))} | ${f2(per('gateway') / per('fixed'))} |`;
         })
         .join('\n') +

@@ -188,25 +188,22 @@ async function expectNo503Charged(label: string, answers: Answer[], expect503s: 
   expect(checked.filter((c) => c.net !== 0)).toEqual([]);
 }
 
+/** `fault` five times, 300 ms apart, while the load runs. */
+const fiveTimesUnderLoad = (fault: () => Promise<unknown>) =>
+  underLoad(async () => {
+    for (let i = 0; i < 5; i++) {
+      await fault();
+      await sleep(300);
+    }
+  });
+
 describe('a 503 never charges', () => {
   it('(a) the gateway paused (SIGSTOP 400 ms) five times under load', async () => {
-    const answers = await underLoad(async () => {
-      for (let i = 0; i < 5; i++) {
-        await pauseGateway();
-        await sleep(300);
-      }
-    });
-    await expectNo503Charged('gateway paused', answers, false);
+    await expectNo503Charged('gateway paused', await fiveTimesUnderLoad(pauseGateway), false);
   }, 120_000);
 
   it('(b) Redis stalled (DEBUG SLEEP 0.35) five times under load', async () => {
-    const answers = await underLoad(async () => {
-      for (let i = 0; i < 5; i++) {
-        await stallRedis();
-        await sleep(300);
-      }
-    });
-    await expectNo503Charged('redis stalled', answers, true);
+    await expectNo503Charged('redis stalled', await fiveTimesUnderLoad(stallRedis), true);
   }, 120_000);
 
   it('(c) both, mixed: pauses and stalls overlapping', async () => {
