@@ -55,30 +55,68 @@ function lookup(models: Record<string, ClassPrices>, model: string): ClassPrices
   return undefined;
 }
 
-/** The prices of `model`: its own entry, else its alias's, else the first glob that matches it; undefined when none. */
-export function pricesOf(table: PriceTable, model: string): ClassPrices | undefined {
+function resolve(table: PriceTable, model: string): ClassPrices | undefined {
   if (Object.hasOwn(table.models, model)) return table.models[model];
   const alias = table.aliases[model];
   if (alias !== undefined) return table.models[alias] ?? lookup(table.models, alias);
   return lookup(table.models, model);
 }
 
-/** Exact: Σ tokens × price in BigInt, divided by `per_tokens` once and rounded up, so no fraction of a unit is ever given away. */
-function roundedUp(total: bigint, perTokens: number): number {
+/**
+ * Names already resolved, per table (a policy reload brings new tables). The model that
+ * answers is usually a dated name (`gpt-4o-mini-2024-07-18`) that only a glob matches, so
+ * without this every request would try the globs twice. Bounded: model names come from
+ * requests and responses, so past the bound the cache starts over.
+ */
+const resolved = new WeakMap<PriceTable, Map<string, ClassPrices | null>>();
+const RESOLVED_MAX = 1_000;
+
+/** The prices of `model`: its own entry, else its alias's, else the first glob that matches it; undefined when none. */
+export function pricesOf(table: PriceTable, model: string): ClassPrices | undefined {
+  let names = resolved.get(table);
+  if (!names) resolved.set(table, (names = new Map()));
+  const known = names.get(model);
+  if (known !== undefined) return known ?? undefined;
+  const prices = resolve(table, model);
+  if (names.size >= RESOLVED_MAX) names.clear();
+  names.set(model, prices ?? null);
+  return prices;
+}
+
+/**
+ * Σ amount × price, divided by `per_tokens` once and rounded up, so no fraction of a unit is
+ * ever given away. Exact: in doubles while the sum stays a safe integer (the usual case), in
+ * BigInt past that.
+ */
+function roundedUpCost(terms: readonly (readonly [amount: number, price: number])[], perTokens: number): number {
+  let total = 0;
+  for (const [amount, price] of terms) total += amount * price;
+  if (Number.isSafeInteger(total)) {
+    const rest = total % perTokens;
+    return (total - rest) / perTokens + (rest > 0 ? 1 : 0);
+  }
+  let big = 0n;
+  for (const [amount, price] of terms) big += BigInt(amount) * BigInt(price);
   const per = BigInt(perTokens);
-  return Number((total + per - 1n) / per);
+  return Number((big + per - 1n) / per);
 }
 
 /** What `tokens` cost at `prices`. */
 export function costOf(tokens: TokenCounts, prices: ClassPrices, perTokens: number): number {
-  let total = 0n;
-  for (const cls of TOKEN_CLASSES) total += BigInt(tokens[cls]) * BigInt(classPrice(prices, cls));
-  return roundedUp(total, perTokens);
+  return roundedUpCost(
+    TOKEN_CLASSES.map((cls) => [tokens[cls], classPrice(prices, cls)] as const),
+    perTokens,
+  );
 }
 
 /** The most `input` + `output` estimated tokens can cost: each side at the dearest class it may turn out to be. */
 export function maxCostOf(estimate: { input: number; output: number }, prices: ClassPrices, perTokens: number): number {
   const dearest = (classes: TokenClass[]) => Math.max(...classes.map((cls) => classPrice(prices, cls)));
-  const total = BigInt(estimate.input) * BigInt(dearest(['input', 'cached_input', 'cache_write'])) + BigInt(estimate.output) * BigInt(dearest(['output', 'reasoning']));
-  return roundedUp(total, perTokens);
+  return roundedUpCost(
+    [
+      [estimate.input, dearest(['input', 'cached_input', 'cache_write'])],
+      [estimate.output, dearest(['output', 'reasoning'])],
+    ],
+    perTokens,
+  );
 }
