@@ -1,4 +1,5 @@
 import type { MeteredUsage } from './token-usage.js';
+import type { UsageMarker } from './usage-marker.js';
 
 /** What the gateway reads of a proxied request when its route speaks a provider's API. */
 export interface ProviderRequest {
@@ -17,11 +18,11 @@ export interface UsageReader {
   /** `whole`: the message is a complete response body (not a stream event), so its usage is final. */
   read(message: unknown, whole: boolean): void;
   /**
-   * Whether a stream event's text may hold what `read` uses: a cheap test that spares parsing
-   * the many events that cannot (content deltas). A false "no" would keep the reservation
-   * instead of charging the usage, never charge less.
+   * Tells the stream events that may hold what `read` uses from those that cannot (content
+   * deltas), in their text or bytes, sparing the parse of most events. A false "no" would
+   * keep the reservation instead of charging the usage, never charge less.
    */
-  mayCarryUsage(text: string): boolean;
+  readonly marker: UsageMarker;
   usage(): MeteredUsage | undefined;
 }
 

@@ -14,11 +14,17 @@ import { measureTokens, type MeteredUsage } from './token-usage.js';
 
 const fixture = (path: string) => readFileSync(fileURLToPath(new URL(`../../test/fixtures/providers/${path}`, import.meta.url)));
 
-function read(provider: ProviderName, path: string, chunkSize = 7): MeteredUsage | undefined {
+/** `body` cut every `cut` bytes, or (`{ events }`) after every `events` whole events, as an upstream flushing event by event delivers it. */
+function chunksOf(body: Buffer, cut: number | { events: number }): Buffer[] {
+  if (typeof cut === 'number') return Array.from({ length: Math.ceil(body.byteLength / cut) }, (_, i) => body.subarray(i * cut, (i + 1) * cut));
+  const ends = [...body.toString('latin1').matchAll(/\r\n\r\n|\n\n/g)].map((m) => m.index + m[0].length).filter((_, i, all) => (i + 1) % cut.events === 0 || i === all.length - 1);
+  return [0, ...ends].map((start, i) => body.subarray(start, ends[i] ?? body.byteLength)).filter((c) => c.byteLength > 0);
+}
+
+function read(provider: ProviderName, path: string, cut: number | { events: number } = 7): MeteredUsage | undefined {
   const contentType = path.endsWith('.sse') ? 'text/event-stream' : 'application/json';
   const tap = new ResponseTap({ settle: [], reader: PROVIDERS[provider].reader(), headers: { 'content-type': contentType }, recordLimit: 0, jsonLimit: 1 << 20 });
-  const body = fixture(path);
-  for (let i = 0; i < body.byteLength; i += chunkSize) tap.write(body.subarray(i, i + chunkSize));
+  for (const chunk of chunksOf(fixture(path), cut)) tap.write(chunk);
   tap.end();
   return tap.usage();
 }
@@ -105,11 +111,14 @@ describe('usage readers: token classes from each provider’s usage fields', () 
       const everyEvent = PROVIDERS[provider].reader();
       for (const data of events.filter((d) => d.startsWith('{'))) everyEvent.read(JSON.parse(data), false);
       expect(
-        events.some((d) => d.startsWith('{') && !PROVIDERS[provider].reader().mayCarryUsage(d)),
+        events.some((d) => d.startsWith('{') && !PROVIDERS[provider].reader().marker.in(d)),
         `${path} has events to skip`,
       ).toBe(skips);
       expect(everyEvent.usage(), path).toBeDefined();
-      expect(read(provider, path), path).toEqual(everyEvent.usage());
+      // Cut anywhere, or into runs of whole events (where the tap decodes only the events whose bytes may carry usage).
+      for (const cut of [7, 1, { events: 1 }, { events: 2 }, { events: 3 }, 1 << 20]) {
+        expect(read(provider, path, cut), `${path} cut ${JSON.stringify(cut)}`).toEqual(everyEvent.usage());
+      }
     }
   });
 

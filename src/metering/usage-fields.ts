@@ -1,5 +1,6 @@
 import type { UsageReader } from './provider-format.js';
 import { tokenCount, type TokenCounts } from './token-usage.js';
+import { USAGE_KEY, type UsageMarker } from './usage-marker.js';
 
 /** What one response message says: the answering model and the usage counts it carries, by the provider's field names. */
 export interface UsageFields {
@@ -8,9 +9,6 @@ export interface UsageFields {
   /** The message ends the response's usage (Anthropic's `message_delta`, Gemini's chunk with a finish reason). */
   final: boolean;
 }
-
-/** Text every message with an OpenAI or Anthropic usage object holds (`"usage": null` does not match). */
-export const USAGE_OBJECT = /"usage"\s*:\s*\{/;
 
 /**
  * A reader that keeps, per count field, the last value any message reported. Providers
@@ -22,7 +20,7 @@ export const USAGE_OBJECT = /"usage"\s*:\s*\{/;
 export function lastValueReader(
   pick: (message: unknown) => UsageFields | undefined,
   normalise: (counts: Readonly<Record<string, number>>) => TokenCounts,
-  marker: RegExp = USAGE_OBJECT,
+  marker: UsageMarker = USAGE_KEY,
 ): UsageReader {
   const counts: Record<string, number> = {};
   let model: string | undefined;
@@ -39,7 +37,7 @@ export function lastValueReader(
       }
       final ||= whole || fields.final;
     },
-    mayCarryUsage: (text) => marker.test(text),
+    marker,
     usage() {
       return final ? { model, tokens: normalise(counts) } : undefined;
     },

@@ -1,7 +1,8 @@
 import { StringDecoder } from 'node:string_decoder';
 import type { ProviderName } from '../metering/providers.js';
 import { isRecord } from '../metering/token-usage.js';
-import { USAGE_OBJECT } from '../metering/usage-fields.js';
+import { USAGE_KEY } from '../metering/usage-marker.js';
+import { asBuffer, endsAtEventEnd, eventEnd, eventStart } from './sse-framing.js';
 
 /**
  * OpenAI chat streams report usage only when asked (`stream_options.include_usage`), in an
@@ -38,7 +39,7 @@ const EMPTY_CHOICES = /"choices"\s*:\s*\[\s*\]/;
 
 /** Whether an event is the usage-only chunk: `data:` JSON with `choices: []` and a `usage` object. */
 function isUsageChunk(event: string): boolean {
-  if (!EMPTY_CHOICES.test(event) || !USAGE_OBJECT.test(event)) return false;
+  if (!EMPTY_CHOICES.test(event) || !USAGE_KEY.in(event)) return false;
   const data = event
     .split(/\r\n|\n|\r/)
     .filter((line) => line.startsWith('data:'))
@@ -53,6 +54,7 @@ function isUsageChunk(event: string): boolean {
 }
 
 const LF = 0x0a;
+const CR = 0x0d;
 
 /**
  * The client's copy of the stream without the usage-only chunk: whole events are passed on
@@ -66,10 +68,11 @@ export class UsageChunkFilter {
 
   write(chunk: Uint8Array): Uint8Array {
     if (chunk.byteLength === 0) return chunk;
-    // A chunk of whole events (the usual case: upstreams flush event by event) that keeps
-    // them all goes on as it came, not decoded and encoded again.
     const startsClean = this.endedAtLf && this.buffer === '';
     this.endedAtLf = chunk[chunk.byteLength - 1] === LF;
+    // The usual case: upstreams flush event by event. (Lone "\r" line ends, which the byte
+    // framing does not see, take the decoding path.)
+    if (startsClean && endsAtEventEnd(chunk) && chunk.indexOf(CR) < 0) return wholeEvents(asBuffer(chunk));
     const aligned = startsClean && this.endedAtLf;
     this.buffer += this.decoder.write(chunk);
     let out = '';
@@ -91,4 +94,25 @@ export class UsageChunkFilter {
     this.buffer = '';
     return Buffer.from(isUsageChunk(rest) ? '' : rest);
   }
+}
+
+/**
+ * A run of whole events as it came, without the usage-only chunk if it holds it; only the
+ * events whose bytes may carry usage are decoded and looked at.
+ */
+function wholeEvents(chunk: Buffer): Uint8Array {
+  const kept: Buffer[] = [];
+  let keptFrom = 0;
+  for (let at = USAGE_KEY.nextIn(chunk); at >= 0;) {
+    const start = eventStart(chunk, at);
+    const end = eventEnd(chunk, at);
+    if (isUsageChunk(chunk.toString('utf8', start, end))) {
+      kept.push(chunk.subarray(keptFrom, start));
+      keptFrom = end;
+    }
+    at = USAGE_KEY.nextIn(chunk, end);
+  }
+  if (kept.length === 0) return chunk;
+  kept.push(chunk.subarray(keptFrom));
+  return Buffer.concat(kept);
 }

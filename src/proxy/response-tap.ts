@@ -1,7 +1,10 @@
 import { readJsonPath } from '../lib/json-path.js';
 import type { UsageReader } from '../metering/provider-format.js';
 import type { MeteredUsage } from '../metering/token-usage.js';
+import { asBuffer, endsAtEventEnd, eventStart } from './sse-framing.js';
 import { SseParser } from './sse-parser.js';
+
+const NOTHING = new Uint8Array(0);
 
 export interface TapOptions {
   /** Reserved metrics and where the response tells their actual amount. */
@@ -56,7 +59,7 @@ export class ResponseTap {
   }
 
   write(chunk: Uint8Array): void {
-    this.sse?.write(chunk);
+    if (this.sse) this.sse.write(this.partToParse(this.sse, chunk));
     if (this.json) {
       this.jsonSize += chunk.byteLength;
       if (this.jsonSize > this.options.jsonLimit) this.json = null;
@@ -90,9 +93,22 @@ export class ResponseTap {
     return this.record ? Buffer.concat(this.record) : null;
   }
 
-  /** Most events of a provider's stream are content deltas: only those that may carry usage are parsed. */
+  /**
+   * Most events of a provider's stream are content deltas, which cannot carry usage. When the
+   * chunk is a run of whole events and the parser is between events (the usual case), it gets
+   * only the part from the first event that may carry usage, or nothing: the rest is never
+   * decoded. Response paths (`settle.from`) may point anywhere, so with them it gets it all.
+   */
+  private partToParse(sse: SseParser, chunk: Uint8Array): Uint8Array {
+    const marker = this.bodyPaths.length === 0 ? this.options.reader?.marker : undefined;
+    if (!marker || !sse.betweenEvents || !endsAtEventEnd(chunk)) return chunk;
+    const at = marker.nextIn(asBuffer(chunk));
+    return at < 0 ? NOTHING : chunk.subarray(eventStart(chunk, at));
+  }
+
+  /** Of the events parsed, only those that may carry usage are read (see partToParse). */
   private readEvent(data: string): void {
-    if (this.bodyPaths.length === 0 && this.options.reader?.mayCarryUsage(data) === false) return;
+    if (this.bodyPaths.length === 0 && this.options.reader?.marker.in(data) === false) return;
     this.readUsage(data);
   }
 

@@ -11,12 +11,21 @@ export class SseParser {
   private readonly decoder = new StringDecoder('utf8');
   private buffer = '';
   private data: string[] = [];
+  /** The last chunk ended with "\n", so the decoder holds no part of a character. */
+  private endedAtLf = true;
 
   constructor(private readonly onEvent: (data: string) => void) {}
 
   write(chunk: Uint8Array): void {
+    if (chunk.byteLength === 0) return;
+    this.endedAtLf = chunk[chunk.byteLength - 1] === 0x0a;
     this.buffer += this.decoder.write(chunk);
     this.drain();
+  }
+
+  /** Whether everything written so far made whole events: the next byte starts a new one. */
+  get betweenEvents(): boolean {
+    return this.endedAtLf && this.buffer === '' && this.data.length === 0;
   }
 
   /** Ends the stream: a last event without its blank line still counts. */

@@ -1,9 +1,10 @@
 import type { ProviderFormat } from '../provider-format.js';
 import { lastValueReader } from '../usage-fields.js';
+import { UsageMarker } from '../usage-marker.js';
 import { isRecord, rest } from '../token-usage.js';
 
-/** Text every chunk with a `usageMetadata` object holds. */
-const USAGE_METADATA_OBJECT = /"usageMetadata"\s*:\s*\{/;
+/** Every chunk with usage holds it. */
+const USAGE_METADATA = new UsageMarker('usageMetadata');
 
 /** `/v1beta/models/gemini-2.5-flash:generateContent` → `gemini-2.5-flash`. */
 const MODEL_IN_PATH = /\/models\/([^/:]+):[A-Za-z]+$/;
@@ -41,6 +42,6 @@ export const gemini: ProviderFormat = {
         const cached = c.cached ?? 0;
         return { input: rest(c.prompt ?? 0, cached) + (c.tool ?? 0), cached_input: cached, cache_write: 0, output: c.candidates ?? 0, reasoning: c.thoughts ?? 0 };
       },
-      USAGE_METADATA_OBJECT,
+      USAGE_METADATA,
     ),
 };

@@ -1,0 +1,41 @@
+/**
+ * Event boundaries of a text/event-stream found in its bytes, without decoding them: an event
+ * ends at a blank line. Upstreams flush event by event, so a chunk is usually a run of whole
+ * events, and most of them (content deltas) need not be decoded at all.
+ */
+
+const LF = 0x0a;
+const CR = 0x0d;
+
+/** Whether `bytes` end with a blank line ("\n\n", "\r\n\r\n" or "\n\r\n"), so their last event is whole. */
+export function endsAtEventEnd(bytes: Uint8Array): boolean {
+  let i = bytes.byteLength - 1;
+  if (bytes[i] !== LF) return false;
+  i--;
+  if (bytes[i] === CR) i--;
+  return bytes[i] === LF;
+}
+
+/**
+ * In a run of whole events, where the event holding byte `at` starts: after the last blank
+ * line before it (0 when none). A blank line of lone "\r"s is not seen, so the range found
+ * may take in the events before it too; it never starts inside an event.
+ */
+export function eventStart(bytes: Uint8Array, at: number): number {
+  for (let lf = bytes.lastIndexOf(LF, at); lf > 0; lf = bytes.lastIndexOf(LF, lf - 1)) {
+    if (bytes[lf - 1] === LF || (bytes[lf - 1] === CR && bytes[lf - 2] === LF)) return lf + 1;
+  }
+  return 0;
+}
+
+/** In a run of whole events, where the event holding byte `at` ends: after its blank line (the end of `bytes` when none). */
+export function eventEnd(bytes: Uint8Array, at: number): number {
+  for (let lf = bytes.indexOf(LF, at); lf >= 0; lf = bytes.indexOf(LF, lf + 1)) {
+    if (bytes[lf + 1] === LF) return lf + 2;
+    if (bytes[lf + 1] === CR && bytes[lf + 2] === LF) return lf + 3;
+  }
+  return bytes.byteLength;
+}
+
+/** `bytes` as a Buffer, without a copy (string searches need one). */
+export const asBuffer = (bytes: Uint8Array): Buffer => (Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
