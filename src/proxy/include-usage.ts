@@ -2,7 +2,7 @@ import { StringDecoder } from 'node:string_decoder';
 import type { ProviderName } from '../metering/providers.js';
 import { isRecord } from '../metering/token-usage.js';
 import { USAGE_KEY } from '../metering/usage-marker.js';
-import { asBuffer, endsAtEventEnd, eventEnd, eventStart } from './sse-framing.js';
+import { dataOf } from './sse-framing.js';
 
 /**
  * OpenAI chat streams report usage only when asked (`stream_options.include_usage`), in an
@@ -37,24 +37,20 @@ const EVENT_END = /\r\n\r\n|\n\n|\r\r/;
 /** Text the usage-only chunk holds and content chunks do not: tested before parsing an event. */
 const EMPTY_CHOICES = /"choices"\s*:\s*\[\s*\]/;
 
-/** Whether an event is the usage-only chunk: `data:` JSON with `choices: []` and a `usage` object. */
+/** Whether a parsed chunk is the usage-only one: `choices: []` and a `usage` object. */
+export const isUsageOnly = (message: unknown): boolean => isRecord(message) && Array.isArray(message.choices) && message.choices.length === 0 && isRecord(message.usage);
+
+/** Whether an event's text is the usage-only chunk. */
 function isUsageChunk(event: string): boolean {
   if (!EMPTY_CHOICES.test(event) || !USAGE_KEY.in(event)) return false;
-  const data = event
-    .split(/\r\n|\n|\r/)
-    .filter((line) => line.startsWith('data:'))
-    .map((line) => line.slice(line.startsWith('data: ') ? 6 : 5))
-    .join('\n');
   try {
-    const json: unknown = JSON.parse(data);
-    return isRecord(json) && Array.isArray(json.choices) && json.choices.length === 0 && isRecord(json.usage);
+    return isUsageOnly(JSON.parse(dataOf(event)));
   } catch {
     return false;
   }
 }
 
 const LF = 0x0a;
-const CR = 0x0d;
 
 /**
  * The client's copy of the stream without the usage-only chunk: whole events are passed on
@@ -66,13 +62,15 @@ export class UsageChunkFilter {
   /** The last chunk ended with "\n", so the decoder holds no part of a character. */
   private endedAtLf = true;
 
+  /** Whether everything written so far was passed on or dropped: nothing is held back. */
+  get clean(): boolean {
+    return this.endedAtLf && this.buffer === '';
+  }
+
   write(chunk: Uint8Array): Uint8Array {
     if (chunk.byteLength === 0) return chunk;
-    const startsClean = this.endedAtLf && this.buffer === '';
+    const startsClean = this.clean;
     this.endedAtLf = chunk[chunk.byteLength - 1] === LF;
-    // The usual case: upstreams flush event by event. (Lone "\r" line ends, which the byte
-    // framing does not see, take the decoding path.)
-    if (startsClean && endsAtEventEnd(chunk) && chunk.indexOf(CR) < 0) return wholeEvents(asBuffer(chunk));
     const aligned = startsClean && this.endedAtLf;
     this.buffer += this.decoder.write(chunk);
     let out = '';
@@ -94,25 +92,4 @@ export class UsageChunkFilter {
     this.buffer = '';
     return Buffer.from(isUsageChunk(rest) ? '' : rest);
   }
-}
-
-/**
- * A run of whole events as it came, without the usage-only chunk if it holds it; only the
- * events whose bytes may carry usage are decoded and looked at.
- */
-function wholeEvents(chunk: Buffer): Uint8Array {
-  const kept: Buffer[] = [];
-  let keptFrom = 0;
-  for (let at = USAGE_KEY.nextIn(chunk); at >= 0;) {
-    const start = eventStart(chunk, at);
-    const end = eventEnd(chunk, at);
-    if (isUsageChunk(chunk.toString('utf8', start, end))) {
-      kept.push(chunk.subarray(keptFrom, start));
-      keptFrom = end;
-    }
-    at = USAGE_KEY.nextIn(chunk, end);
-  }
-  if (kept.length === 0) return chunk;
-  kept.push(chunk.subarray(keptFrom));
-  return Buffer.concat(kept);
 }

@@ -19,7 +19,7 @@ import { clientResponseHeaders, upstreamRequestHeaders } from './headers.js';
 import { arrivedWhole, relay, type RelayEnd } from './relay.js';
 import { checkDeclaredLength, limitStream, parseJsonBody, readBodyLimited } from './request-body.js';
 import { ResponseTap } from './response-tap.js';
-import { askForUsage, UsageChunkFilter } from './include-usage.js';
+import { askForUsage } from './include-usage.js';
 import { PROVIDERS } from '../metering/providers.js';
 import { declaresSmallBody } from './small-body.js';
 import { NO_BODY_STATUSES, replayStoredResponse, storeUpstreamResponse } from './stored-response.js';
@@ -238,6 +238,7 @@ async function forward(c: Context, shape: RouteShape, p: Prepared, charged: Char
     headers: upstream.headers,
     recordLimit: hold && p.idempotency ? deps.settings.idempotencyMaxResponseBytes : 0,
     jsonLimit: 8 * 1024 * 1024,
+    hideUsageChunk: p.hidesUsage,
   });
   const headers = clientResponseHeaders(upstream.headers);
   for (const [name, value] of Object.entries(charged.headers)) headers.set(name, value);
@@ -262,10 +263,9 @@ async function forward(c: Context, shape: RouteShape, p: Prepared, charged: Char
     return new Response(whole, { status: upstream.status, headers });
   }
   const drainOnAbort = hold !== null && p.plan.settle.some((l) => !('from' in l.source) || l.source.from.startsWith('response.'));
-  const clientView = p.hidesUsage ? new UsageChunkFilter() : undefined;
   // The client gets fewer bytes than the upstream sent.
-  if (clientView) headers.delete('content-length');
-  return new Response(relay(upstream.body, tap, { drainOnAbort, deadlineMs: charged.deadlineMs, clientView }, onEnd), { status: upstream.status, headers });
+  if (p.hidesUsage) headers.delete('content-length');
+  return new Response(relay(upstream.body, tap, { drainOnAbort, deadlineMs: charged.deadlineMs }, onEnd), { status: upstream.status, headers });
 }
 
 /**

@@ -15,8 +15,6 @@ export interface RelayOptions {
   /** On client abort, keep reading the upstream to its end (bounded by the deadline). */
   drainOnAbort: boolean;
   deadlineMs: number;
-  /** Rewrites what the client gets (the tap still sees every upstream byte); may hold bytes back until `end`. */
-  clientView?: { write(chunk: Uint8Array): Uint8Array; end(): Uint8Array } | undefined;
 }
 
 /**
@@ -55,7 +53,8 @@ export async function arrivedWhole(body: Readable): Promise<Buffer | null> {
 
 /**
  * Streams the upstream body to the client chunk by chunk (SSE events arrive as sent),
- * feeding each chunk to the tap, and calls `onEnd` exactly once.
+ * feeding each chunk to the tap, which gives what the client gets of it, and calls `onEnd`
+ * exactly once.
  */
 export function relay(body: Readable, tap: ResponseTap, options: RelayOptions, onEnd: (end: RelayEnd) => void): ReadableStream<Uint8Array> {
   // Failures reach us through the iterator below; destroying the body (client gone,
@@ -84,8 +83,8 @@ export function relay(body: Readable, tap: ResponseTap, options: RelayOptions, o
   return new ReadableStream<Uint8Array>(
     {
       async pull(controller) {
-        // A view may swallow a whole chunk: read on until there is something to give, or an
-        // empty pull would leave the client's read waiting forever.
+        // The tap may keep a whole chunk from the client: read on until there is something to
+        // give, or an empty pull would leave the client's read waiting forever.
         for (;;) {
           let next: IteratorResult<Buffer>;
           try {
@@ -96,14 +95,13 @@ export function relay(body: Readable, tap: ResponseTap, options: RelayOptions, o
             return;
           }
           if (next.done) {
-            const rest = options.clientView?.end();
-            if (!cancelled && rest && rest.byteLength > 0) controller.enqueue(rest);
+            const rest = tap.end();
+            if (!cancelled && rest.byteLength > 0) controller.enqueue(rest);
             if (!cancelled) controller.close();
             finish(cancelled ? { kind: 'client_abort', drained: true } : { kind: 'complete' });
             return;
           }
-          tap.write(next.value);
-          const out = options.clientView ? options.clientView.write(next.value) : next.value;
+          const out = tap.write(next.value);
           // Once the client has gone, cancel() reads the rest: stop here.
           if (out.byteLength === 0 && !cancelled) continue;
           if (!cancelled) controller.enqueue(out);

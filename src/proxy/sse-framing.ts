@@ -37,5 +37,24 @@ export function eventEnd(bytes: Uint8Array, at: number): number {
   return bytes.byteLength;
 }
 
+/** The value of a `data:` line (one space after the colon is not part of it). */
+export const dataValue = (line: string): string => line.slice(line.startsWith('data: ') ? 6 : 5);
+
+/** The data of one whole event's text: its `data:` lines' values joined by "\n" ('' when none). */
+export function dataOf(event: string): string {
+  let data: string | undefined;
+  for (let start = 0; start < event.length;) {
+    const lf = event.indexOf('\n', start);
+    const cr = event.indexOf('\r', start);
+    const end = cr >= 0 && (lf < 0 || cr < lf) ? cr : lf < 0 ? event.length : lf;
+    if (event.startsWith('data:', start)) {
+      const value = dataValue(event.slice(start, end));
+      data = data === undefined ? value : `${data}\n${value}`;
+    }
+    start = event.startsWith('\r\n', end) ? end + 2 : end + 1;
+  }
+  return data ?? '';
+}
+
 /** `bytes` as a Buffer, without a copy (string searches need one). */
 export const asBuffer = (bytes: Uint8Array): Buffer => (Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));

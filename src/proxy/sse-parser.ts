@@ -1,4 +1,5 @@
 import { StringDecoder } from 'node:string_decoder';
+import { dataValue } from './sse-framing.js';
 
 /**
  * Incremental parser of a text/event-stream body: feed it bytes as they pass through, and
@@ -13,6 +14,8 @@ export class SseParser {
   private data: string[] = [];
   /** The last chunk ended with "\n", so the decoder holds no part of a character. */
   private endedAtLf = true;
+  /** A line of an event has been read, and not yet its blank line. */
+  private open = false;
 
   constructor(private readonly onEvent: (data: string) => void) {}
 
@@ -25,7 +28,7 @@ export class SseParser {
 
   /** Whether everything written so far made whole events: the next byte starts a new one. */
   get betweenEvents(): boolean {
-    return this.endedAtLf && this.buffer === '' && this.data.length === 0;
+    return this.endedAtLf && this.buffer === '' && !this.open;
   }
 
   /** Ends the stream: a last event without its blank line still counts. */
@@ -63,12 +66,14 @@ export class SseParser {
 
   private line(line: string): void {
     if (line === '') return this.dispatch();
-    if (line.startsWith('data:')) this.data.push(line.slice(line.startsWith('data: ') ? 6 : 5));
+    this.open = true;
+    if (line.startsWith('data:')) this.data.push(dataValue(line));
     // Comments (":"), event:, id: and retry: do not carry usage.
   }
 
   private dispatch(): void {
     if (this.data.length > 0) this.onEvent(this.data.join('\n'));
     this.data = [];
+    this.open = false;
   }
 }
