@@ -49,7 +49,7 @@ export const problems = {
   422: problemEntry('idempotency_mismatch'),
   413: problemEntry('payload_too_large'),
   429: problemEntry('rate_limited, with Retry-After and the RateLimit fields', rateLimited),
-  502: problemEntry('upstream_error: the upstream could not be reached'),
+  502: problemEntry('upstream_error: the upstream could not be reached or gave no usable answer'),
   503: problemEntry('backend_unavailable, with Retry-After'),
   504: problemEntry('upstream_timeout'),
 } as const;

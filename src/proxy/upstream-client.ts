@@ -58,6 +58,12 @@ export class UpstreamClient {
         headersTimeout: options.timeoutMs,
         bodyTimeout: options.timeoutMs,
       });
+      // A status no HTTP client can be given (an upstream answering 600-999): a failed answer,
+      // not one to relay (the client's Response could not even be built with it).
+      if (response.statusCode < 200 || response.statusCode > 599) {
+        response.body.on('error', () => {}).destroy();
+        throw new UpstreamFailure('failed', new Error(`the upstream answered with status ${response.statusCode}`));
+      }
       return { status: response.statusCode, headers: response.headers, body: response.body };
     } catch (err) {
       throw classifyUpstreamError(err);
@@ -72,5 +78,6 @@ export class UpstreamClient {
 /** The client's answer for an upstream that failed before answering: 504 on a timeout, else 502. */
 export function upstreamProblem(failure: UpstreamFailure, route: RouteDef): ProblemError {
   if (failure.kind === 'timeout') return new ProblemError('upstream_timeout', `the upstream of route ${route.name} did not answer within ${route.timeout_ms} ms`);
+  if (failure.kind === 'failed') return new ProblemError('upstream_error', `the upstream of route ${route.name} did not give a usable answer`);
   return new ProblemError('upstream_error', `the upstream of route ${route.name} could not be reached`);
 }

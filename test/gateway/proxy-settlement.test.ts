@@ -25,9 +25,19 @@ async function brokenUpstream(): Promise<Server> {
   return server;
 }
 
+/** An upstream that answers with a status no HTTP client can be given. */
+async function oddStatusUpstream(): Promise<Server> {
+  const server = createServer((socket) => {
+    socket.once('data', () => socket.end('HTTP/1.1 600 Odd\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}'));
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return server;
+}
+
 /** The default test policy plus routes for the failure modes and a header-settled route. */
 const settlementPolicy =
-  (deadPort: number, brokenPort: number) =>
+  (deadPort: number, brokenPort: number, oddPort: number) =>
   (upstream: string): PolicyInput => {
     const base = gatewayTestPolicy(upstream);
     return {
@@ -59,6 +69,14 @@ const settlementPolicy =
           charge: [{ metric: 'exports', amount: 1 }],
           timeout_ms: 2_000,
         },
+        // An upstream whose status is out of HTTP's range, on a reserved route (a hold to end).
+        {
+          name: 'odd-metered',
+          match: { method: 'POST', path: '/v1/odd-metered' },
+          upstream: `http://127.0.0.1:${oddPort}`,
+          charge: [{ metric: 'tokens', reserve: { from: 'body.max_tokens', default: 100 }, settle: { from: 'header.x-usage-tokens' } }],
+          timeout_ms: 2_000,
+        },
         // Reserved from the body, settled from the upstream's x-usage-tokens header.
         {
           name: 'metered',
@@ -73,13 +91,17 @@ const settlementPolicy =
 
 let gw: GatewayFixture;
 let broken: Server;
+let odd: Server;
 beforeAll(async () => {
   broken = await brokenUpstream();
-  gw = await startGatewayFixture({ policy: settlementPolicy(await closedPort(), (broken.address() as AddressInfo).port) });
+  odd = await oddStatusUpstream();
+  const portOf = (server: Server) => (server.address() as AddressInfo).port;
+  gw = await startGatewayFixture({ policy: settlementPolicy(await closedPort(), portOf(broken), portOf(odd)) });
 });
 afterAll(async () => {
   await gw?.close();
   broken?.close();
+  odd?.close();
 });
 
 /** The demo's prompt-token count of a chat request: a quarter of the message characters, at least 1. */
@@ -160,6 +182,22 @@ describe('upstream failures', () => {
     await requestSettled(gw, subject, response);
 
     await expectRefunded(subject);
+  });
+
+  it('answers 502 upstream_error to a status out of HTTP range, and returns the hold', async () => {
+    const subject = await gw.createSubject();
+    const response = await gw.request('/v1/odd-metered', { method: 'POST', key: subject.key, json: { max_tokens: 40 } });
+    expect(response.status).toBe(502);
+    expect(response.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+    expect(await response.json()).toMatchObject({ status: 502, code: 'upstream_error' });
+    await requestSettled(gw, subject, response);
+
+    expect(await gw.used(subject, 'tokens')).toBe(0);
+    const kinds = (await gw.events(subject)).filter((e) => e.metric === 'tokens').map((e) => [e.kind, e.delta]);
+    expect(kinds).toEqual([
+      ['consume', 40],
+      ['refund', -40],
+    ]);
   });
 
   it('refunds when the upstream breaks off a small response; the client gets the broken body as it came', async () => {
