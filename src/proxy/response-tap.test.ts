@@ -49,9 +49,8 @@ describe('ResponseTap', () => {
     const lookalike = 'data: {"choices":[{"index":0,"delta":{"content":"\\"usage\\": {}"}}],"usage":{"x":1}}\n\n';
     const expected = { model: 'm-1', tokens: { input: 1, cached_input: 0, cache_write: 0, output: 2, reasoning: 0 } };
 
-    /** The client's bytes and the usage read, for `stream` cut into `chunks`. */
-    function through(chunks: Buffer[]) {
-      const tap = new ResponseTap({
+    const hidingTap = () =>
+      new ResponseTap({
         settle: [],
         reader: PROVIDERS.openai_chat.reader(),
         headers: { 'content-type': 'text/event-stream' },
@@ -59,6 +58,10 @@ describe('ResponseTap', () => {
         jsonLimit: 0,
         hideUsageChunk: true,
       });
+
+    /** The client's bytes and the usage read, for a stream cut into `chunks`. */
+    function through(chunks: Buffer[]) {
+      const tap = hidingTap();
       const out = chunks.map((c) => tap.write(c));
       out.push(tap.end());
       return { client: Buffer.concat(out).toString(), usage: tap.usage() };
@@ -78,14 +81,7 @@ describe('ResponseTap', () => {
         expect(through(byEvents(events, perChunk)), `${perChunk} per chunk`).toEqual({ client: events.filter((e) => e !== usage).join(''), usage: expected });
       }
       // A chunk without the usage-only chunk is passed on as the same bytes.
-      const tap = new ResponseTap({
-        settle: [],
-        reader: PROVIDERS.openai_chat.reader(),
-        headers: { 'content-type': 'text/event-stream' },
-        recordLimit: 0,
-        jsonLimit: 0,
-        hideUsageChunk: true,
-      });
+      const tap = hidingTap();
       const chunk = Buffer.from(content('a') + lookalike);
       expect(tap.write(chunk)).toBe(chunk);
     });

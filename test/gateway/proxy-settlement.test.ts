@@ -15,25 +15,20 @@ async function closedPort(): Promise<number> {
   return port;
 }
 
-/** An upstream that declares a small body, sends part of it and hangs up. */
-async function brokenUpstream(): Promise<Server> {
+/** An upstream that answers every request with `answer` (raw HTTP) and hangs up. */
+async function rawUpstream(answer: string): Promise<Server> {
   const server = createServer((socket) => {
-    socket.once('data', () => socket.end('HTTP/1.1 202 Accepted\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{"id":'));
+    socket.once('data', () => socket.end(answer));
   });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   return server;
 }
 
-/** An upstream that answers with a status no HTTP client can be given. */
-async function oddStatusUpstream(): Promise<Server> {
-  const server = createServer((socket) => {
-    socket.once('data', () => socket.end('HTTP/1.1 600 Odd\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}'));
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  return server;
-}
+/** Declares a small body, sends part of it and hangs up. */
+const brokenUpstream = () => rawUpstream('HTTP/1.1 202 Accepted\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{"id":');
+/** Answers with a status no HTTP client can be given. */
+const oddStatusUpstream = () => rawUpstream('HTTP/1.1 600 Odd\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}');
 
 /** The default test policy plus routes for the failure modes and a header-settled route. */
 const settlementPolicy =
