@@ -21,10 +21,12 @@ function chunksOf(body: Buffer, cut: number | { events: number }): Buffer[] {
   return [0, ...ends].map((start, i) => body.subarray(start, ends[i] ?? body.byteLength)).filter((c) => c.byteLength > 0);
 }
 
-function read(provider: ProviderName, path: string, cut: number | { events: number } = 7): MeteredUsage | undefined {
+/** `lineEnds: 'crlf'` sends the fixture with "\r\n" line ends, as some servers (Google's) do. */
+function read(provider: ProviderName, path: string, cut: number | { events: number } = 7, lineEnds: 'lf' | 'crlf' = 'lf'): MeteredUsage | undefined {
   const contentType = path.endsWith('.sse') ? 'text/event-stream' : 'application/json';
   const tap = new ResponseTap({ settle: [], reader: PROVIDERS[provider].reader(), headers: { 'content-type': contentType }, recordLimit: 0, jsonLimit: 1 << 20 });
-  for (const chunk of chunksOf(fixture(path), cut)) tap.write(chunk);
+  const body = lineEnds === 'crlf' ? Buffer.from(fixture(path).toString('utf8').replaceAll('\n', '\r\n')) : fixture(path);
+  for (const chunk of chunksOf(body, cut)) tap.write(chunk);
   tap.end();
   return tap.usage();
 }
@@ -117,7 +119,9 @@ describe('usage readers: token classes from each provider’s usage fields', () 
       expect(everyEvent.usage(), path).toBeDefined();
       // Cut anywhere, or into runs of whole events (where the tap decodes only the events whose bytes may carry usage).
       for (const cut of [7, 1, { events: 1 }, { events: 2 }, { events: 3 }, 1 << 20]) {
-        expect(read(provider, path, cut), `${path} cut ${JSON.stringify(cut)}`).toEqual(everyEvent.usage());
+        for (const lineEnds of ['lf', 'crlf'] as const) {
+          expect(read(provider, path, cut, lineEnds), `${path} cut ${JSON.stringify(cut)}, ${lineEnds}`).toEqual(everyEvent.usage());
+        }
       }
     }
   });
