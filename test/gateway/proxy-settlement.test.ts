@@ -195,6 +195,24 @@ describe('upstream failures', () => {
     ]);
   });
 
+  it('ends the charge as a failed request’s when the gateway itself fails after the decision: 500, refunded once', async () => {
+    const subject = await gw.createSubject();
+    // A fault of the gateway's own once the upstream has answered (the metrics of that answer fail).
+    const histogram = gw.gateway.deps.metrics.upstreamSeconds;
+    const observe = histogram.observe.bind(histogram);
+    histogram.observe = () => {
+      histogram.observe = observe;
+      throw new Error('injected fault after the decision');
+    };
+    const { response, body } = await exportAs(subject, '/v1/exports');
+    expect(response.status).toBe(500);
+    expect(body).toMatchObject({ status: 500, code: 'internal_error' });
+    expect(JSON.stringify(body)).not.toContain('injected fault');
+    await requestSettled(gw, subject, response);
+
+    await expectRefunded(subject);
+  });
+
   it('refunds when the upstream breaks off a small response; the client gets the broken body as it came', async () => {
     const subject = await gw.createSubject();
     const response = await gw.request('/v1/broken-exports', { method: 'POST', key: subject.key, json: { format: 'csv' } });
