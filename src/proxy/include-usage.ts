@@ -54,17 +54,22 @@ const LF = 0x0a;
 
 /**
  * The client's copy of the stream without the usage-only chunk: whole events are passed on
- * byte for byte as they complete, that one is dropped.
+ * byte for byte as they complete, that one is dropped. An event longer than `maxHeldChars`
+ * cannot be that small chunk: it is passed on as it comes instead of being held whole.
  */
 export class UsageChunkFilter {
   private readonly decoder = new StringDecoder('utf8');
   private buffer = '';
   /** The last chunk ended with "\n", so the decoder holds no part of a character. */
   private endedAtLf = true;
+  /** The open event is being passed on as it comes (past the bound): the rest of it follows. */
+  private passing = false;
 
-  /** Whether everything written so far was passed on or dropped: nothing is held back. */
+  constructor(private readonly maxHeldChars = Number.POSITIVE_INFINITY) {}
+
+  /** Whether everything written so far was passed on or dropped: nothing is held back, no event is open. */
   get clean(): boolean {
-    return this.endedAtLf && this.buffer === '';
+    return this.endedAtLf && this.buffer === '' && !this.passing;
   }
 
   write(chunk: Uint8Array): Uint8Array {
@@ -79,8 +84,17 @@ export class UsageChunkFilter {
       const end = match.index + match[0].length;
       const event = this.buffer.slice(0, end);
       this.buffer = this.buffer.slice(end);
-      if (isUsageChunk(event)) dropped = true;
-      else out += event;
+      if (this.passing) this.passing = false;
+      else if (isUsageChunk(event)) {
+        dropped = true;
+        continue;
+      }
+      out += event;
+    }
+    if (this.buffer.length > this.maxHeldChars) {
+      out += this.buffer;
+      this.buffer = '';
+      this.passing = true;
     }
     if (aligned && !dropped && this.buffer === '') return chunk;
     return Buffer.from(out);
@@ -90,6 +104,6 @@ export class UsageChunkFilter {
   end(): Uint8Array {
     const rest = this.buffer + this.decoder.end();
     this.buffer = '';
-    return Buffer.from(isUsageChunk(rest) ? '' : rest);
+    return Buffer.from(!this.passing && isUsageChunk(rest) ? '' : rest);
   }
 }

@@ -49,19 +49,19 @@ describe('ResponseTap', () => {
     const lookalike = 'data: {"choices":[{"index":0,"delta":{"content":"\\"usage\\": {}"}}],"usage":{"x":1}}\n\n';
     const expected = { model: 'm-1', tokens: { input: 1, cached_input: 0, cache_write: 0, output: 2, reasoning: 0 } };
 
-    const hidingTap = () =>
+    const hidingTap = (jsonLimit = 1 << 20) =>
       new ResponseTap({
         settle: [],
         reader: PROVIDERS.openai_chat.reader(),
         headers: { 'content-type': 'text/event-stream' },
         recordLimit: 0,
-        jsonLimit: 0,
+        jsonLimit,
         hideUsageChunk: true,
       });
 
     /** The client's bytes and the usage read, for a stream cut into `chunks`. */
-    function through(chunks: Buffer[]) {
-      const tap = hidingTap();
+    function through(chunks: Buffer[], jsonLimit?: number) {
+      const tap = hidingTap(jsonLimit);
       const out = chunks.map((c) => tap.write(c));
       out.push(tap.end());
       return { client: Buffer.concat(out).toString(), usage: tap.usage() };
@@ -104,6 +104,23 @@ describe('ResponseTap', () => {
         expect(through(bySize(text, sizes)), `sizes ${sizes.join(',')}`).toEqual({ client, usage: expected });
       }
       for (let perChunk = 1; perChunk <= events.length; perChunk++) expect(through(byEvents(events, perChunk)), `${perChunk} per chunk`).toEqual({ client, usage: expected });
+    });
+
+    it('never holds an event longer than the limit: it passes on as it comes, unread, and the usage after it is still read and hidden', () => {
+      const long = content('x'.repeat(500));
+      const events = [content('a'), long, content('b'), usage, 'data: [DONE]\n\n'];
+      const text = events.join('');
+      const client = events.filter((e) => e !== usage).join('');
+      for (const sizes of [[1], [7, 70], [50], [Buffer.byteLength(content('a')) + 100, 3], [text.length]]) {
+        expect(through(bySize(text, sizes), 200), `sizes ${sizes.join(',')}`).toEqual({ client, usage: expected });
+      }
+      // Held back only up to the limit: the start of the long event reaches the client before its end arrives.
+      const tap = hidingTap(200);
+      const head = tap.write(Buffer.from(content('a') + long.slice(0, 300)));
+      expect(Buffer.from(head).toString()).toBe(content('a') + long.slice(0, 300));
+      // An event with usage past the limit is not read: the reservation stays, as for a stream without usage.
+      const bigUsage = content('a') + usage.replace('"id":"c"', `"id":"${'c'.repeat(300)}"`);
+      for (const sizes of [[bigUsage.length], [40]]) expect(through(bySize(bigUsage, sizes), 200).usage, `sizes ${sizes.join(',')}`).toBeUndefined();
     });
 
     it('keeps the order when the text filter holds back an event the parser saw end', () => {

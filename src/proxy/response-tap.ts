@@ -13,7 +13,7 @@ export interface TapOptions {
   headers: Record<string, string | string[] | undefined>;
   /** Keep the whole body up to this many bytes for the idempotency record (0 = don't). */
   recordLimit: number;
-  /** Largest JSON body read for usage. */
+  /** Largest JSON body, or stream event, read for usage (bytes; a stream's events are bounded in characters). */
   jsonLimit: number;
   /**
    * The gateway asked an OpenAI chat stream for usage the client did not ask for
@@ -62,12 +62,12 @@ export class ResponseTap {
       }
     }
     if (this.bodyPaths.length > 0 || options.reader) {
-      if (this.streamed) this.sse = new SseParser((data) => this.readEvent(data));
+      if (this.streamed) this.sse = new SseParser((data) => this.readEvent(data), options.jsonLimit);
       else this.json = [];
     }
     // A streamed body is delivered as it comes and never stored for replay.
     this.record = options.recordLimit > 0 && !this.streamed ? [] : null;
-    this.filter = options.hideUsageChunk && this.streamed ? new UsageChunkFilter() : null;
+    this.filter = options.hideUsageChunk && this.streamed ? new UsageChunkFilter(options.jsonLimit) : null;
   }
 
   /** Takes the next chunk of the upstream's body; returns what the client gets of it. */
@@ -139,7 +139,8 @@ export class ResponseTap {
     for (let at = marker.nextIn(bytes); at >= 0;) {
       const start = eventStart(bytes, at);
       const end = eventEnd(bytes, at);
-      const message = this.readEvent(dataOf(bytes.toString('utf8', start, end)));
+      // An event past the limit is not read, as the parser would not read it.
+      const message = end - start > this.options.jsonLimit ? undefined : this.readEvent(dataOf(bytes.toString('utf8', start, end)));
       if (this.filter && isUsageOnly(message)) {
         (kept ??= []).push(bytes.subarray(keptFrom, start));
         keptFrom = end;

@@ -38,4 +38,16 @@ describe('SseParser', () => {
   it('ignores comments and other fields, and keeps a final event without its blank line', () => {
     expect(parse([': keep-alive\n\nevent: done\nid: 7\ndata: [DONE]'])).toEqual(['[DONE]']);
   });
+
+  it('lets an event past its limit go as it passes, without holding it, and reads the ones around it', () => {
+    const stream = `data: short\n\ndata: ${'x'.repeat(100)}\n\ndata: a\ndata: ${'y'.repeat(30)}\ndata: ${'z'.repeat(30)}\n\n: ${'c'.repeat(90)}\ndata: after\r\n\r\n`;
+    for (let size = 1; size <= stream.length; size++) {
+      const events: string[] = [];
+      const parser = new SseParser((d) => events.push(d), 50);
+      for (let i = 0; i < stream.length; i += size) parser.write(Buffer.from(stream.slice(i, i + size)));
+      parser.end();
+      // The 100-character line goes, and so does the event whose lines add up past 50; a long comment does not count.
+      expect(events, `chunks of ${size}`).toEqual(['short', 'after']);
+    }
+  });
 });

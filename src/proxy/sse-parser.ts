@@ -4,7 +4,8 @@ import { dataValue } from './sse-framing.js';
 /**
  * Incremental parser of a text/event-stream body: feed it bytes as they pass through, and
  * it calls `onEvent` with each complete event's data (the `data:` lines joined by "\n").
- * Chunks may split lines and multi-byte characters anywhere.
+ * Chunks may split lines and multi-byte characters anywhere. An event longer than
+ * `maxEventChars` is let go as it passes, never held whole: it is not delivered.
  */
 export class SseParser {
   // StringDecoder, not TextDecoder: the same handling of characters split between chunks, a
@@ -16,8 +17,17 @@ export class SseParser {
   private endedAtLf = true;
   /** A line of an event has been read, and not yet its blank line. */
   private open = false;
+  /** Characters of the open event's data so far. */
+  private size = 0;
+  /** The open event is past the bound: it will not be delivered. */
+  private overlong = false;
+  /** The rest of a line let go past the bound is still to come: the next line read is that rest. */
+  private skipLine = false;
 
-  constructor(private readonly onEvent: (data: string) => void) {}
+  constructor(
+    private readonly onEvent: (data: string) => void,
+    private readonly maxEventChars = Number.POSITIVE_INFINITY,
+  ) {}
 
   write(chunk: Uint8Array): void {
     if (chunk.byteLength === 0) return;
@@ -61,19 +71,41 @@ export class SseParser {
       this.line(text.slice(start, end));
       start = text.startsWith('\r\n', end) ? end + 2 : end + 1;
     }
+    if (text.length - start > this.maxEventChars) {
+      // A line without its end yet, past the bound: let go of it, and of its event if it is data.
+      if (!this.skipLine && text.startsWith('data:', start)) this.drop();
+      this.open = true;
+      this.skipLine = true;
+      start = text.length;
+    }
     this.buffer = start === 0 ? text : text.slice(start);
   }
 
   private line(line: string): void {
+    if (this.skipLine) {
+      this.skipLine = false;
+      return;
+    }
     if (line === '') return this.dispatch();
     this.open = true;
-    if (line.startsWith('data:')) this.data.push(dataValue(line));
-    // Comments (":"), event:, id: and retry: do not carry usage.
+    if (!line.startsWith('data:') || this.overlong) return; // Comments (":"), event:, id: and retry: do not carry usage.
+    const value = dataValue(line);
+    this.size += value.length;
+    if (this.size > this.maxEventChars) this.drop();
+    else this.data.push(value);
+  }
+
+  /** The open event is past the bound: what it holds goes. */
+  private drop(): void {
+    this.overlong = true;
+    this.data = [];
   }
 
   private dispatch(): void {
     if (this.data.length > 0) this.onEvent(this.data.join('\n'));
     this.data = [];
     this.open = false;
+    this.overlong = false;
+    this.size = 0;
   }
 }
