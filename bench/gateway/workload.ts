@@ -113,7 +113,7 @@ const pricedStreamWorkload: Workload = {
     scripts: [
       'Each request holds its reservation (one consume script) and settles it from the usage the stream reported (one',
       '    settle script, after the response has left): two Redis scripts per request. The request body is read whole and rewritten (include_usage);',
-      '    the stream is relayed chunk by chunk through the tap (SSE parsing, usage reading) and the filter that drops the usage chunk. The baseline',
+      '    the stream is relayed chunk by chunk through the tap, which reads the usage event and cuts it out of what the client gets. The baseline',
       '    forwards the request as sent, so its stream has no usage chunk.',
     ].join('\n'),
     metrics: { ai_tokens: { kind: 'counter' }, credits: { kind: 'counter', description: 'micro-dollars' } },
