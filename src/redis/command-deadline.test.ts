@@ -14,12 +14,6 @@ function client(timeoutMs: number): Redis {
   return redis;
 }
 
-/** Blocks this process, as a GC pause or a starved CPU does: replies arrive meanwhile, unread. */
-function pause(ms: number): void {
-  const until = performance.now() + ms;
-  while (performance.now() < until);
-}
-
 beforeAll(async () => {
   server = await startPrivateRedis({ args: ['--enable-debug-command', 'yes'] });
 });
@@ -28,6 +22,7 @@ afterAll(async () => {
   await server?.dispose();
 });
 
+// A reply that arrived while the process was paused past the deadline: test/engine/decision-voids.test.ts.
 describe('command deadline', () => {
   it('answers hundreds of commands in flight at once, none failed', async () => {
     const redis = client(1_000);
@@ -41,7 +36,7 @@ describe('command deadline', () => {
     const other = client(5_000);
     await Promise.all([redis.connect(), other.connect()]);
     const order: string[] = [];
-    const asleep = other.debug('SLEEP', '0.5').then(() => order.push('redis awake'));
+    const asleep = other.debug('SLEEP', '2').then(() => order.push('redis awake'));
     const first = redis.ping().then(
       () => 'answered',
       (err: Error) => err.message,
@@ -59,15 +54,5 @@ describe('command deadline', () => {
     // Each at its own deadline, while Redis still slept: not all at once when it woke.
     expect(order).toEqual(['first failed', 'second failed', 'redis awake']);
     expect(await redis.echo('awake')).toBe('awake');
-  });
-
-  it('never fails a command whose reply arrived while the process was paused past its deadline', async () => {
-    const redis = client(50);
-    await redis.connect();
-    for (let i = 0; i < 5; i++) {
-      const replies = Promise.all([redis.incr('deadline:paused'), redis.echo(`reply ${i}`)]);
-      pause(200);
-      expect(await replies).toEqual([i + 1, `reply ${i}`]);
-    }
   });
 });
