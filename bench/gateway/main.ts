@@ -20,8 +20,16 @@
  * BENCH_SUBJECTS (10), BENCH_WORKLOAD (export; priced-stream: a metered streamed chat, see
  * workload.ts). QG_* variables reach the gateway as they would in production (e.g.
  * QG_AUTH_CACHE_TTL_MS).
+ *
+ * BENCH_COMPARE_WITH=<another checkout of quotagate, its dependencies installed> compares two
+ * builds instead: this checkout's gateway and that one's serve the workload's route side by
+ * side (the `fixed` slot runs the other build's gateway), in side-by-side rounds only, and the
+ * run prints the ratio of their CPU per request; nothing is saved. A change of 1-2 % shows
+ * through a drifting machine this way, where two runs apart differ by more than that.
  */
 import { randomBytes } from 'node:crypto';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { Redis } from 'ioredis';
 import { loadEnv } from '../../src/config/env.js';
 import { ensureDatabase } from '../../src/db/ensure-database.js';
@@ -31,7 +39,7 @@ import { KeySchema } from '../../src/redis/keys.js';
 import { splitCores, pinThisProcess } from './cpu-affinity.js';
 import { envInt } from '../shared/env.js';
 import { countersDelta, scrapeGateway, type GatewayCounters } from './metrics.js';
-import { gatewayReport, VARIANTS, type GatewayVariant, type LatencyRound, type SideBySideRound, type ThroughputRun, type Variant } from './report.js';
+import { comparisonSummary, gatewayReport, VARIANTS, type GatewayVariant, type LatencyRound, type SideBySideRound, type ThroughputRun, type Variant } from './report.js';
 import { createBenchKeys, describeWorkload, requestHeaders, WORKLOAD } from './workload.js';
 import { closedLoop, openLoop, type LoadRun } from './http-load.js';
 import { measureWindow } from '../shared/load.js';
@@ -64,8 +72,12 @@ const LATENCY_BLOCK = 10;
 const f0 = (n: number) => Math.round(n).toLocaleString('en-US');
 const ms = (run: LoadRun, q: number) => `${percentile(run.latenciesMs, q).toFixed(2)} ms`;
 
-/** This run's variants: the fixed-charge one only where the workload declares a twin. */
-const VARIANTS_RUN = VARIANTS.filter((v) => v !== 'fixed' || WORKLOAD.fixedTwin);
+const COMPARE_WITH = process.env.BENCH_COMPARE_WITH || undefined;
+
+/** This run's variants: the fixed-charge one only where the workload declares a twin; the two builds when comparing. */
+const VARIANTS_RUN = COMPARE_WITH ? (['fixed', 'gateway'] as const) : VARIANTS.filter((v) => v !== 'fixed' || WORKLOAD.fixedTwin);
+/** How the logs name the side-by-side pair. */
+const PAIR_NAMES = COMPARE_WITH ? { fixed: 'other build', gateway: 'this build' } : { fixed: 'fixed', gateway: 'gateway' };
 const isGateway = (v: Variant): v is GatewayVariant => v !== 'baseline';
 const GATEWAY_VARIANTS = VARIANTS_RUN.filter(isGateway);
 
@@ -112,7 +124,10 @@ async function main(): Promise<void> {
   const envOf = (v: Variant) => (isGateway(v) ? { ...gatewayVars, QG_KEY_PREFIX: prefixOf(v) } : { BENCH_UPSTREAM_URL: upstream.url });
   const targets = {} as Record<Variant, Service>;
   for (const variant of VARIANTS_RUN) {
-    targets[variant] = await startService(variant, new URL('./server.ts', import.meta.url), { args: [variant], env: envOf(variant), cpus: cores?.proxy });
+    // Comparing, the `fixed` slot is the other checkout's gateway on the same route.
+    const other = COMPARE_WITH !== undefined && variant === 'fixed';
+    const entry = other ? pathToFileURL(resolve(COMPARE_WITH, 'bench/gateway/server.ts')) : new URL('./server.ts', import.meta.url);
+    targets[variant] = await startService(variant, entry, { args: [other ? 'gateway' : variant], env: envOf(variant), cpus: cores?.proxy });
     teardown.push(() => targets[variant].stop());
   }
   console.log(`upstream ${upstream.url}, ${VARIANTS_RUN.map((v) => `${v} ${targets[v].url}`).join(', ')}`);
@@ -244,7 +259,7 @@ async function main(): Promise<void> {
     );
     pair.forEach((v) => expectAll2xx(`${label}, ${v}`, result[v]));
     const perRequest = (v: (typeof pair)[number]) => f0((cpuSeconds[v] * 1e6) / result[v].responses);
-    console.log(`${label.padEnd(30)} CPU per request fixed ${perRequest('fixed')} µs, gateway ${perRequest('gateway')} µs  (all 2xx)`);
+    console.log(`${label.padEnd(30)} CPU per request ${PAIR_NAMES.fixed} ${perRequest('fixed')} µs, ${PAIR_NAMES.gateway} ${perRequest('gateway')} µs  (all 2xx)`);
     return { round, runs: result, cpuSeconds };
   }
 
@@ -253,6 +268,13 @@ async function main(): Promise<void> {
     const priming = await closedLoop(targets[variant].url, { connections: CONFIG.connections, amount: CONFIG.connections * PRIMING_PER_CONNECTION }, headersFor);
     expectAll2xx(`${variant} (priming)`, priming);
     console.log(`primed ${variant} with ${priming.responses} requests`);
+  }
+
+  if (COMPARE_WITH) {
+    const rounds: SideBySideRound[] = [];
+    for (let round = 1; round <= CONFIG.rounds; round++) rounds.push(await measureSideBySide(round));
+    console.log(`\n${comparisonSummary(rounds, COMPARE_WITH)}`);
+    return;
   }
 
   const throughput: ThroughputRun[] = [];

@@ -173,6 +173,20 @@ function sideBySideCpu(rounds: readonly SideBySideRound[]) {
   };
 }
 
+/**
+ * What a comparison of two builds (BENCH_COMPARE_WITH) answers: this checkout's gateway CPU
+ * per request against the other's, the median of the side-by-side rounds' ratios (in the
+ * rounds, `gateway` is this build and `fixed` the other).
+ */
+export function comparisonSummary(rounds: readonly SideBySideRound[], other: string): string {
+  const cpu = sideBySideCpu(rounds);
+  const ratios = rounds.map((r) => sideBySideUs(r, 'gateway') / sideBySideUs(r, 'fixed')).sort((a, b) => a - b);
+  return (
+    `gateway CPU per request, this checkout / ${other}: ratio ${cpu.ratio.toFixed(3)} (the median of ${rounds.length} side-by-side rounds: ` +
+    `${ratios.map((r) => r.toFixed(3)).join(', ')}; medians ${f0(cpu.gateway)} vs ${f0(cpu.fixed)} µs)`
+  );
+}
+
 export function gatewayReport(input: ReportInput): Report {
   const { config, throughput, latency } = input;
   const workload = input.workload ?? EXPORT_WORKLOAD;
