@@ -1,3 +1,4 @@
+import { asBuffer } from '../lib/as-buffer.js';
 import { ProblemError } from '../http/problem.js';
 
 function tooLarge(max: number): ProblemError {
@@ -56,7 +57,7 @@ export function limitStream(body: ReadableStream<Uint8Array>, max: number, onExc
 export function parseJsonBody(body: Uint8Array | null): unknown {
   if (!body || body.byteLength === 0) return undefined;
   try {
-    return JSON.parse(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8'));
+    return JSON.parse(asBuffer(body).toString('utf8'));
   } catch {
     throw new ProblemError('invalid_request', 'the request body is not valid JSON', { field: 'body' });
   }

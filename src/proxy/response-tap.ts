@@ -1,8 +1,9 @@
+import { asBuffer } from '../lib/as-buffer.js';
 import { readJsonPath } from '../lib/json-path.js';
 import type { UsageReader } from '../metering/provider-format.js';
 import type { MeteredUsage } from '../metering/token-usage.js';
 import { isUsageOnly, UsageChunkFilter } from './include-usage.js';
-import { asBuffer, dataOf, endsAtEventEnd, eventEnd, eventStart } from './sse-framing.js';
+import { dataOf, endsAtEventEnd, eventEnd, eventStart } from './sse-framing.js';
 import { SseParser } from './sse-parser.js';
 
 export interface TapOptions {

@@ -55,6 +55,3 @@ export function dataOf(event: string): string {
   }
   return data ?? '';
 }
-
-/** `bytes` as a Buffer, without a copy (string searches need one). */
-export const asBuffer = (bytes: Uint8Array): Buffer => (Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
