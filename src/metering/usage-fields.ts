@@ -30,10 +30,9 @@ export function lastValueReader(
       const fields = pick(message);
       if (!fields) return;
       if (typeof fields.model === 'string' && fields.model !== '') model = fields.model;
-      for (const [name, value] of Object.entries(fields.counts ?? {})) {
-        const n = tokenCount(value);
-        if (n === undefined) continue;
-        counts[name] = n;
+      for (const name in fields.counts) {
+        const n = tokenCount(fields.counts[name]);
+        if (n !== undefined) counts[name] = n;
       }
       final ||= whole || fields.final;
     },

@@ -35,6 +35,35 @@ describe('UsageMarker: which stream events may carry usage, before parsing', () 
     expect(USAGE_KEY.nextIn(bytes, second + 1)).toBe(-1);
   });
 
+  it('finds the key at the very start, and past near misses of it', () => {
+    expect(USAGE_KEY.nextIn(Buffer.from('"usage":1'))).toBe(0);
+    expect(USAGE_KEY.nextIn(Buffer.from('"usage":1'), 1)).toBe(-1);
+    expect(USAGE_KEY.nextIn(Buffer.from('u"usag"u"usages":1,"usage":2'))).toBe(19);
+    expect(USAGE_KEY.nextIn(Buffer.from('usage"usage"usage":1'))).toBe(5);
+    expect(USAGE_KEY.nextIn(Buffer.from('"usage'))).toBe(-1);
+  });
+
+  it('finds what a search for the whole key finds, on random text made of its letters', () => {
+    const needle = Buffer.from('"usage"');
+    // The plain search: every occurrence of the key, then the same null rule.
+    const reference = (bytes: Buffer, from: number): number => {
+      for (let at = bytes.indexOf(needle, from); at >= 0; at = bytes.indexOf(needle, at + 1)) {
+        const after = bytes.toString('latin1', at + needle.length);
+        if (!/^\s*:\s*null/.test(after)) return at;
+      }
+      return -1;
+    };
+    const letters = '"usage: nul{}u"';
+    let seed = 7;
+    const random = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) >> 8) % n;
+    for (let n = 0; n < 5_000; n++) {
+      const text = Array.from({ length: random(40) }, () => letters[random(letters.length)]).join('') + (random(2) ? '"usage"' : '') + (random(2) ? ':null' : ':1');
+      const bytes = Buffer.from(text);
+      const from = random(bytes.length + 1);
+      expect(USAGE_KEY.nextIn(bytes, from), `${text} from ${from}`).toBe(reference(bytes, from));
+    }
+  });
+
   it('looks for the provider’s own key', () => {
     const gemini = new UsageMarker('usageMetadata');
     expect(gemini.in('{"usageMetadata":{"promptTokenCount":1}}')).toBe(true);

@@ -28,8 +28,13 @@ export class UsageMarker {
 
   /** The offset in `bytes` of the next key at or after `from` that may carry usage; -1 when none. */
   nextIn(bytes: Buffer, from = 0): number {
-    for (let at = bytes.indexOf(this.needle, from); at >= 0; at = bytes.indexOf(this.needle, at + 1)) {
-      let i = at + this.needle.length;
+    // Hops on the key's first letter, a one-byte search: searching for the whole needle
+    // starts from its '"', which JSON has everywhere (measured 4× slower on OpenAI chunks).
+    const { needle } = this;
+    const first = needle[1]!;
+    for (let at = bytes.indexOf(first, from + 1) - 1; at >= 0; at = bytes.indexOf(first, at + 2) - 1) {
+      if (!startsWith(bytes, needle, at)) continue;
+      let i = at + needle.length;
       while (isSpace(bytes[i])) i++;
       if (bytes[i] !== COLON) return at;
       i++;
@@ -38,6 +43,12 @@ export class UsageMarker {
     }
     return -1;
   }
+}
+
+/** Whether `bytes` hold `needle` at `at`. */
+function startsWith(bytes: Buffer, needle: Buffer, at: number): boolean {
+  for (let j = 0; j < needle.length; j++) if (bytes[at + j] !== needle[j]) return false;
+  return true;
 }
 
 /** OpenAI's and Anthropic's usage object. */

@@ -3,7 +3,7 @@ import { readJsonPath } from '../lib/json-path.js';
 import type { UsageReader } from '../metering/provider-format.js';
 import type { MeteredUsage } from '../metering/token-usage.js';
 import { isUsageOnly, UsageChunkFilter } from './include-usage.js';
-import { dataOf, endsAtEventEnd, eventEnd, eventStart } from './sse-framing.js';
+import { endsAtEventEnd, eventData, eventEnd, eventStart } from './sse-framing.js';
 import { SseParser } from './sse-parser.js';
 
 export interface TapOptions {
@@ -141,7 +141,7 @@ export class ResponseTap {
       const start = eventStart(bytes, at);
       const end = eventEnd(bytes, at);
       // An event past the limit is not read, as the parser would not read it.
-      const message = end - start > this.options.jsonLimit ? undefined : this.readEvent(dataOf(bytes.toString('utf8', start, end)));
+      const message = end - start > this.options.jsonLimit ? undefined : this.readUsage(eventData(bytes, start, end));
       if (this.filter && isUsageOnly(message)) {
         (kept ??= []).push(bytes.subarray(keptFrom, start));
         keptFrom = end;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { endsAtEventEnd, eventEnd, eventStart } from './sse-framing.js';
+import { dataOf, endsAtEventEnd, eventData, eventEnd, eventStart } from './sse-framing.js';
 
 const b = (s: string) => Buffer.from(s);
 
@@ -27,5 +27,29 @@ describe('SSE event boundaries in bytes', () => {
     const bytes = b('data: a\r\rdata: {"usage":{}}\n\n');
     expect(eventStart(bytes, bytes.indexOf('"usage"'))).toBe(0);
     expect(eventEnd(bytes, bytes.indexOf('"usage"'))).toBe(bytes.length);
+  });
+
+  it('reads an event’s data from its bytes as dataOf reads its text', () => {
+    const events = [
+      'data: {"usage":{"total_tokens":3}}\n\n',
+      'data:{"usage":{}}\n\n',
+      'data:  two spaces\n\n',
+      'data: ünïcödé “quotes”\n\n',
+      'data:\n\n',
+      'event: usage\ndata: {"usage":{}}\n\n',
+      'data: {"a":\ndata: 1}\n\n',
+      'data: x\r\n\r\n',
+      'data: x\n\r\n',
+      'data: a\rdata: b\n\n',
+      ': comment\n\n',
+      'id: 1\n\n',
+    ];
+    for (const event of events) {
+      // Inside a run, between other events: the range is all it reads.
+      const bytes = b(`data: before\n\n${event}data: after\n\n`);
+      const start = Buffer.byteLength('data: before\n\n');
+      const end = start + Buffer.byteLength(event);
+      expect(eventData(bytes, start, end), JSON.stringify(event)).toBe(dataOf(event));
+    }
   });
 });

@@ -55,3 +55,19 @@ export function dataOf(event: string): string {
   }
   return data ?? '';
 }
+
+/** "data:" at `i`. */
+const isDataField = (bytes: Buffer, i: number): boolean => bytes[i] === 0x64 && bytes[i + 1] === 0x61 && bytes[i + 2] === 0x74 && bytes[i + 3] === 0x61 && bytes[i + 4] === 0x3a;
+
+/**
+ * The data of the whole event `bytes[start, end)` (as eventStart and eventEnd find it). An
+ * event of one `data:` line (what providers send) is decoded from its value's bytes alone;
+ * anything else is decoded whole and read by dataOf.
+ */
+export function eventData(bytes: Buffer, start: number, end: number): string {
+  const lf = bytes.indexOf(LF, start);
+  const oneLine = lf + 2 === end && bytes[lf + 1] === LF && isDataField(bytes, start);
+  if (!oneLine || bytes.lastIndexOf(CR, lf) >= start) return dataOf(bytes.toString('utf8', start, end));
+  const from = start + 'data:'.length;
+  return bytes.toString('utf8', bytes[from] === 0x20 ? from + 1 : from, lf);
+}
