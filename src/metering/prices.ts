@@ -111,12 +111,20 @@ export function costOf(tokens: TokenCounts, prices: ClassPrices, perTokens: numb
 
 /** The most `input` + `output` estimated tokens can cost: each side at the dearest class it may turn out to be. */
 export function maxCostOf(estimate: { input: number; output: number }, prices: ClassPrices, perTokens: number): number {
-  const dearest = (classes: TokenClass[]) => Math.max(...classes.map((cls) => classPrice(prices, cls)));
   return roundedUpCost(
     [
-      [estimate.input, dearest(['input', 'cached_input', 'cache_write'])],
-      [estimate.output, dearest(['output', 'reasoning'])],
+      [estimate.input, dearestOf(prices, INPUT_CLASSES)],
+      [estimate.output, dearestOf(prices, OUTPUT_CLASSES)],
     ],
     perTokens,
   );
+}
+
+const INPUT_CLASSES: readonly TokenClass[] = ['input', 'cached_input', 'cache_write'];
+const OUTPUT_CLASSES: readonly TokenClass[] = ['output', 'reasoning'];
+
+function dearestOf(prices: ClassPrices, classes: readonly TokenClass[]): number {
+  let dearest = 0;
+  for (const cls of classes) dearest = Math.max(dearest, classPrice(prices, cls));
+  return dearest;
 }

@@ -28,6 +28,8 @@ export function settleCall(keys: KeySchema, request: SettleRequest): ScriptCall<
     script: 'settle',
     keys: holdEndKeys(keys, request.hold),
     args: [JSON.stringify(wire), request.response],
-    decode: (raw) => decodeHoldEnd('settle', raw),
+    decode: decodeSettle,
   };
 }
+
+const decodeSettle = (raw: unknown): HoldEndReply => decodeHoldEnd('settle', raw);
