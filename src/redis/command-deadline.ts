@@ -13,11 +13,12 @@ import type { Cluster, Command, Redis } from 'ioredis';
  * timeout of their own), once per command even when a Cluster redirects it.
  */
 export function applyCommandDeadline(redis: Redis | Cluster, timeoutMs: number): void {
-  const timed = new WeakSet<Command>();
-  const send = redis.sendCommand.bind(redis) as (command: Command, ...rest: unknown[]) => unknown;
-  const timedSend = (command: Command, ...rest: unknown[]): unknown => {
-    if (!timed.has(command)) {
-      timed.add(command);
+  const send = redis.sendCommand.bind(redis) as (command: Command, stream?: unknown, node?: unknown) => unknown;
+  // A mark on the command rather than a WeakSet: two commands per request on the hot path,
+  // and every WeakSet entry is one more ephemeron for the garbage collector.
+  const timedSend = (command: TimedCommand, stream?: unknown, node?: unknown): unknown => {
+    if (command[TIMED] !== true) {
+      command[TIMED] = true;
       const timer = setTimeout(
         () =>
           setImmediate(() => {
@@ -29,7 +30,10 @@ export function applyCommandDeadline(redis: Redis | Cluster, timeoutMs: number):
       const clear = clearTimeout.bind(null, timer);
       command.promise.then(clear, clear);
     }
-    return send(command, ...rest);
+    return send(command, stream, node);
   };
   Object.assign(redis, { sendCommand: timedSend });
 }
+
+const TIMED = Symbol('quotagate.deadline');
+type TimedCommand = Command & { [TIMED]?: true };
