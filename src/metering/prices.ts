@@ -88,15 +88,15 @@ export function pricesOf(table: PriceTable, model: string): ClassPrices | undefi
  * ever given away. Exact: in doubles while the sum stays a safe integer (the usual case), in
  * BigInt past that.
  */
-function roundedUpCost(terms: readonly (readonly [amount: number, price: number])[], perTokens: number): number {
+function roundedUpCost(amounts: readonly number[], prices: readonly number[], perTokens: number): number {
   let total = 0;
-  for (const [amount, price] of terms) total += amount * price;
+  for (let i = 0; i < amounts.length; i++) total += amounts[i]! * prices[i]!;
   if (Number.isSafeInteger(total)) {
     const rest = total % perTokens;
     return (total - rest) / perTokens + (rest > 0 ? 1 : 0);
   }
   let big = 0n;
-  for (const [amount, price] of terms) big += BigInt(amount) * BigInt(price);
+  for (let i = 0; i < amounts.length; i++) big += BigInt(amounts[i]!) * BigInt(prices[i]!);
   const per = BigInt(perTokens);
   return Number((big + per - 1n) / per);
 }
@@ -104,20 +104,15 @@ function roundedUpCost(terms: readonly (readonly [amount: number, price: number]
 /** What `tokens` cost at `prices`. */
 export function costOf(tokens: TokenCounts, prices: ClassPrices, perTokens: number): number {
   return roundedUpCost(
-    TOKEN_CLASSES.map((cls) => [tokens[cls], classPrice(prices, cls)] as const),
+    TOKEN_CLASSES.map((cls) => tokens[cls]),
+    TOKEN_CLASSES.map((cls) => classPrice(prices, cls)),
     perTokens,
   );
 }
 
 /** The most `input` + `output` estimated tokens can cost: each side at the dearest class it may turn out to be. */
 export function maxCostOf(estimate: { input: number; output: number }, prices: ClassPrices, perTokens: number): number {
-  return roundedUpCost(
-    [
-      [estimate.input, dearestOf(prices, INPUT_CLASSES)],
-      [estimate.output, dearestOf(prices, OUTPUT_CLASSES)],
-    ],
-    perTokens,
-  );
+  return roundedUpCost([estimate.input, estimate.output], [dearestOf(prices, INPUT_CLASSES), dearestOf(prices, OUTPUT_CLASSES)], perTokens);
 }
 
 const INPUT_CLASSES: readonly TokenClass[] = ['input', 'cached_input', 'cache_write'];

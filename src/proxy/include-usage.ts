@@ -58,7 +58,8 @@ const LF = 0x0a;
  * cannot be that small chunk: it is passed on as it comes instead of being held whole.
  */
 export class UsageChunkFilter {
-  private readonly decoder = new StringDecoder('utf8');
+  /** Made at the first chunk: a response tap that cuts whole events from bytes never feeds its filter. */
+  private decoder: StringDecoder | undefined;
   private buffer = '';
   /** The last chunk ended with "\n", so the decoder holds no part of a character. */
   private endedAtLf = true;
@@ -77,7 +78,7 @@ export class UsageChunkFilter {
     const startsClean = this.clean;
     this.endedAtLf = chunk[chunk.byteLength - 1] === LF;
     const aligned = startsClean && this.endedAtLf;
-    this.buffer += this.decoder.write(chunk);
+    this.buffer += (this.decoder ??= new StringDecoder('utf8')).write(chunk);
     let out = '';
     let dropped = false;
     for (let match = EVENT_END.exec(this.buffer); match; match = EVENT_END.exec(this.buffer)) {
@@ -102,7 +103,7 @@ export class UsageChunkFilter {
 
   /** What is left at the end of the stream (an event without its blank line). */
   end(): Uint8Array {
-    const rest = this.buffer + this.decoder.end();
+    const rest = this.buffer + (this.decoder?.end() ?? '');
     this.buffer = '';
     return Buffer.from(!this.passing && isUsageChunk(rest) ? '' : rest);
   }

@@ -9,8 +9,9 @@ import { dataValue } from './sse-framing.js';
  */
 export class SseParser {
   // StringDecoder, not TextDecoder: the same handling of characters split between chunks, a
-  // third of the cost per chunk (TextDecoder's streaming mode goes through ICU).
-  private readonly decoder = new StringDecoder('utf8');
+  // third of the cost per chunk (TextDecoder's streaming mode goes through ICU). Made at the
+  // first chunk: a response tap that reads whole events from bytes never feeds its parser.
+  private decoder: StringDecoder | undefined;
   private buffer = '';
   private data: string[] = [];
   /** The last chunk ended with "\n", so the decoder holds no part of a character. */
@@ -32,7 +33,7 @@ export class SseParser {
   write(chunk: Uint8Array): void {
     if (chunk.byteLength === 0) return;
     this.endedAtLf = chunk[chunk.byteLength - 1] === 0x0a;
-    this.buffer += this.decoder.write(chunk);
+    this.buffer += (this.decoder ??= new StringDecoder('utf8')).write(chunk);
     this.drain();
   }
 
@@ -43,7 +44,7 @@ export class SseParser {
 
   /** Ends the stream: a last event without its blank line still counts. */
   end(): void {
-    this.buffer += this.decoder.end();
+    this.buffer += this.decoder?.end() ?? '';
     this.drain();
     if (this.buffer !== '') this.line(this.buffer);
     this.buffer = '';
