@@ -21,9 +21,9 @@ export async function settleHold(
   actuals: Readonly<Record<string, number>>,
   response: string | undefined,
 ): Promise<HoldOutcome> {
-  for (const metric in actuals) {
+  for (const [metric, amount] of Object.entries(actuals)) {
     if (!hold.lines.some((l) => l.metric === metric)) throw new EngineInputError(`hold ${hold.id} has no line for "${metric}"`);
-    checkAmount(actuals[metric]!);
+    checkAmount(amount);
   }
   const lines = hold.lines.map((l) => ctx.lines.held(l, limitOf(ctx.policy, subject, l.metric), subject.anchor));
   const call = settleCall(ctx.keys, {
