@@ -153,10 +153,10 @@ export class ResponseTap {
     return Buffer.concat(kept);
   }
 
-  /** Of the events parsed, only those that may carry usage are read (see readWholeEvents); returns the message read. */
-  private readEvent(data: string): unknown {
-    if (this.bodyPaths.length === 0 && this.options.reader?.marker.in(data) === false) return undefined;
-    return this.readUsage(data);
+  /** Of the events the parser delivers, only those that may carry usage are read (as in readWholeEvents). */
+  private readEvent(data: string): void {
+    if (this.bodyPaths.length === 0 && this.options.reader?.marker.in(data) === false) return;
+    this.readUsage(data);
   }
 
   private readUsage(text: string): unknown {
